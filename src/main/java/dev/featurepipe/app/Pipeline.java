@@ -1,0 +1,171 @@
+package dev.featurepipe.app;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.featurepipe.clickhouse.ClickHouseClient;
+import dev.featurepipe.clickhouse.ClickHouseEventTable;
+import dev.featurepipe.config.Config;
+import dev.featurepipe.core.EventCodec;
+import dev.featurepipe.core.registry.Registry;
+import dev.featurepipe.core.registry.RegistryLoader;
+import dev.featurepipe.http.HttpApi;
+import dev.featurepipe.ingest.EventValidator;
+import dev.featurepipe.ingest.IngestRoutes;
+import dev.featurepipe.ingest.IngestService;
+import dev.featurepipe.mongo.MongoConnection;
+import dev.featurepipe.mongo.MongoProfileStore;
+import dev.featurepipe.offline.OfflineSink;
+import dev.featurepipe.online.OnlineConsumer;
+import dev.featurepipe.redis.RedisConnections;
+import dev.featurepipe.redis.RedisEventLog;
+import dev.featurepipe.redis.RedisOnlineStore;
+import dev.featurepipe.redis.RedisStreamConsumer;
+import dev.featurepipe.serve.FeatureService;
+import dev.featurepipe.serve.ServeRoutes;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** One featurepipe process: the roles it was asked to run, wired to their stores, started in order. */
+public final class Pipeline implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Pipeline.class);
+    /** Most ids one POST /v1/features may ask for. */
+    static final int MAX_IDS_PER_REQUEST = 1000;
+
+    private final Deque<AutoCloseable> resources = new ArrayDeque<>();
+    private final Registry registry;
+    private final RedisConnections redis;
+    private final ClickHouseEventTable offlineTable;
+    private HttpApi http;
+
+    private Pipeline(Config config, Set<Role> roles, Clock clock) {
+        this.registry = RegistryLoader.load(config.path(Config.REGISTRY));
+        ObjectMapper json = new ObjectMapper();
+        PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        EventCodec codec = new EventCodec(json, registry);
+        String stream = config.get(Config.STREAM);
+        this.redis = own(new RedisConnections(config.get(Config.REDIS_URL)));
+        this.offlineTable = new ClickHouseEventTable(new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null),
+                config.get(Config.CLICKHOUSE_DATABASE), registry, json);
+        try {
+            startRoles(config, roles, clock, json, metrics, codec, stream);
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+    }
+
+    private void startRoles(Config config, Set<Role> roles, Clock clock, ObjectMapper json,
+                            PrometheusMeterRegistry metrics, EventCodec codec, String stream) {
+        Map<String, BooleanSupplier> checks = new LinkedHashMap<>();
+        checks.put("redis", this::redisAnswers);
+
+        MongoProfileStore profiles = null;
+        RedisOnlineStore online = null;
+        if (roles.contains(Role.ONLINE) || roles.contains(Role.SERVE)) {
+            MongoConnection mongo = own(MongoConnection.open(config.get(Config.MONGO_URI), config.get(Config.MONGO_DATABASE)));
+            checks.put("mongodb", mongo::ping);
+            profiles = new MongoProfileStore(mongo.database(), registry, config.get(Config.ONLINE_BATCH));
+            online = new RedisOnlineStore(redis, registry, stream, clock);
+        }
+        String consumer = config.get(Config.CONSUMER_NAME);
+        if (roles.contains(Role.OFFLINE)) {
+            offlineTable.ensureSchema();
+            checks.put("clickhouse", this::clickhouseAnswers);
+            own(new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, OfflineSink.GROUP, consumer,
+                    config.get(Config.OFFLINE_BATCH_SIZE), config.get(Config.OFFLINE_BATCH_INTERVAL)),
+                    new OfflineSink(offlineTable, metrics), metrics, clock).start());
+        }
+        if (roles.contains(Role.ONLINE)) {
+            own(new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, OnlineConsumer.GROUP, consumer,
+                    config.get(Config.ONLINE_BATCH), Duration.ZERO),
+                    new OnlineConsumer(online, profiles, metrics), metrics, clock).start());
+        }
+        List<HttpApi.Routes> routes = new ArrayList<>();
+        if (roles.contains(Role.INGEST)) {
+            // groups exist before the first event, so no consumer that starts later misses one
+            RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
+            RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
+            var eventLog = new RedisEventLog(redis, codec, stream, config.get(Config.INGEST_DEDUPE_TTL));
+            var validator = new EventValidator(registry, config.get(Config.MAX_FUTURE_SKEW).toMillis());
+            routes.add(new IngestRoutes(new IngestService(validator, eventLog, json, clock, config.get(Config.INGEST_MAX_EVENTS), metrics)));
+        }
+        if (roles.contains(Role.SERVE)) {
+            routes.add(new ServeRoutes(new FeatureService(registry, online, profiles, clock, metrics, MAX_IDS_PER_REQUEST),
+                    json, metrics));
+        }
+        if (!routes.isEmpty()) {
+            HttpApi.ReadinessCheck readiness = () -> {
+                Map<String, Boolean> status = new LinkedHashMap<>();
+                checks.forEach((name, check) -> status.put(name, check.getAsBoolean()));
+                return status;
+            };
+            http = own(new HttpApi(config.get(Config.HTTP_HOST), config.get(Config.HTTP_PORT), routes, readiness, metrics, json).start());
+        }
+        log.info("pipeline: running roles {}", roles);
+    }
+
+    /** Starts the roles; on a failure stops what had started and rethrows. */
+    public static Pipeline start(Config config, Set<Role> roles, Clock clock) {
+        return new Pipeline(config, roles, clock);
+    }
+
+    private <T extends AutoCloseable> T own(T resource) {
+        resources.push(resource);
+        return resource;
+    }
+
+    private boolean redisAnswers() {
+        try {
+            return "PONG".equals(redis.shared().sync().ping());
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    private boolean clickhouseAnswers() {
+        try {
+            return offlineTable.query("SELECT 1 FORMAT TabSeparated").trim().equals("1");
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** The HTTP port, or -1 when this process runs neither ingest nor serve. */
+    public int httpPort() {
+        return http == null ? -1 : http.port();
+    }
+
+    public Registry registry() {
+        return registry;
+    }
+
+    public RedisConnections redis() {
+        return redis;
+    }
+
+    public ClickHouseEventTable offlineTable() {
+        return offlineTable;
+    }
+
+    @Override
+    public void close() {
+        while (!resources.isEmpty()) {
+            try {
+                resources.pop().close();
+            } catch (Exception e) {
+                log.warn("pipeline: closing failed: {}", e.toString());
+            }
+        }
+    }
+}

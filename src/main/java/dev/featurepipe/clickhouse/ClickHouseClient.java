@@ -1,0 +1,77 @@
+package dev.featurepipe.clickhouse;
+
+import dev.featurepipe.core.StoreUnavailableException;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+
+/**
+ * ClickHouse over its HTTP interface, which every version from 18.16 on speaks the same way. The query goes in
+ * the URL (or first in the body for INSERTs), the output format is named in the SQL, the database in the URL.
+ */
+public final class ClickHouseClient {
+    private static final Duration TIMEOUT = Duration.ofSeconds(60);
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+    private final URI base;
+    private final String database;
+
+    /** @param database the database of unqualified names, or null for none */
+    public ClickHouseClient(URI base, String database) {
+        this.base = base;
+        this.database = database;
+    }
+
+    /** Runs a statement or query and returns the response body. */
+    public String execute(String sql) {
+        return send(HttpRequest.newBuilder(uri(null)).POST(HttpRequest.BodyPublishers.ofString(sql)), sql);
+    }
+
+    /** Sends rows as JSONEachRow (one JSON object per line) into a table. */
+    public void insertJsonRows(String table, String rows) {
+        String sql = "INSERT INTO " + table + " FORMAT JSONEachRow";
+        send(HttpRequest.newBuilder(uri(sql)).POST(HttpRequest.BodyPublishers.ofString(rows)), sql);
+    }
+
+    public ClickHouseClient withDatabase(String name) {
+        return new ClickHouseClient(base, name);
+    }
+
+    private URI uri(String query) {
+        StringBuilder url = new StringBuilder(base.toString().replaceAll("/+$", "")).append("/?");
+        if (database != null) {
+            url.append("database=").append(database).append('&');
+        }
+        if (query != null) {
+            url.append("query=").append(URLEncoder.encode(query, StandardCharsets.UTF_8)).append('&');
+        }
+        url.append("output_format_json_quote_64bit_integers=0");
+        return URI.create(url.toString());
+    }
+
+    private String send(HttpRequest.Builder request, String sql) {
+        HttpResponse<String> response;
+        try {
+            response = http.send(request.timeout(TIMEOUT).build(), HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            throw new StoreUnavailableException("ClickHouse at " + base + " did not answer: " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StoreUnavailableException("interrupted while waiting for ClickHouse at " + base, e);
+        }
+        if (response.statusCode() != 200) {
+            throw new StoreUnavailableException("ClickHouse at " + base + " answered " + response.statusCode() + " to "
+                    + abbreviate(sql) + ": " + abbreviate(response.body().strip()), null);
+        }
+        return response.body();
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() <= 300 ? s : s.substring(0, 300) + "...";
+    }
+}

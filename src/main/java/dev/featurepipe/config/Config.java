@@ -1,0 +1,206 @@
+package dev.featurepipe.config;
+
+import dev.featurepipe.core.Durations;
+import java.net.InetAddress;
+import java.net.URI;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * Every setting of featurepipe with its default, read from FP_* environment variables and overridden by flags.
+ * All values are parsed and checked at start, and every bad one is reported at once, naming the setting.
+ */
+public final class Config {
+    public static final Setting<Integer> HTTP_PORT = new Setting<>("FP_HTTP_PORT", "8080",
+            "port of the HTTP API (ingest, serve, health, metrics)", port());
+    public static final Setting<String> HTTP_HOST = new Setting<>("FP_HTTP_HOST", "127.0.0.1",
+            "address the HTTP API binds to", Config::nonEmpty);
+    public static final Setting<URI> REDIS_URL = new Setting<>("FP_REDIS_URL", "redis://127.0.0.1:6379",
+            "Redis holding the event stream and the online store", uri("redis"));
+    public static final Setting<URI> CLICKHOUSE_URL = new Setting<>("FP_CLICKHOUSE_URL", "http://127.0.0.1:8123",
+            "HTTP interface of ClickHouse, the offline store", uri("http"));
+    public static final Setting<String> CLICKHOUSE_DATABASE = new Setting<>("FP_CLICKHOUSE_DATABASE", "featurepipe",
+            "ClickHouse database of the offline tables (created when missing)", Config::identifier);
+    public static final Setting<Integer> CLICKHOUSE_TCP_PORT = new Setting<>("FP_CLICKHOUSE_TCP_PORT", "9000",
+            "native port a local ClickHouse started by './fp services up' listens on", port());
+    public static final Setting<String> MONGO_URI = new Setting<>("FP_MONGO_URI", "mongodb://127.0.0.1:27017",
+            "MongoDB holding entity profiles; when nothing answers there, the embedded MongoDB-protocol server is used",
+            Config::mongoUri);
+    public static final Setting<String> MONGO_DATABASE = new Setting<>("FP_MONGO_DATABASE", "featurepipe",
+            "MongoDB database of the profile collections (one per entity)", Config::identifier);
+    public static final Setting<Path> REGISTRY = new Setting<>("FP_REGISTRY", "registry/retail.yaml",
+            "feature registry YAML (relative paths are resolved against the project directory)", Path::of);
+    public static final Setting<Path> DATA_DIR = new Setting<>("FP_DATA_DIR", ".fp-data",
+            "directory of the local servers' data, logs and pid files", Path::of);
+    public static final Setting<String> STREAM = new Setting<>("FP_STREAM", "fp:events",
+            "Redis Stream key of the event log", Config::nonEmpty);
+    public static final Setting<String> CONSUMER_NAME = new Setting<>("FP_CONSUMER_NAME", "<host name>",
+            "consumer name in the stream's groups; keep it stable so a restart resumes its pending events",
+            Config::nonEmpty);
+    public static final Setting<Integer> ONLINE_BATCH = new Setting<>("FP_ONLINE_BATCH", "500",
+            "events the online consumer reads and applies per round", positive(100_000));
+    public static final Setting<Integer> OFFLINE_BATCH_SIZE = new Setting<>("FP_OFFLINE_BATCH_SIZE", "20000",
+            "events per ClickHouse INSERT (a batch is written when it is this big or FP_OFFLINE_BATCH_INTERVAL old)",
+            positive(1_000_000));
+    public static final Setting<Duration> OFFLINE_BATCH_INTERVAL = new Setting<>("FP_OFFLINE_BATCH_INTERVAL", "1s",
+            "longest time an event waits in a batch before it is written to ClickHouse", duration());
+    public static final Setting<Integer> INGEST_MAX_EVENTS = new Setting<>("FP_INGEST_MAX_EVENTS", "10000",
+            "most events one ingest request may carry", positive(1_000_000));
+    public static final Setting<Duration> INGEST_DEDUPE_TTL = new Setting<>("FP_INGEST_DEDUPE_TTL", "24h",
+            "how long ingest remembers an event_id, so a re-sent event is not appended twice (0s: never)",
+            durationOrZero());
+    public static final Setting<Duration> MAX_FUTURE_SKEW = new Setting<>("FP_MAX_FUTURE_SKEW", "5m",
+            "how far in the future an event's ts may be; later is rejected, within it the ingest time is used",
+            durationOrZero());
+
+    public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, REDIS_URL, CLICKHOUSE_URL,
+            CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
+            CONSUMER_NAME, ONLINE_BATCH, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
+            INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW);
+
+    private final Map<Setting<?>, Object> values = new HashMap<>();
+    private final Map<Setting<?>, String> texts = new HashMap<>();
+    private final Path home;
+
+    /**
+     * @param env the environment (System.getenv() in production)
+     * @param flags values given as flags, by setting; they win over the environment
+     * @param home the project directory that relative paths are resolved against
+     */
+    public Config(Map<String, String> env, Map<Setting<?>, String> flags, Path home) {
+        this.home = home;
+        List<String> errors = new ArrayList<>();
+        for (Setting<?> s : ALL) {
+            String text = flags.containsKey(s) ? flags.get(s) : env.getOrDefault(s.env(), defaultOf(s));
+            try {
+                values.put(s, s.parser().apply(text));
+                texts.put(s, text);
+            } catch (IllegalArgumentException e) {
+                errors.add(s.env() + " (" + s.flag() + ") = '" + text + "': " + e.getMessage());
+            }
+        }
+        if (!errors.isEmpty()) {
+            throw new ConfigException("invalid configuration:\n  " + String.join("\n  ", errors));
+        }
+    }
+
+    public static Config fromEnvironment(Path home) {
+        return new Config(System.getenv(), Map.of(), home);
+    }
+
+    @SuppressWarnings("unchecked")
+    public <T> T get(Setting<T> setting) {
+        return (T) values.get(setting);
+    }
+
+    /** A path setting resolved against the project directory. */
+    public Path path(Setting<Path> setting) {
+        return home.resolve(get(setting)).normalize();
+    }
+
+    public Path home() {
+        return home;
+    }
+
+    /** A copy with some settings replaced (tests and the demo use it). */
+    public Config with(Map<Setting<?>, String> overrides) {
+        Map<Setting<?>, String> all = new HashMap<>(texts);
+        all.putAll(overrides);
+        return new Config(Map.of(), all, home);
+    }
+
+    private static String defaultOf(Setting<?> s) {
+        if (s == CONSUMER_NAME) {
+            try {
+                return InetAddress.getLocalHost().getHostName();
+            } catch (UnknownHostException e) {
+                return "featurepipe";
+            }
+        }
+        return s.defaultValue();
+    }
+
+    private static String nonEmpty(String text) {
+        if (text.isBlank()) {
+            throw new IllegalArgumentException("must not be empty");
+        }
+        return text.trim();
+    }
+
+    private static String identifier(String text) {
+        if (!text.matches("[A-Za-z_][A-Za-z0-9_]*")) {
+            throw new IllegalArgumentException("must be letters, digits and _ only");
+        }
+        return text;
+    }
+
+    private static Function<String, Integer> port() {
+        return text -> {
+            int port = integer(text);
+            if (port < 0 || port > 65_535) {
+                throw new IllegalArgumentException("must be a port number between 0 and 65535");
+            }
+            return port;
+        };
+    }
+
+    private static Function<String, Integer> positive(int max) {
+        return text -> {
+            int n = integer(text);
+            if (n < 1 || n > max) {
+                throw new IllegalArgumentException("must be between 1 and " + max);
+            }
+            return n;
+        };
+    }
+
+    private static int integer(String text) {
+        try {
+            return Integer.parseInt(text.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("must be a whole number");
+        }
+    }
+
+    private static Function<String, URI> uri(String scheme) {
+        return text -> {
+            URI uri;
+            try {
+                uri = URI.create(text.trim());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("is not a URL");
+            }
+            if (!scheme.equals(uri.getScheme()) || uri.getHost() == null || uri.getPort() < 0) {
+                throw new IllegalArgumentException("must look like " + scheme + "://host:port");
+            }
+            return uri;
+        };
+    }
+
+    private static String mongoUri(String text) {
+        if (!text.startsWith("mongodb://") && !text.startsWith("mongodb+srv://")) {
+            throw new IllegalArgumentException("must start with mongodb:// or mongodb+srv://");
+        }
+        return text.trim();
+    }
+
+    private static Function<String, Duration> duration() {
+        return text -> {
+            Duration d = Durations.parse(text);
+            if (d.isZero()) {
+                throw new IllegalArgumentException("must be longer than zero");
+            }
+            return d;
+        };
+    }
+
+    private static Function<String, Duration> durationOrZero() {
+        return Durations::parse;
+    }
+}

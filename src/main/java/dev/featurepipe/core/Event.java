@@ -1,0 +1,17 @@
+package dev.featurepipe.core;
+
+import java.util.Map;
+
+/**
+ * One validated event: its idempotency key, its type, the id of the entity it belongs to, its event time
+ * (epoch ms, already clamped to the ingest time) and the registered fields it carries, typed.
+ */
+public record Event(String id, String type, String entityId, long ts, Map<String, Object> fields) {
+    public Event {
+        fields = Map.copyOf(fields);
+    }
+
+    public Object field(String name) {
+        return fields.get(name);
+    }
+}

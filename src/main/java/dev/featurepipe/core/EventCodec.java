@@ -1,0 +1,75 @@
+package dev.featurepipe.core;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.featurepipe.core.registry.FieldDef;
+import dev.featurepipe.core.registry.Registry;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+
+/** The form of an event inside the stream: compact JSON, decoded back into typed fields by the registry. */
+public final class EventCodec {
+    private final ObjectMapper json;
+    private final Registry registry;
+
+    public EventCodec(ObjectMapper json, Registry registry) {
+        this.json = json;
+        this.registry = registry;
+    }
+
+    public String encode(Event event) {
+        ObjectNode node = json.createObjectNode();
+        node.put("id", event.id()).put("type", event.type()).put("entity_id", event.entityId()).put("ts", event.ts());
+        ObjectNode fields = node.putObject("fields");
+        event.fields().forEach((name, value) -> fields.set(name, json.valueToTree(value)));
+        return node.toString();
+    }
+
+    /** @throws MalformedEventException when the payload is not an event this registry knows */
+    public Event decode(String payload) {
+        JsonNode node;
+        try {
+            node = json.readTree(payload);
+        } catch (JsonProcessingException e) {
+            throw new MalformedEventException("payload is not JSON: " + e.getOriginalMessage());
+        }
+        if (!node.hasNonNull("id") || !node.hasNonNull("type") || !node.hasNonNull("entity_id") || !node.has("ts")) {
+            throw new MalformedEventException("payload lacks id, type, entity_id or ts: " + abbreviate(payload));
+        }
+        Map<String, Object> fields = new HashMap<>();
+        Iterator<Map.Entry<String, JsonNode>> it = node.path("fields").fields();
+        while (it.hasNext()) {
+            Map.Entry<String, JsonNode> e = it.next();
+            FieldDef def = registry.allFields().get(e.getKey());
+            if (def == null) {
+                throw new MalformedEventException("field '" + e.getKey() + "' is not in the registry");
+            }
+            fields.put(e.getKey(), typed(def.type(), e.getValue()));
+        }
+        return new Event(node.get("id").asText(), node.get("type").asText(), node.get("entity_id").asText(),
+                node.get("ts").asLong(), fields);
+    }
+
+    private static Object typed(FieldType type, JsonNode value) {
+        return switch (type) {
+            case STRING -> value.asText();
+            case LONG -> value.asLong();
+            case DOUBLE -> value.asDouble();
+            case BOOLEAN -> value.asBoolean();
+        };
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() <= 200 ? s : s.substring(0, 200) + "...";
+    }
+
+    /** A stream entry that cannot be read as an event (written by something else, or for another registry). */
+    public static class MalformedEventException extends FeaturepipeException {
+        public MalformedEventException(String message) {
+            super(message);
+        }
+    }
+}

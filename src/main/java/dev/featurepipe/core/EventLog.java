@@ -1,0 +1,19 @@
+package dev.featurepipe.core;
+
+import java.util.List;
+
+/** The one append-only log every store is fed from. */
+public interface EventLog {
+
+    /** Where an event landed in the log; {@code duplicate} when its event_id was appended before. */
+    record Appended(String position, boolean duplicate) {
+    }
+
+    /**
+     * Appends the events in one atomic step, skipping those whose event_id the log still remembers.
+     *
+     * @return one result per event, in order
+     * @throws StoreUnavailableException when the log cannot be written; then nothing was appended
+     */
+    List<Appended> append(List<Event> events);
+}

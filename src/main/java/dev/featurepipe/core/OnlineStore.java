@@ -1,0 +1,23 @@
+package dev.featurepipe.core;
+
+import dev.featurepipe.core.registry.ServedFeature;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+
+/** Low-latency state per entity: windowed aggregates and recent values, updated per event. */
+public interface OnlineStore {
+
+    /** What applying a batch did. */
+    record ApplyResult(int applied, int duplicates, int late) {
+    }
+
+    /** Applies each event's updates at most once (by event id); last_n ties in event time go by log position. */
+    ApplyResult apply(List<LoggedEvent> events);
+
+    /**
+     * Reads {@code features} of {@code entity} for each id as of {@code now}, in one round trip; features without
+     * online state are absent from an id's map.
+     */
+    Map<String, Map<String, Object>> read(String entity, List<String> ids, Collection<ServedFeature> features, long now);
+}

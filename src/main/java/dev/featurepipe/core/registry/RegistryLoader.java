@@ -1,0 +1,326 @@
+package dev.featurepipe.core.registry;
+
+import dev.featurepipe.core.Durations;
+import dev.featurepipe.core.FieldType;
+import java.io.IOException;
+import java.io.StringReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+import org.yaml.snakeyaml.nodes.Node;
+
+/**
+ * Parses a registry YAML file into a {@link Registry}, collecting every error with its line. The format is
+ * documented in the README ("Feature registry").
+ */
+public final class RegistryLoader {
+    private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_]*");
+    /** Names every event carries besides its declared fields. */
+    private static final List<String> ENVELOPE = List.of("event_id", "event_type", "ts");
+
+    private final YamlNodes yaml = new YamlNodes();
+    private final Map<String, EntityDef> entities = new LinkedHashMap<>();
+    private final Map<String, EventTypeDef> eventTypes = new LinkedHashMap<>();
+    private final Map<String, FieldDef> fieldsByName = new LinkedHashMap<>();
+    private final Map<String, Map<String, Integer>> servedNames = new LinkedHashMap<>();
+
+    private RegistryLoader() {
+    }
+
+    public static Registry load(Path file) {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (IOException e) {
+            throw new RegistryException(file.toString(), List.of(new RegistryError(0, "cannot read: " + e.getMessage())));
+        }
+        return parse(text, file.toString());
+    }
+
+    public static Registry parse(String text, String source) {
+        Node root;
+        try {
+            root = new Yaml().compose(new StringReader(text));
+        } catch (MarkedYAMLException e) {
+            int line = e.getProblemMark() == null ? 0 : e.getProblemMark().getLine() + 1;
+            throw new RegistryException(source, List.of(new RegistryError(line, "not valid YAML: " + e.getProblem())));
+        }
+        if (root == null) {
+            throw new RegistryException(source, List.of(new RegistryError(1, "the file is empty")));
+        }
+        return new RegistryLoader().read(root, source);
+    }
+
+    private Registry read(Node root, String source) {
+        Map<String, Node> top = yaml.mapping(root, "the registry");
+        yaml.onlyKeys(top, root, "the registry", List.of("entities", "events", "features", "profile"));
+        if (!top.containsKey("entities") || !top.containsKey("events")) {
+            yaml.error(root, "the registry needs 'entities' and 'events'");
+        }
+        Optional.ofNullable(top.get("entities")).ifPresent(this::readEntities);
+        Optional.ofNullable(top.get("events")).ifPresent(this::readEvents);
+        List<AggregateFeature> aggregates = new ArrayList<>();
+        Optional.ofNullable(top.get("features")).ifPresent(n -> yaml.sequence(n, "'features'")
+                .forEach(f -> readAggregate(f).ifPresent(aggregates::add)));
+        List<ProfileFeature> profiles = new ArrayList<>();
+        Optional.ofNullable(top.get("profile")).ifPresent(n -> yaml.sequence(n, "'profile'")
+                .forEach(p -> readProfile(p).ifPresent(profiles::add)));
+        if (!yaml.errors().isEmpty()) {
+            throw new RegistryException(source, yaml.errors());
+        }
+        return new Registry(entities, eventTypes, aggregates, profiles);
+    }
+
+    private void readEntities(Node node) {
+        yaml.mapping(node, "'entities'").forEach((name, def) -> {
+            checkName(def, name, "entity");
+            Map<String, Node> map = yaml.mapping(def, "entity '" + name + "'");
+            yaml.onlyKeys(map, def, "entity '" + name + "'", List.of("key", "description"));
+            yaml.required(map, def, "key", "entity '" + name + "'").ifPresent(key -> {
+                checkName(def, key, "key field");
+                entities.put(name, new EntityDef(name, key));
+                servedNames.put(name, new LinkedHashMap<>());
+            });
+        });
+    }
+
+    private void readEvents(Node node) {
+        yaml.mapping(node, "'events'").forEach((name, def) -> {
+            String what = "event type '" + name + "'";
+            checkName(def, name, "event type");
+            Map<String, Node> map = yaml.mapping(def, what);
+            yaml.onlyKeys(map, def, what, List.of("entity", "fields", "description"));
+            Optional<String> entity = yaml.required(map, def, "entity", what);
+            entity.filter(e -> !entities.containsKey(e)).ifPresent(e ->
+                    yaml.error(map.get("entity"), what + " names unknown entity '" + e + "' (declared: " + entities.keySet() + ")"));
+            Map<String, FieldDef> fields = new LinkedHashMap<>();
+            Optional.ofNullable(map.get("fields")).ifPresent(f ->
+                    yaml.mapping(f, what + " fields").forEach((field, spec) -> readField(what, field, spec, entity)
+                            .ifPresent(d -> fields.put(field, d))));
+            entity.filter(entities::containsKey).ifPresent(e -> eventTypes.put(name, new EventTypeDef(name, e, fields)));
+        });
+    }
+
+    /** A field is {@code name: type} (optional) or {@code name: {type: T, required: true}}. */
+    private Optional<FieldDef> readField(String owner, String field, Node spec, Optional<String> entity) {
+        String what = "field '" + field + "' of " + owner;
+        checkName(spec, field, "field");
+        if (ENVELOPE.contains(field) || entity.map(entities::get).map(EntityDef::keyField).filter(field::equals).isPresent()) {
+            yaml.error(spec, what + " is set by every event already (event_id, event_type, ts and the entity key); remove it");
+            return Optional.empty();
+        }
+        Optional<String> typeName;
+        boolean required = false;
+        if (spec instanceof org.yaml.snakeyaml.nodes.ScalarNode) {
+            typeName = yaml.scalar(spec, what);
+        } else {
+            Map<String, Node> map = yaml.mapping(spec, what);
+            yaml.onlyKeys(map, spec, what, List.of("type", "required", "description"));
+            typeName = yaml.required(map, spec, "type", what);
+            Optional<String> req = yaml.optional(map, "required", what);
+            if (req.isPresent() && !req.get().equals("true") && !req.get().equals("false")) {
+                yaml.error(map.get("required"), what + ": 'required' must be true or false");
+            }
+            required = req.map(Boolean::parseBoolean).orElse(false);
+        }
+        Optional<FieldType> type = typeName.flatMap(FieldType::byRegistryName);
+        if (typeName.isPresent() && type.isEmpty()) {
+            yaml.error(spec, what + " has unknown type '" + typeName.get() + "' (known: "
+                    + Arrays.stream(FieldType.values()).map(FieldType::registryName).toList() + ")");
+            return Optional.empty();
+        }
+        FieldDef def = new FieldDef(field, type.orElse(FieldType.STRING), required);
+        FieldDef earlier = fieldsByName.putIfAbsent(field, def);
+        if (earlier != null && earlier.type() != def.type()) {
+            yaml.error(spec, what + " is " + def.type().registryName() + " but another event type declares it "
+                    + earlier.type().registryName() + "; a field name has one type in the whole registry");
+        }
+        return type.map(t -> def);
+    }
+
+    private Optional<AggregateFeature> readAggregate(Node node) {
+        Map<String, Node> map = yaml.mapping(node, "a feature");
+        Optional<String> name = yaml.required(map, node, "name", "a feature");
+        String what = "feature '" + name.orElse("?") + "'";
+        name.ifPresent(n -> checkName(node, n, "feature"));
+        yaml.onlyKeys(map, node, what, List.of("name", "event", "aggregation", "value", "windows", "tile", "n", "description"));
+        Optional<EventTypeDef> event = eventOf(map, node, what);
+        Optional<Aggregation> aggregation = yaml.required(map, node, "aggregation", what).flatMap(a -> {
+            Optional<Aggregation> known = Aggregation.byRegistryName(a);
+            if (known.isEmpty()) {
+                yaml.error(map.get("aggregation"), what + " has unknown aggregation '" + a + "' (known: "
+                        + Arrays.stream(Aggregation.values()).map(Aggregation::registryName).toList() + ")");
+            }
+            return known;
+        });
+        if (aggregation.isEmpty() || event.isEmpty() || name.isEmpty()) {
+            return Optional.empty();
+        }
+        Aggregation agg = aggregation.get();
+        String valueField = readValueField(map, node, what, agg, event.get());
+        List<Window> windows = agg.windowed() ? readWindows(map, node, what) : List.of();
+        if (!agg.windowed() && map.containsKey("windows")) {
+            yaml.error(map.get("windows"), what + ": " + agg.registryName() + " takes no windows");
+        }
+        int n = agg == Aggregation.LAST_N ? readCount(map, node, what) : 0;
+        AggregateFeature feature = new AggregateFeature(name.get(), event.get().entity(), event.get().name(), agg,
+                valueField, windows, n);
+        if (agg.windowed()) {
+            windows.forEach(w -> claimServedName(node, feature.entity(), name.get() + "_" + w.label()));
+        } else {
+            claimServedName(node, feature.entity(), name.get());
+        }
+        return Optional.of(feature);
+    }
+
+    private String readValueField(Map<String, Node> map, Node node, String what, Aggregation agg, EventTypeDef event) {
+        if (!agg.needsValue()) {
+            if (map.containsKey("value")) {
+                yaml.error(map.get("value"), what + ": " + agg.registryName() + " takes no value");
+            }
+            return null;
+        }
+        Optional<String> field = yaml.required(map, node, "value", what);
+        field.ifPresent(f -> {
+            FieldDef def = event.fields().get(f);
+            if (def == null) {
+                yaml.error(map.get("value"), what + ": unknown field '" + f + "' (event type '" + event.name()
+                        + "' declares " + event.fields().keySet() + ")");
+            } else if (agg == Aggregation.SUM && !def.type().numeric()) {
+                yaml.error(map.get("value"), what + ": sum needs a numeric field, '" + f + "' is " + def.type().registryName());
+            }
+        });
+        return field.orElse(null);
+    }
+
+    private List<Window> readWindows(Map<String, Node> map, Node node, String what) {
+        Node list = map.get("windows");
+        if (list == null) {
+            yaml.error(node, what + " needs 'windows', e.g. [1h, 24h, 7d]");
+            return List.of();
+        }
+        Optional<Duration> tile = yaml.optional(map, "tile", what).flatMap(t -> duration(map.get("tile"), t, what + " tile"));
+        List<Window> windows = new ArrayList<>();
+        for (Node w : yaml.sequence(list, what + " 'windows'")) {
+            Optional<String> text = yaml.scalar(w, what + " window");
+            text.flatMap(t -> duration(w, t, what + " window")).ifPresent(length -> {
+                Duration g = tile.orElse(Window.defaultTile(length));
+                if (length.toMillis() % g.toMillis() != 0) {
+                    yaml.error(w, what + ": window " + Durations.format(length) + " is not a multiple of the tile "
+                            + Durations.format(g) + "; set 'tile' to a divisor of every window");
+                } else if (windows.stream().anyMatch(x -> x.length().equals(length))) {
+                    yaml.error(w, what + ": window " + Durations.format(length) + " is listed twice");
+                } else {
+                    windows.add(new Window(text.get().trim(), length, g));
+                }
+            });
+        }
+        return windows;
+    }
+
+    private Optional<Duration> duration(Node at, String text, String what) {
+        try {
+            Duration d = Durations.parse(text);
+            if (d.isZero()) {
+                yaml.error(at, what + " must be longer than zero");
+                return Optional.empty();
+            }
+            return Optional.of(d);
+        } catch (IllegalArgumentException e) {
+            yaml.error(at, what + ": " + e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    private int readCount(Map<String, Node> map, Node node, String what) {
+        Optional<String> n = yaml.required(map, node, "n", what);
+        try {
+            int value = n.map(Integer::parseInt).orElse(0);
+            if (n.isPresent() && (value < 1 || value > 1000)) {
+                yaml.error(map.get("n"), what + ": n must be between 1 and 1000");
+            }
+            return value;
+        } catch (NumberFormatException e) {
+            yaml.error(map.get("n"), what + ": n must be a whole number");
+            return 0;
+        }
+    }
+
+    private Optional<ProfileFeature> readProfile(Node node) {
+        Map<String, Node> map = yaml.mapping(node, "a profile field");
+        Optional<String> name = yaml.required(map, node, "name", "a profile field");
+        String what = "profile field '" + name.orElse("?") + "'";
+        name.ifPresent(n -> checkName(node, n, "profile field"));
+        yaml.onlyKeys(map, node, what, List.of("name", "event", "rule", "value", "description"));
+        Optional<EventTypeDef> event = eventOf(map, node, what);
+        Optional<ProfileRule> rule = yaml.required(map, node, "rule", what).flatMap(r -> {
+            Optional<ProfileRule> known = ProfileRule.byRegistryName(r);
+            if (known.isEmpty()) {
+                yaml.error(map.get("rule"), what + " has unknown rule '" + r + "' (known: "
+                        + Arrays.stream(ProfileRule.values()).map(ProfileRule::registryName).toList() + ")");
+            }
+            return known;
+        });
+        Optional<String> value = yaml.required(map, node, "value", what);
+        if (name.isEmpty() || event.isEmpty() || rule.isEmpty() || value.isEmpty()) {
+            return Optional.empty();
+        }
+        Double constant = null;
+        String field = null;
+        FieldDef def = event.get().fields().get(value.get());
+        if (def != null) {
+            field = def.name();
+            if (rule.get() == ProfileRule.INC && !def.type().numeric()) {
+                yaml.error(map.get("value"), what + ": inc needs a numeric field, '" + field + "' is " + def.type().registryName());
+            }
+        } else if (rule.get() == ProfileRule.INC && isNumber(value.get())) {
+            constant = Double.parseDouble(value.get());
+        } else {
+            yaml.error(map.get("value"), what + ": unknown field '" + value.get() + "' (event type '" + event.get().name()
+                    + "' declares " + event.get().fields().keySet() + ")");
+        }
+        claimServedName(node, event.get().entity(), name.get());
+        return Optional.of(new ProfileFeature(name.get(), event.get().entity(), event.get().name(), rule.get(), field, constant));
+    }
+
+    private Optional<EventTypeDef> eventOf(Map<String, Node> map, Node node, String what) {
+        return yaml.required(map, node, "event", what).flatMap(e -> {
+            Optional<EventTypeDef> type = Optional.ofNullable(eventTypes.get(e));
+            if (type.isEmpty()) {
+                yaml.error(map.get("event"), what + " names unknown event type '" + e + "' (declared: " + eventTypes.keySet() + ")");
+            }
+            return type;
+        });
+    }
+
+    private void claimServedName(Node at, String entity, String served) {
+        Integer earlier = servedNames.get(entity).putIfAbsent(served, YamlNodes.line(at));
+        if (earlier != null) {
+            yaml.error(at, "duplicate feature name '" + served + "' for entity '" + entity + "' (first at line " + earlier + ")");
+        }
+    }
+
+    private void checkName(Node at, String name, String what) {
+        if (!NAME.matcher(name).matches()) {
+            yaml.error(at, what + " name '" + name + "' must be lower case letters, digits and _ and start with a letter");
+        }
+    }
+
+    private static boolean isNumber(String text) {
+        try {
+            Double.parseDouble(text);
+            return true;
+        } catch (NumberFormatException e) {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,44 @@
+package dev.featurepipe.core.registry;
+
+import dev.featurepipe.core.Durations;
+import java.time.Duration;
+
+/**
+ * A sliding event-time window, labelled as the registry writes it (24h, 7d), the suffix of its served name of length W read from tiles of size g. At time t it covers events with
+ * {@code floor(t/g)*g - W <= ts <= t}: the current partial tile plus W/g whole tiles before it.
+ */
+public record Window(String label, Duration length, Duration tile) {
+    public Window {
+        if (length.toMillis() % tile.toMillis() != 0) {
+            throw new IllegalArgumentException("window " + Durations.format(length)
+                    + " is not a multiple of its tile " + Durations.format(tile));
+        }
+    }
+
+    public long tileMs() {
+        return tile.toMillis();
+    }
+
+    /** Start of the tile holding time {@code ts}. */
+    public long tileStart(long ts) {
+        return Math.floorDiv(ts, tileMs()) * tileMs();
+    }
+
+    /** The earliest event time the window includes when read at {@code t}. */
+    public long lowerBound(long t) {
+        return tileStart(t) - length.toMillis();
+    }
+
+    /** How long a tile must be kept for this window to be read correctly. */
+    public long retentionMs() {
+        return length.toMillis() + tileMs();
+    }
+
+    /** The default tile for a window: 5 minutes below 12 hours, 1 hour below 12 days, 1 day beyond. */
+    public static Duration defaultTile(Duration length) {
+        if (length.compareTo(Duration.ofHours(12)) < 0) {
+            return Duration.ofMinutes(5);
+        }
+        return length.compareTo(Duration.ofDays(12)) < 0 ? Duration.ofHours(1) : Duration.ofDays(1);
+    }
+}

@@ -1,0 +1,94 @@
+package dev.featurepipe.http;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.featurepipe.core.StoreUnavailableException;
+import io.javalin.Javalin;
+import io.javalin.config.JavalinConfig;
+import io.javalin.http.Context;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HTTP server of the process: the routes of the roles it runs, health and metrics, and one error mapping:
+ * every error is {@code {"error": "...", "details": [...]}}, a client mistake a 4xx, an unreachable store a
+ * 503 with Retry-After, and nothing else a stack trace.
+ */
+public final class HttpApi implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
+
+    /** Adds a role's routes to the server. */
+    public interface Routes extends Consumer<JavalinConfig> {
+    }
+
+    /** Reports whether each store a role depends on answers; used by /readyz. */
+    public interface ReadinessCheck {
+        Map<String, Boolean> check();
+    }
+
+    private final Javalin app;
+    private final ObjectMapper json;
+
+    public HttpApi(String host, int port, List<Routes> routes, ReadinessCheck readiness, PrometheusMeterRegistry metrics,
+                   ObjectMapper json) {
+        this.json = json;
+        this.app = Javalin.create(config -> {
+            config.jetty.host = host;
+            config.jetty.port = port;
+            config.startup.showJavalinBanner = false;
+            routes.forEach(r -> r.accept(config));
+            config.routes.get("/healthz", ctx -> ctx.json(Map.of("status", "ok")));
+            config.routes.get("/readyz", ctx -> ready(ctx, readiness.check()));
+            config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4").result(metrics.scrape()));
+            config.routes.exception(ApiException.class, (e, ctx) -> error(ctx, metrics, e.status(), e.getMessage(), e.details()));
+            config.routes.exception(StoreUnavailableException.class, (e, ctx) -> {
+                ctx.header("Retry-After", "1");
+                error(ctx, metrics, 503, "a store is unavailable, retry later: " + e.getMessage(), List.of());
+            });
+            config.routes.exception(Exception.class, (e, ctx) -> {
+                log.error("http: {} {} failed", ctx.method(), ctx.path(), e);
+                error(ctx, metrics, 500, "internal error: " + e.getClass().getSimpleName(), List.of());
+            });
+            config.routes.error(404, "*", ctx -> {
+                if (ctx.result() == null) {
+                    error(ctx, metrics, 404, "no such endpoint: " + ctx.method() + " " + ctx.path(), List.of());
+                }
+            });
+            config.routes.error(405, "*", ctx -> error(ctx, metrics, 405, "method " + ctx.method() + " not allowed on " + ctx.path(), List.of()));
+        });
+    }
+
+    public HttpApi start() {
+        app.start();
+        log.info("http: listening on port {}", app.port());
+        return this;
+    }
+
+    public int port() {
+        return app.port();
+    }
+
+    private void ready(Context ctx, Map<String, Boolean> stores) {
+        boolean all = stores.values().stream().allMatch(Boolean::booleanValue);
+        ctx.status(all ? 200 : 503).json(Map.of("ready", all, "stores", stores));
+    }
+
+    private void error(Context ctx, MeterRegistry metrics, int status, String message, List<?> details) {
+        metrics.counter("featurepipe.http.errors", "status", Integer.toString(status)).increment();
+        ObjectNode body = json.createObjectNode().put("error", message);
+        ArrayNode array = body.putArray("details");
+        details.forEach(d -> array.add(json.valueToTree(d)));
+        ctx.status(status).contentType("application/json").result(body.toString());
+    }
+
+    @Override
+    public void close() {
+        app.stop();
+    }
+}

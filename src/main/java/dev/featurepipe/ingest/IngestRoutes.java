@@ -1,0 +1,42 @@
+package dev.featurepipe.ingest;
+
+import dev.featurepipe.http.ApiException;
+import dev.featurepipe.http.HttpApi;
+import io.javalin.config.JavalinConfig;
+import io.javalin.http.Context;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** {@code POST /v1/events}: one event, a JSON array, or NDJSON; {@code ?mode=partial} for bulk loaders. */
+public final class IngestRoutes implements HttpApi.Routes {
+    private final IngestService ingest;
+
+    public IngestRoutes(IngestService ingest) {
+        this.ingest = ingest;
+    }
+
+    @Override
+    public void accept(JavalinConfig config) {
+        config.routes.post("/v1/events", this::post);
+    }
+
+    private void post(Context ctx) {
+        String contentType = ctx.contentType() == null ? "" : ctx.contentType();
+        boolean ndjson = contentType.startsWith("application/x-ndjson");
+        String mode = ctx.queryParam("mode");
+        if (mode != null && !mode.equals("partial") && !mode.equals("all")) {
+            throw new ApiException(400, "mode must be 'all' (default) or 'partial', not '" + mode + "'",
+                    List.of());
+        }
+        IngestService.Outcome outcome = ingest.ingest(ctx.bodyAsBytes(), ndjson, "partial".equals(mode));
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("accepted", outcome.accepted());
+        body.put("duplicates", outcome.duplicates());
+        body.put("ids", outcome.ids());
+        if (!outcome.rejected().isEmpty()) {
+            body.put("rejected", outcome.rejected());
+        }
+        ctx.status(202).json(body);
+    }
+}

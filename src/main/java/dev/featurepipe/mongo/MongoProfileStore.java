@@ -1,0 +1,148 @@
+package dev.featurepipe.mongo;
+
+import com.mongodb.ErrorCategory;
+import com.mongodb.MongoBulkWriteException;
+import com.mongodb.MongoException;
+import com.mongodb.client.MongoDatabase;
+import com.mongodb.client.model.BulkWriteOptions;
+import com.mongodb.client.model.Filters;
+import com.mongodb.client.model.Projections;
+import com.mongodb.client.model.PushOptions;
+import com.mongodb.client.model.UpdateOneModel;
+import com.mongodb.client.model.UpdateOptions;
+import com.mongodb.client.model.Updates;
+import com.mongodb.client.model.WriteModel;
+import dev.featurepipe.core.Event;
+import dev.featurepipe.core.ProfileStore;
+import dev.featurepipe.core.StoreUnavailableException;
+import dev.featurepipe.core.registry.ProfileFeature;
+import dev.featurepipe.core.registry.Registry;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.bson.Document;
+import org.bson.conversions.Bson;
+
+/**
+ * Profiles as MongoDB documents, one collection per entity, {@code _id} the entity id. Each update is guarded by
+ * {@code _applied}, the ids of the last events applied to the document, so a redelivered event changes nothing:
+ * its filter no longer matches, and the upsert then fails on the duplicate {@code _id}, which means "done".
+ * A batch's events are folded into one update per document (set: the last value, inc: the sum).
+ */
+public final class MongoProfileStore implements ProfileStore {
+    static final String APPLIED = "_applied";
+
+    private final MongoDatabase db;
+    private final Registry registry;
+    private final int appliedDepth;
+
+    /** @param appliedDepth how many event ids a profile remembers; at least the consumer's batch size */
+    public MongoProfileStore(MongoDatabase db, Registry registry, int appliedDepth) {
+        this.db = db;
+        this.registry = registry;
+        this.appliedDepth = appliedDepth;
+    }
+
+    @Override
+    public void apply(List<Event> events) {
+        Map<String, Map<String, List<Event>>> byEntity = new LinkedHashMap<>();
+        for (Event e : events) {
+            if (!registry.profilesOf(e.type()).isEmpty()) {
+                String entity = registry.eventType(e.type()).orElseThrow().entity();
+                byEntity.computeIfAbsent(entity, k -> new LinkedHashMap<>())
+                        .computeIfAbsent(e.entityId(), k -> new ArrayList<>()).add(e);
+            }
+        }
+        byEntity.forEach(this::applyToCollection);
+    }
+
+    /**
+     * One update per document, folding all of its events, guarded by none of them having been applied. When that
+     * guard fails (some were applied by an earlier delivery of a differently cut batch), the document's events are
+     * applied one by one, each with its own guard.
+     */
+    private void applyToCollection(String entity, Map<String, List<Event>> eventsById) {
+        List<String> ids = new ArrayList<>(eventsById.keySet());
+        List<WriteModel<Document>> folded = ids.stream().map(id -> update(id, eventsById.get(id))).toList();
+        for (int failed : write(entity, folded)) {
+            List<Event> one = eventsById.get(ids.get(failed));
+            if (one.size() > 1) {
+                write(entity, one.stream().map(e -> update(e.entityId(), List.of(e))).toList());
+            }
+        }
+    }
+
+    private WriteModel<Document> update(String id, List<Event> events) {
+        Map<String, Object> sets = new LinkedHashMap<>();
+        Map<String, Number> incs = new LinkedHashMap<>();
+        for (Event e : events) {
+            for (ProfileFeature p : registry.profilesOf(e.type())) {
+                Object value = p.valueField() == null ? integralIfWhole(p.constant()) : e.field(p.valueField());
+                if (value == null) {
+                    continue;
+                }
+                switch (p.rule()) {
+                    case SET -> sets.put(p.name(), value);
+                    case INC -> incs.merge(p.name(), (Number) value, MongoProfileStore::add);
+                }
+            }
+        }
+        List<Bson> updates = new ArrayList<>();
+        sets.forEach((field, value) -> updates.add(Updates.set(field, value)));
+        incs.forEach((field, value) -> updates.add(Updates.inc(field, value)));
+        List<String> eventIds = events.stream().map(Event::id).toList();
+        updates.add(Updates.pushEach(APPLIED, eventIds, new PushOptions().slice(-appliedDepth)));
+        return new UpdateOneModel<>(Filters.and(Filters.eq("_id", id), Filters.nin(APPLIED, eventIds)),
+                Updates.combine(updates), new UpdateOptions().upsert(true));
+    }
+
+    /**
+     * Writes in order. An update whose guard fails upserts a second document with the same {@code _id} and so
+     * fails as a duplicate key: those are returned (by index) and the rest goes on.
+     */
+    private List<Integer> write(String entity, List<WriteModel<Document>> models) {
+        List<Integer> guarded = new ArrayList<>();
+        int from = 0;
+        while (from < models.size()) {
+            try {
+                db.getCollection(entity).bulkWrite(models.subList(from, models.size()), new BulkWriteOptions().ordered(true));
+                return guarded;
+            } catch (MongoBulkWriteException e) {
+                var first = e.getWriteErrors().get(0);
+                if (ErrorCategory.fromErrorCode(first.getCode()) != ErrorCategory.DUPLICATE_KEY) {
+                    throw unavailable("updating profiles of " + entity, e);
+                }
+                guarded.add(from + first.getIndex());
+                from += first.getIndex() + 1;
+            } catch (MongoException e) {
+                throw unavailable("updating profiles of " + entity, e);
+            }
+        }
+        return guarded;
+    }
+
+    private static Number add(Number a, Number b) {
+        return a instanceof Long && b instanceof Long ? (Number) (a.longValue() + b.longValue()) : (Number) (a.doubleValue() + b.doubleValue());
+    }
+
+    @Override
+    public Optional<Map<String, Object>> read(String entity, String id) {
+        try {
+            Document doc = db.getCollection(entity).find(Filters.eq("_id", id))
+                    .projection(Projections.exclude(APPLIED, "_id")).first();
+            return Optional.ofNullable(doc).map(d -> new LinkedHashMap<>(d));
+        } catch (MongoException e) {
+            throw unavailable("reading profile " + entity + " " + id, e);
+        }
+    }
+
+    private static Number integralIfWhole(Double d) {
+        return d == Math.rint(d) ? (Number) d.longValue() : d;
+    }
+
+    private static StoreUnavailableException unavailable(String doing, MongoException e) {
+        return new StoreUnavailableException("MongoDB: " + doing + " failed: " + e.getMessage(), e);
+    }
+}

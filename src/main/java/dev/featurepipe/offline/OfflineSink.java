@@ -1,0 +1,30 @@
+package dev.featurepipe.offline;
+
+import dev.featurepipe.core.LoggedEvent;
+import dev.featurepipe.core.OfflineStore;
+import dev.featurepipe.redis.RedisStreamConsumer;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.util.List;
+
+/** The offline role: writes each batch of raw events to the offline store; the batch is acknowledged after that. */
+public final class OfflineSink implements RedisStreamConsumer.BatchHandler {
+    public static final String GROUP = "offline";
+
+    private final OfflineStore store;
+    private final Counter rows;
+    private final Timer insertTime;
+
+    public OfflineSink(OfflineStore store, MeterRegistry metrics) {
+        this.store = store;
+        this.rows = metrics.counter("featurepipe.offline.rows");
+        this.insertTime = metrics.timer("featurepipe.offline.insert");
+    }
+
+    @Override
+    public void handle(List<LoggedEvent> batch) {
+        insertTime.record(() -> store.insert(batch.stream().map(LoggedEvent::event).toList()));
+        rows.increment(batch.size());
+    }
+}

@@ -1,0 +1,180 @@
+package dev.featurepipe.redis;
+
+import dev.featurepipe.core.EventCodec;
+import dev.featurepipe.core.LoggedEvent;
+import io.lettuce.core.Consumer;
+import io.lettuce.core.RedisBusyException;
+import io.lettuce.core.RedisException;
+import io.lettuce.core.StreamMessage;
+import io.lettuce.core.XGroupCreateArgs;
+import io.lettuce.core.XReadArgs;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One consumer of a consumer group on the event stream. Reads batches (up to {@code maxBatch} entries, waiting at
+ * most {@code maxWait} to fill one), hands them to a {@link BatchHandler} and acknowledges them only after it
+ * returned. A failing batch is retried with backoff, never skipped; entries that are not events go to the
+ * dead-letter stream with the reason. On start it first re-processes its own pending entries, so a restart
+ * resumes where it stopped.
+ */
+public final class RedisStreamConsumer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(RedisStreamConsumer.class);
+    private static final Duration IDLE_BLOCK = Duration.ofMillis(500);
+    private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
+
+    /** Processes a batch; throwing makes the consumer retry the same batch later. */
+    @FunctionalInterface
+    public interface BatchHandler {
+        void handle(List<LoggedEvent> batch);
+    }
+
+    /** Where one consumer reads and how it batches. */
+    public record Options(String stream, String group, String consumer, int maxBatch, Duration maxWait) {
+    }
+
+    private final RedisConnections redis;
+    private final EventCodec codec;
+    private final Options options;
+    private final BatchHandler handler;
+    private final Clock clock;
+    private final Counter processed;
+    private final Counter failures;
+    private final Counter deadLetters;
+    private final Thread thread;
+    private volatile boolean running = true;
+
+    public RedisStreamConsumer(RedisConnections redis, EventCodec codec, Options options, BatchHandler handler,
+                               MeterRegistry metrics, Clock clock) {
+        this.redis = redis;
+        this.codec = codec;
+        this.options = options;
+        this.handler = handler;
+        this.clock = clock;
+        this.processed = metrics.counter("featurepipe.consumer.events", "group", options.group());
+        this.failures = metrics.counter("featurepipe.consumer.failures", "group", options.group());
+        this.deadLetters = metrics.counter("featurepipe.consumer.dead.letters", "group", options.group());
+        ensureGroup(redis.shared().sync(), options.stream(), options.group());
+        this.thread = new Thread(this::run, "fp-consumer-" + options.group());
+    }
+
+    /** Creates the group at the start of the stream (and the stream) unless it exists. */
+    public static void ensureGroup(RedisCommands<String, String> redis, String stream, String group) {
+        try {
+            redis.xgroupCreate(XReadArgs.StreamOffset.from(stream, "0"), group, XGroupCreateArgs.Builder.mkstream());
+        } catch (RedisBusyException e) {
+            // BUSYGROUP: it exists already
+        }
+    }
+
+    public RedisStreamConsumer start() {
+        thread.start();
+        return this;
+    }
+
+    private void run() {
+        RedisCommands<String, String> reader = redis.dedicated().sync();
+        Consumer<String> me = Consumer.from(options.group(), options.consumer());
+        log.info("consumer {}/{}: started on stream {}", options.group(), options.consumer(), options.stream());
+        boolean ownPending = true; // first drain what this consumer had read but not acknowledged
+        List<StreamMessage<String, String>> batch = new ArrayList<>();
+        long deadline = Long.MAX_VALUE;
+        while (running) {
+            try {
+                long wait = batch.isEmpty() ? IDLE_BLOCK.toMillis() : Math.max(1, deadline - clock.millis());
+                XReadArgs.StreamOffset<String> offset = ownPending
+                        ? XReadArgs.StreamOffset.from(options.stream(), "0")
+                        : XReadArgs.StreamOffset.lastConsumed(options.stream());
+                XReadArgs args = XReadArgs.Builder.count(options.maxBatch() - batch.size());
+                if (!ownPending) {
+                    args.block(wait);
+                }
+                List<StreamMessage<String, String>> read = reader.xreadgroup(me, args, offset);
+                if (ownPending && read.isEmpty()) {
+                    ownPending = false;
+                }
+                if (batch.isEmpty() && !read.isEmpty()) {
+                    deadline = clock.millis() + options.maxWait().toMillis();
+                }
+                batch.addAll(read);
+                if (!batch.isEmpty() && (batch.size() >= options.maxBatch() || ownPending || clock.millis() >= deadline)) {
+                    processUntilDone(batch);
+                    batch.clear();
+                }
+            } catch (RedisException e) {
+                failures.increment();
+                log.warn("consumer {}/{}: reading stream {} failed: {}", options.group(), options.consumer(),
+                        options.stream(), e.getMessage());
+                pause(Duration.ofSeconds(1));
+            }
+        }
+        log.info("consumer {}/{}: stopped", options.group(), options.consumer());
+    }
+
+    private void processUntilDone(List<StreamMessage<String, String>> batch) {
+        List<LoggedEvent> events = new ArrayList<>(batch.size());
+        List<StreamMessage<String, String>> malformed = new ArrayList<>();
+        for (StreamMessage<String, String> m : batch) {
+            try {
+                events.add(new LoggedEvent(m.getId(), codec.decode(m.getBody().getOrDefault("e", ""))));
+            } catch (EventCodec.MalformedEventException e) {
+                malformed.add(m);
+                deadLetter(m, e.getMessage());
+            }
+        }
+        Duration backoff = Duration.ofMillis(100);
+        while (running) {
+            try {
+                if (!events.isEmpty()) {
+                    handler.handle(events);
+                }
+                String[] ids = batch.stream().map(StreamMessage::getId).toArray(String[]::new);
+                redis.shared().sync().xack(options.stream(), options.group(), ids);
+                processed.increment(events.size());
+                return;
+            } catch (RuntimeException e) {
+                failures.increment();
+                log.warn("consumer {}/{}: batch of {} events failed, retrying in {} ms: {}", options.group(),
+                        options.consumer(), events.size(), backoff.toMillis(), e.getMessage());
+                pause(backoff);
+                backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
+            }
+        }
+        log.info("consumer {}/{}: stopping with {} events unacknowledged; they are re-read on restart",
+                options.group(), options.consumer(), events.size() + malformed.size());
+    }
+
+    private void deadLetter(StreamMessage<String, String> m, String reason) {
+        deadLetters.increment();
+        log.warn("consumer {}/{}: entry {} is not an event ({}); moved to {}", options.group(), options.consumer(),
+                m.getId(), reason, StreamKeys.deadLetters(options.stream()));
+        redis.shared().sync().xadd(StreamKeys.deadLetters(options.stream()), "id", m.getId(), "group", options.group(),
+                "reason", reason, "e", m.getBody().getOrDefault("e", ""));
+    }
+
+    private void pause(Duration d) {
+        try {
+            Thread.sleep(d.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            running = false;
+        }
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        try {
+            thread.join(Duration.ofSeconds(15).toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

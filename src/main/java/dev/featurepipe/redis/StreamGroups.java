@@ -1,0 +1,37 @@
+package dev.featurepipe.redis;
+
+import io.lettuce.core.api.sync.RedisCommands;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/** How far each consumer group of the stream is behind (XINFO GROUPS). */
+public final class StreamGroups {
+    private StreamGroups() {
+    }
+
+    /** One group: entries delivered but not acknowledged, and entries not yet delivered (null: unknown). */
+    public record GroupStatus(String name, long pending, Long lag) {
+        public boolean caughtUp() {
+            return pending == 0 && lag != null && lag == 0;
+        }
+    }
+
+    public static List<GroupStatus> status(RedisCommands<String, String> redis, String stream) {
+        List<GroupStatus> groups = new ArrayList<>();
+        if (redis.exists(stream) == 0) {
+            return groups;
+        }
+        for (Object raw : redis.xinfoGroups(stream)) {
+            Map<String, Object> info = new HashMap<>();
+            List<?> pairs = (List<?>) raw;
+            for (int i = 0; i + 1 < pairs.size(); i += 2) {
+                info.put(String.valueOf(pairs.get(i)), pairs.get(i + 1));
+            }
+            groups.add(new GroupStatus(String.valueOf(info.get("name")), ((Number) info.get("pending")).longValue(),
+                    info.get("lag") instanceof Number n ? n.longValue() : null));
+        }
+        return groups;
+    }
+}

@@ -1,0 +1,92 @@
+package dev.featurepipe.serve;
+
+import dev.featurepipe.core.OnlineStore;
+import dev.featurepipe.core.ProfileStore;
+import dev.featurepipe.core.StoreUnavailableException;
+import dev.featurepipe.core.registry.Registry;
+import dev.featurepipe.core.registry.ServedFeature;
+import dev.featurepipe.http.ApiException;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Assembles feature vectors from the online store (one round trip per request) and the profile store. */
+public final class FeatureService {
+    private static final Logger log = LoggerFactory.getLogger(FeatureService.class);
+
+    private final Registry registry;
+    private final OnlineStore online;
+    private final ProfileStore profiles;
+    private final Clock clock;
+    private final MeterRegistry metrics;
+    private final int maxIds;
+
+    public FeatureService(Registry registry, OnlineStore online, ProfileStore profiles, Clock clock,
+                          MeterRegistry metrics, int maxIds) {
+        this.registry = registry;
+        this.online = online;
+        this.profiles = profiles;
+        this.clock = clock;
+        this.metrics = metrics;
+        this.maxIds = maxIds;
+    }
+
+    /**
+     * @param names the features wanted; empty for all of the entity
+     * @throws ApiException 404 for an unknown entity, 400 for unknown feature names or too many ids
+     */
+    public List<FeatureVector> vectors(String entity, List<String> ids, List<String> names) {
+        if (registry.entity(entity).isEmpty()) {
+            throw new ApiException(404, "unknown entity '" + entity + "'", List.of("known entities: " + registry.entityNames()));
+        }
+        if (ids.isEmpty() || ids.size() > maxIds) {
+            throw new ApiException(400, "ask for 1 to " + maxIds + " ids per request, not " + ids.size(), List.of());
+        }
+        List<ServedFeature> features = select(entity, names);
+        long now = clock.millis();
+        Map<String, Map<String, Object>> onlineValues = online.read(entity, ids, features, now);
+        boolean wantsProfile = features.stream().anyMatch(ServedFeature.ProfileValue.class::isInstance);
+        List<FeatureVector> vectors = new ArrayList<>(ids.size());
+        for (String id : ids) {
+            Map<String, Object> found = new LinkedHashMap<>(onlineValues.getOrDefault(id, Map.of()));
+            boolean profileDown = false;
+            if (wantsProfile) {
+                try {
+                    profiles.read(entity, id).ifPresent(found::putAll);
+                } catch (StoreUnavailableException e) {
+                    profileDown = true;
+                    metrics.counter("featurepipe.serve.source.failures", "source", "profile").increment();
+                    log.warn("serve: profile store unavailable, answering without profile fields: {}", e.getMessage());
+                }
+            }
+            Map<String, Object> values = new LinkedHashMap<>();
+            Map<String, String> status = new LinkedHashMap<>();
+            for (ServedFeature f : features) {
+                values.put(f.name(), found.get(f.name()));
+                status.put(f.name(), found.containsKey(f.name()) ? "ok"
+                        : profileDown && f instanceof ServedFeature.ProfileValue ? "unavailable" : "missing");
+            }
+            vectors.add(new FeatureVector(entity, id, values, status));
+        }
+        return vectors;
+    }
+
+    private List<ServedFeature> select(String entity, List<String> names) {
+        Map<String, ServedFeature> served = registry.served(entity);
+        if (names.isEmpty()) {
+            return List.copyOf(served.values());
+        }
+        List<String> unknown = names.stream().filter(n -> !served.containsKey(n)).toList();
+        if (!unknown.isEmpty()) {
+            throw new ApiException(400, "unknown feature(s) of entity '" + entity + "': " + unknown,
+                    List.of("features of '" + entity + "': " + served.keySet()));
+        }
+        return names.stream().distinct().map(served::get).toList();
+    }
+
+}

@@ -1,0 +1,65 @@
+package dev.featurepipe.serve;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.featurepipe.http.ApiException;
+import dev.featurepipe.http.HttpApi;
+import io.javalin.config.JavalinConfig;
+import io.javalin.http.Context;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/** {@code GET /v1/features/{entity}/{id}} and {@code POST /v1/features} for many ids. */
+public final class ServeRoutes implements HttpApi.Routes {
+    private final FeatureService features;
+    private final ObjectMapper json;
+    private final Timer latency;
+
+    public ServeRoutes(FeatureService features, ObjectMapper json, MeterRegistry metrics) {
+        this.features = features;
+        this.json = json;
+        this.latency = Timer.builder("featurepipe.serve.latency").publishPercentileHistogram().register(metrics);
+    }
+
+    @Override
+    public void accept(JavalinConfig config) {
+        config.routes.get("/v1/features/{entity}/{id}", this::getOne);
+        config.routes.post("/v1/features", this::postMany);
+    }
+
+    private void getOne(Context ctx) {
+        Timer.Sample sample = Timer.start();
+        String names = ctx.queryParam("features");
+        List<String> wanted = names == null || names.isBlank() ? List.of()
+                : Arrays.stream(names.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+        FeatureVector v = features.vectors(ctx.pathParam("entity"), List.of(ctx.pathParam("id")), wanted).get(0);
+        ctx.json(v);
+        sample.stop(latency);
+    }
+
+    private void postMany(Context ctx) {
+        Timer.Sample sample = Timer.start();
+        JsonNode body;
+        try {
+            body = json.readTree(ctx.bodyAsBytes());
+        } catch (IOException e) {
+            throw new ApiException(400, "the body is not JSON: " + e.getMessage(), List.of());
+        }
+        if (body == null || !body.path("entity").isTextual() || !body.path("ids").isArray()) {
+            throw new ApiException(400, "the body must be {\"entity\": \"...\", \"ids\": [...], \"features\": [...]}",
+                    List.of("'entity' (string) and 'ids' (array) are required; 'features' is optional"));
+        }
+        List<String> ids = new ArrayList<>();
+        body.get("ids").forEach(id -> ids.add(id.asText()));
+        List<String> wanted = new ArrayList<>();
+        body.path("features").forEach(f -> wanted.add(f.asText()));
+        List<FeatureVector> vectors = features.vectors(body.get("entity").asText(), ids, wanted);
+        ctx.json(Map.of("entity", body.get("entity").asText(), "results", vectors));
+        sample.stop(latency);
+    }
+}

@@ -1,0 +1,345 @@
+package dev.featurepipe.services;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.RandomAccessFile;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs Redis, ClickHouse and MongoDB (a stand-in) on loopback for development, the demo and integration tests.
+ *
+ * <p>{@link #up()} uses whatever already answers at an address as is; otherwise it installs the server if needed
+ * (apt, as root), starts it as a daemon with everything under {@code dataDir/<service>/} and waits until it
+ * answers. {@link #down()} stops only servers whose pid file in the data dir names a live process of that kind,
+ * i.e. ones {@code up()} started. Servers survive the JVM that started them.
+ */
+public final class LocalServices {
+    private static final Logger log = LoggerFactory.getLogger(LocalServices.class);
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(15);
+    private static final int LOG_TAIL_LINES = 20;
+
+    private final List<LocalServer> servers;
+    private final PrintStream out;
+    private boolean aptUpdated;
+
+    public LocalServices(ServiceAddresses addresses, Path dataDir, PrintStream out) {
+        Path dir = dataDir.toAbsolutePath().normalize();
+        this.servers = List.of(
+                new RedisLocal(addresses.redisUrl(), dir.resolve("redis")),
+                new ClickHouseLocal(addresses.clickhouseUrl(), addresses.clickhouseTcpPort(),
+                        dir.resolve("clickhouse")),
+                new MongoLocal(addresses.mongoUri(), dir.resolve("mongo")));
+        this.out = out;
+    }
+
+    /** Makes all three services answer, starting those that do not; idempotent. */
+    public void up() {
+        aptUpdated = false;
+        for (LocalServer s : servers) {
+            up(s);
+        }
+    }
+
+    /** Stops the servers {@link #up()} started (and only those); idempotent. */
+    public void down() {
+        for (LocalServer s : servers) {
+            down(s);
+        }
+    }
+
+    /** Checks each service and prints one aligned line per service. */
+    public List<ServiceStatus> status() {
+        List<ServiceStatus> result = new ArrayList<>();
+        out.printf("%-10s  %-16s  %-9s  %s%n", "SERVICE", "ADDRESS", "ANSWERING", "MANAGED");
+        for (LocalServer s : servers) {
+            boolean answering = s.answers();
+            Long pid = managedPid(s);
+            result.add(new ServiceStatus(s.name(), s.address(), answering, pid));
+            String managed = pid != null ? "pid " + pid : answering ? "external" : "-";
+            out.printf("%-10s  %-16s  %-9s  %s%n", s.name(), s.address(), answering ? "yes" : "no", managed);
+        }
+        return result;
+    }
+
+    private void up(LocalServer s) {
+        Long pid = managedPid(s);
+        if (s.answers()) {
+            print(s, pid != null ? "already running (pid " + pid + ")" : "already answering, used as is");
+            return;
+        }
+        if (pid != null) { // ours and alive but not answering yet: still starting (or hung)
+            awaitAnswer(s);
+            print(s, "running (pid " + pid + ")");
+            return;
+        }
+        requireLoopback(s);
+        requireFreePorts(s);
+        Path executable = null;
+        if (s.executable() != null) {
+            executable = findExecutable(s.executable()).orElseGet(() -> install(s));
+            if (s.answers()) { // some packages start their service on install
+                print(s, "answering after install, used as is");
+                return;
+            }
+        }
+        long t0 = System.nanoTime();
+        try {
+            Files.createDirectories(s.dir());
+            Files.deleteIfExists(s.pidFile()); // stale: its process is gone (managedPid was null)
+            log.debug("starting {} in {}", s.name(), s.dir());
+            s.start(executable);
+        } catch (IOException e) {
+            throw failure(s, "could not be started (" + e.getMessage() + ")", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ServiceException("interrupted while starting " + s.name(), e);
+        }
+        awaitAnswer(s);
+        print(s, String.format(Locale.ROOT, "started (pid %s) in %.1f s, data and log in %s",
+                managedPid(s), (System.nanoTime() - t0) / 1e9, s.dir()));
+    }
+
+    private void down(LocalServer s) {
+        ProcessHandle p = managed(s).orElse(null);
+        if (p == null) {
+            deleteQuietly(s.pidFile()); // stale or absent
+            print(s, s.answers() ? "not started by us, left running" : "not running");
+            return;
+        }
+        long pid = p.pid();
+        long t0 = System.nanoTime();
+        p.destroy(); // SIGTERM: Redis fsyncs its AOF, ClickHouse and the H2 store shut down cleanly
+        String how = "stopped";
+        if (!awaitExit(p, STOP_TIMEOUT)) {
+            p.destroyForcibly();
+            awaitExit(p, Duration.ofSeconds(5));
+            how = "killed (no exit within " + STOP_TIMEOUT.toSeconds() + " s of SIGTERM)";
+        }
+        deleteQuietly(s.pidFile());
+        print(s, String.format(Locale.ROOT, "%s (pid %d) in %.1f s", how, pid, (System.nanoTime() - t0) / 1e9));
+    }
+
+    /** The pid in the service's pid file if that process is alive and is that kind of server, else null. */
+    private static Long managedPid(LocalServer s) {
+        return managed(s).map(ProcessHandle::pid).orElse(null);
+    }
+
+    private static Optional<ProcessHandle> managed(LocalServer s) {
+        Long pid = readPid(s.pidFile());
+        return pid == null ? Optional.empty()
+                : ProcessHandle.of(pid).filter(LocalServices::running).filter(p -> isOurs(p, s));
+    }
+
+    /**
+     * The process is that kind of server and is older than its pid file: a process started after the pid file
+     * was written got a reused pid (ours died without removing its file) and is not ours to stop.
+     */
+    private static boolean isOurs(ProcessHandle p, LocalServer s) {
+        ProcessHandle.Info info = p.info();
+        try {
+            Instant written = Files.getLastModifiedTime(s.pidFile()).toInstant();
+            // startInstant is derived from the boot time in whole seconds: allow some slack
+            if (info.startInstant().filter(started -> started.isAfter(written.plusSeconds(2))).isPresent()) {
+                return false;
+            }
+        } catch (IOException e) {
+            return false;
+        }
+        if (info.command().isEmpty() && info.commandLine().isEmpty()) {
+            return true; // not visible to us; trust the pid file
+        }
+        return info.command().filter(c -> c.contains(s.processHint())).isPresent()
+                || info.commandLine().filter(c -> c.contains(s.processHint())).isPresent();
+    }
+
+    private static Long readPid(Path pidFile) {
+        try {
+            return Long.parseLong(Files.readString(pidFile).trim());
+        } catch (IOException | NumberFormatException e) {
+            return null; // absent, or being written
+        }
+    }
+
+    private void awaitAnswer(LocalServer s) {
+        long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+        while (!s.answers()) {
+            Long pid = readPid(s.pidFile());
+            if (pid != null && ProcessHandle.of(pid).filter(LocalServices::running).isEmpty()) {
+                throw failure(s, "exited while starting", null);
+            }
+            if (System.nanoTime() > deadline) {
+                throw failure(s, "did not answer within " + START_TIMEOUT.toSeconds() + " s", null);
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new ServiceException("interrupted while waiting for " + s.name(), e);
+            }
+        }
+    }
+
+    /** Polls: onExit() of a process that is not our child polls too, but with a coarse, growing interval. */
+    private static boolean awaitExit(ProcessHandle p, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (running(p) && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        return !running(p);
+    }
+
+    /**
+     * Alive and not a zombie. A daemon's parent is pid 1, and where that is no real init (some containers and VMs)
+     * an exited daemon stays a zombie until it gets reaped, seconds later; isAlive() counts a zombie as alive.
+     */
+    static boolean running(ProcessHandle p) {
+        if (!p.isAlive()) {
+            return false;
+        }
+        try {
+            String stat = Files.readString(Path.of("/proc", String.valueOf(p.pid()), "stat"));
+            int afterName = stat.lastIndexOf(')'); // "pid (comm) S ...", comm may hold spaces and parentheses
+            return afterName < 0 || afterName + 2 >= stat.length() || stat.charAt(afterName + 2) != 'Z';
+        } catch (IOException e) {
+            return p.isAlive(); // no procfs (or it just went away)
+        }
+    }
+
+    private static void requireLoopback(LocalServer s) {
+        InetAddress address = null;
+        try {
+            address = s.port() > 0 ? InetAddress.getByName(s.host()) : null;
+        } catch (IOException e) {
+            log.debug("cannot resolve {}", s.host(), e);
+        }
+        if (!(address instanceof Inet4Address) || !address.isLoopbackAddress()) {
+            throw new ServiceException(String.format(
+                    "nothing answers as %s at %s, and a local %s can only be started on an IPv4 loopback address"
+                            + " (like 127.0.0.1); start it yourself or point the address at 127.0.0.1",
+                    s.name(), s.address(), s.name()));
+        }
+    }
+
+    private static void requireFreePorts(LocalServer s) {
+        for (int port : s.ports()) {
+            try (ServerSocket probe = new ServerSocket()) {
+                probe.bind(new InetSocketAddress(s.host(), port));
+            } catch (IOException e) {
+                throw new ServiceException(String.format("cannot start %s: port %s:%d is taken by something that"
+                        + " does not answer as %s (%s); free it or choose other ports",
+                        s.name(), s.host(), port, s.name(), e.getMessage()));
+            }
+        }
+    }
+
+    private static Optional<Path> findExecutable(String name) {
+        String path = System.getenv().getOrDefault("PATH", "/usr/bin:/bin");
+        // Debian puts clickhouse-server in /usr/sbin, which is not on a normal user's PATH.
+        return Stream.concat(Stream.of(path.split(":")), Stream.of("/usr/local/sbin", "/usr/sbin", "/sbin"))
+                .filter(d -> !d.isEmpty())
+                .map(d -> Path.of(d, name))
+                .filter(Files::isExecutable)
+                .findFirst();
+    }
+
+    private Path install(LocalServer s) {
+        String packages = String.join(" ", s.packages());
+        if (!isRoot()) {
+            throw new ServiceException(s.executable() + " is not installed; install it with:\n"
+                    + "  sudo apt-get install -y " + packages);
+        }
+        print(s, s.executable() + " is not installed; installing " + packages);
+        if (!aptUpdated) {
+            run(List.of("apt-get", "update"));
+            aptUpdated = true;
+        }
+        List<String> install = new ArrayList<>(List.of("apt-get", "install", "-y"));
+        install.addAll(s.packages());
+        run(install);
+        return findExecutable(s.executable()).orElseThrow(() -> new ServiceException(
+                "apt-get installed " + packages + " but " + s.executable() + " is still not found"));
+    }
+
+    /** Runs an apt-get command non-interactively, streaming its output. */
+    private void run(List<String> command) {
+        out.println("$ DEBIAN_FRONTEND=noninteractive " + String.join(" ", command));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+        pb.environment().put("DEBIAN_FRONTEND", "noninteractive");
+        try {
+            Process p = pb.start();
+            try (BufferedReader r = p.inputReader(StandardCharsets.UTF_8)) {
+                r.lines().forEach(line -> out.println("  " + line));
+            }
+            int rc = p.waitFor();
+            if (rc != 0) {
+                throw new ServiceException(String.join(" ", command) + " failed with exit code " + rc);
+            }
+        } catch (IOException e) {
+            throw new ServiceException("cannot run " + String.join(" ", command) + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ServiceException("interrupted while running " + String.join(" ", command), e);
+        }
+    }
+
+    private static boolean isRoot() {
+        try {
+            return Integer.valueOf(0).equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
+        } catch (IOException | UnsupportedOperationException e) {
+            return "root".equals(System.getProperty("user.name"));
+        }
+    }
+
+    private static ServiceException failure(LocalServer s, String what, Throwable cause) {
+        return new ServiceException(String.format("%s on %s %s; log %s, last lines:%n%s",
+                s.name(), s.address(), what, s.logFile(), tail(s.logFile(), LOG_TAIL_LINES)), cause);
+    }
+
+    /** The last lines of a possibly large log file (reads at most its last 16 KiB). */
+    static String tail(Path file, int lines) {
+        try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "r")) {
+            long start = Math.max(0, f.length() - 16 * 1024);
+            byte[] buf = new byte[(int) (f.length() - start)];
+            f.seek(start);
+            f.readFully(buf);
+            List<String> all = new String(buf, StandardCharsets.UTF_8).lines().toList();
+            return String.join(System.lineSeparator(), all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException e) {
+            return "  (no log: " + e.getMessage() + ")";
+        }
+    }
+
+    private static void deleteQuietly(Path file) {
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException e) {
+            log.debug("cannot delete {}", file, e);
+        }
+    }
+
+    private void print(LocalServer s, String message) {
+        out.printf("%-10s  %-16s  %s%n", s.name(), s.address(), message);
+    }
+}

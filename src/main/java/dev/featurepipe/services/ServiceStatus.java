@@ -1,0 +1,16 @@
+package dev.featurepipe.services;
+
+/**
+ * What {@link LocalServices#status()} found for one service.
+ *
+ * @param name      "redis", "clickhouse" or "mongo"
+ * @param address   host:port
+ * @param answering whether the service answered its health check
+ * @param pid       pid of the server {@link LocalServices#up()} started (pid file in the data dir, process alive),
+ *                  or null when the server is external or not running
+ */
+public record ServiceStatus(String name, String address, boolean answering, Long pid) {
+    public boolean managed() {
+        return pid != null;
+    }
+}
