@@ -3,7 +3,7 @@
 #   ./fp services up|down|status    ./fp run [--roles ...]    ./fp demo [--limit N] [--keep]    ./fp --help
 set -euo pipefail
 home="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-jar="$home/target/featurepipe.jar"
+jar="$home/target/featurepipe-app.jar"
 
 if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
   echo "fp: needs a JDK 17+ and Maven on the PATH (Debian/Ubuntu: apt-get install -y openjdk-17-jdk-headless maven)" >&2

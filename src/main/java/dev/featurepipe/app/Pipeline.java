@@ -84,12 +84,12 @@ public final class Pipeline implements AutoCloseable {
             checks.put("clickhouse", this::clickhouseAnswers);
             own(new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, OfflineSink.GROUP, consumer,
                     config.get(Config.OFFLINE_BATCH_SIZE), config.get(Config.OFFLINE_BATCH_INTERVAL)),
-                    new OfflineSink(offlineTable, metrics), metrics, clock).start());
+                    new OfflineSink(offlineTable, metrics), metrics).start());
         }
         if (roles.contains(Role.ONLINE)) {
             own(new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, OnlineConsumer.GROUP, consumer,
                     config.get(Config.ONLINE_BATCH), Duration.ZERO),
-                    new OnlineConsumer(online, profiles, metrics), metrics, clock).start());
+                    new OnlineConsumer(online, profiles, metrics), metrics).start());
         }
         List<HttpApi.Routes> routes = new ArrayList<>();
         if (roles.contains(Role.INGEST)) {

@@ -22,6 +22,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class HttpApi implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
+    /** Request attribute set once an error body is written, so the 404 fallback does not replace it. */
+    private static final String ERROR_WRITTEN = "featurepipe.error";
 
     /** Adds a role's routes to the server. */
     public interface Routes extends Consumer<JavalinConfig> {
@@ -56,7 +58,7 @@ public final class HttpApi implements AutoCloseable {
                 error(ctx, metrics, 500, "internal error: " + e.getClass().getSimpleName(), List.of());
             });
             config.routes.error(404, "*", ctx -> {
-                if (ctx.result() == null) {
+                if (ctx.attribute(ERROR_WRITTEN) == null) {
                     error(ctx, metrics, 404, "no such endpoint: " + ctx.method() + " " + ctx.path(), List.of());
                 }
             });
@@ -81,6 +83,7 @@ public final class HttpApi implements AutoCloseable {
 
     private void error(Context ctx, MeterRegistry metrics, int status, String message, List<?> details) {
         metrics.counter("featurepipe.http.errors", "status", Integer.toString(status)).increment();
+        ctx.attribute(ERROR_WRITTEN, true);
         ObjectNode body = json.createObjectNode().put("error", message);
         ArrayNode array = body.putArray("details");
         details.forEach(d -> array.add(json.valueToTree(d)));

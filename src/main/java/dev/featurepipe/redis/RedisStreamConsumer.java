@@ -11,7 +11,6 @@ import io.lettuce.core.XReadArgs;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -44,7 +43,6 @@ public final class RedisStreamConsumer implements AutoCloseable {
     private final EventCodec codec;
     private final Options options;
     private final BatchHandler handler;
-    private final Clock clock;
     private final Counter processed;
     private final Counter failures;
     private final Counter deadLetters;
@@ -52,12 +50,11 @@ public final class RedisStreamConsumer implements AutoCloseable {
     private volatile boolean running = true;
 
     public RedisStreamConsumer(RedisConnections redis, EventCodec codec, Options options, BatchHandler handler,
-                               MeterRegistry metrics, Clock clock) {
+                               MeterRegistry metrics) {
         this.redis = redis;
         this.codec = codec;
         this.options = options;
         this.handler = handler;
-        this.clock = clock;
         this.processed = metrics.counter("featurepipe.consumer.events", "group", options.group());
         this.failures = metrics.counter("featurepipe.consumer.failures", "group", options.group());
         this.deadLetters = metrics.counter("featurepipe.consumer.dead.letters", "group", options.group());
@@ -85,10 +82,10 @@ public final class RedisStreamConsumer implements AutoCloseable {
         log.info("consumer {}/{}: started on stream {}", options.group(), options.consumer(), options.stream());
         boolean ownPending = true; // first drain what this consumer had read but not acknowledged
         List<StreamMessage<String, String>> batch = new ArrayList<>();
-        long deadline = Long.MAX_VALUE;
+        long deadline = Long.MAX_VALUE; // System.nanoTime() by which the batch is processed, full or not
         while (running) {
             try {
-                long wait = batch.isEmpty() ? IDLE_BLOCK.toMillis() : Math.max(1, deadline - clock.millis());
+                long wait = batch.isEmpty() ? IDLE_BLOCK.toMillis() : Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
                 XReadArgs.StreamOffset<String> offset = ownPending
                         ? XReadArgs.StreamOffset.from(options.stream(), "0")
                         : XReadArgs.StreamOffset.lastConsumed(options.stream());
@@ -101,10 +98,10 @@ public final class RedisStreamConsumer implements AutoCloseable {
                     ownPending = false;
                 }
                 if (batch.isEmpty() && !read.isEmpty()) {
-                    deadline = clock.millis() + options.maxWait().toMillis();
+                    deadline = System.nanoTime() + options.maxWait().toNanos();
                 }
                 batch.addAll(read);
-                if (!batch.isEmpty() && (batch.size() >= options.maxBatch() || ownPending || clock.millis() >= deadline)) {
+                if (!batch.isEmpty() && (batch.size() >= options.maxBatch() || ownPending || System.nanoTime() - deadline >= 0)) {
                     processUntilDone(batch);
                     batch.clear();
                 }

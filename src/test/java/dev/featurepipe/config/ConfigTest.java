@@ -1,0 +1,35 @@
+package dev.featurepipe.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class ConfigTest {
+    private final Path home = Path.of("/srv/fp");
+
+    @Test
+    void defaultsApplyAndFlagsWinOverTheEnvironment() {
+        Config config = new Config(Map.of("FP_HTTP_PORT", "9090", "FP_OFFLINE_BATCH_INTERVAL", "250ms"),
+                Map.of(Config.HTTP_PORT, "9191"), home);
+
+        assertThat(config.get(Config.HTTP_PORT)).isEqualTo(9191);
+        assertThat(config.get(Config.OFFLINE_BATCH_INTERVAL)).isEqualTo(Duration.ofMillis(250));
+        assertThat(config.get(Config.REDIS_URL)).isEqualTo(URI.create("redis://127.0.0.1:6379"));
+        assertThat(config.path(Config.REGISTRY)).isEqualTo(Path.of("/srv/fp/registry/retail.yaml"));
+    }
+
+    @Test
+    void everyBadSettingIsNamedAtOnce() {
+        assertThatThrownBy(() -> new Config(Map.of("FP_HTTP_PORT", "80a", "FP_REDIS_URL", "localhost:6379",
+                "FP_ONLINE_BATCH", "0"), Map.of(), home))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("FP_HTTP_PORT (--http-port) = '80a': must be a whole number")
+                .hasMessageContaining("FP_REDIS_URL (--redis-url) = 'localhost:6379': must look like redis://host:port")
+                .hasMessageContaining("FP_ONLINE_BATCH (--online-batch) = '0': must be between 1 and 100000");
+    }
+}

@@ -1,0 +1,113 @@
+package dev.featurepipe.core.registry;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+class RegistryLoaderTest {
+    private static final String HEAD = """
+            entities:
+              customer:
+                key: customer_id
+            events:
+              purchase:
+                entity: customer
+                fields:
+                  amount: {type: double, required: true}
+                  sku: string
+                  quantity: long
+            """;
+
+    @Test
+    void demoRegistryLoadsWithOneServedNamePerWindow() {
+        Registry registry = RegistryLoader.load(Path.of("registry/retail.yaml"));
+
+        assertThat(registry.served("customer")).containsKeys("lines_1h", "lines_24h", "lines_7d", "lines_90d",
+                "spend_24h", "last_items", "country", "lifetime_spend");
+        assertThat(registry.eventType("cancellation")).isPresent();
+    }
+
+    @Test
+    void windowsGetTheDefaultTileOfTheirLength() {
+        Registry registry = RegistryLoader.parse(HEAD + """
+                features:
+                  - {name: spend, event: purchase, aggregation: sum, value: amount, windows: [5m, 24h, 90d]}
+                """, "test");
+
+        ServedFeature.WindowValue fiveMinutes = (ServedFeature.WindowValue) registry.served("customer").get("spend_5m");
+        ServedFeature.WindowValue day = (ServedFeature.WindowValue) registry.served("customer").get("spend_24h");
+        ServedFeature.WindowValue quarter = (ServedFeature.WindowValue) registry.served("customer").get("spend_90d");
+        assertThat(fiveMinutes.window().tile()).isEqualTo(Duration.ofMinutes(5));
+        assertThat(day.window().tile()).isEqualTo(Duration.ofHours(1));
+        assertThat(quarter.window().tile()).isEqualTo(Duration.ofDays(1));
+        assertThat(registry.onlineRetentionMs()).isEqualTo(Duration.ofDays(91).toMillis());
+    }
+
+    @Test
+    void reportsEveryErrorWithItsLine() {
+        RegistryException e = catchThrowableOfType(RegistryException.class, () -> RegistryLoader.parse(HEAD + """
+                features:
+                  - name: spend
+                    event: purchase
+                    aggregation: sum
+                    value: sku
+                    windows: [1h]
+                  - name: clicks
+                    event: click
+                    aggregation: count
+                    windows: [1h]
+                  - name: qty
+                    event: purchase
+                    aggregation: sum
+                    value: quantity
+                    windows: [90m]
+                    tile: 1h
+                  - name: spend
+                    event: purchase
+                    aggregation: median
+                """, "test"));
+
+        assertThat(e.errors()).contains(new RegistryError(15, "feature 'spend': sum needs a numeric field, 'sku' is string"));
+        assertThat(e.errors()).anySatisfy(err -> assertThat(err.message()).contains("unknown event type 'click'"));
+        assertThat(e.errors()).anySatisfy(err -> assertThat(err.message()).contains("window 90m is not a multiple of the tile 1h"));
+        assertThat(e.errors()).anySatisfy(err -> assertThat(err.message()).contains("unknown aggregation 'median'"));
+        assertThat(e.errors()).hasSizeGreaterThanOrEqualTo(4);
+        assertThat(e.getMessage()).contains("test:line 15:");
+    }
+
+    @Test
+    void duplicateServedNamesAreRejected() {
+        assertThatThrownBy(() -> RegistryLoader.parse(HEAD + """
+                features:
+                  - {name: spend, event: purchase, aggregation: sum, value: amount, windows: [1h]}
+                profile:
+                  - {name: spend_1h, event: purchase, rule: set, value: amount}
+                """, "test"))
+                .isInstanceOf(RegistryException.class)
+                .hasMessageContaining("duplicate feature name 'spend_1h'");
+    }
+
+    @Test
+    void aFieldNameHasOneTypeAcrossEventTypes() {
+        assertThatThrownBy(() -> RegistryLoader.parse(HEAD + """
+                  refund:
+                    entity: customer
+                    fields:
+                      amount: string
+                """, "test"))
+                .isInstanceOf(RegistryException.class)
+                .hasMessageContaining("'amount' of event type 'refund' is string but another event type declares it double");
+    }
+
+    @Test
+    void unknownKeysAndBadYamlAreExplained() {
+        assertThatThrownBy(() -> RegistryLoader.parse(HEAD + "featurez: []\n", "test"))
+                .hasMessageContaining("unknown key 'featurez' in the registry");
+        assertThatThrownBy(() -> RegistryLoader.parse("entities: [\n", "test"))
+                .hasMessageContaining("not valid YAML");
+    }
+}

@@ -1,0 +1,67 @@
+package dev.featurepipe.it;
+
+import dev.featurepipe.config.Config;
+import dev.featurepipe.config.Setting;
+import dev.featurepipe.services.LocalServices;
+import dev.featurepipe.services.ServiceAddresses;
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * Starts the real Redis, ClickHouse and MongoDB-protocol server of the integration tests once per test run, on
+ * ports of their own, through the same {@link LocalServices} as {@code ./fp services up}, and stops them at the end.
+ */
+public final class TestServices implements BeforeAllCallback {
+    static final URI REDIS = URI.create("redis://127.0.0.1:16379");
+    static final URI CLICKHOUSE = URI.create("http://127.0.0.1:18123");
+    static final int CLICKHOUSE_TCP = 19000;
+    static final String MONGO = "mongodb://127.0.0.1:17017";
+
+    @Override
+    public void beforeAll(ExtensionContext context) {
+        context.getRoot().getStore(ExtensionContext.Namespace.GLOBAL)
+                .computeIfAbsent(TestServices.class, k -> new Running(), Running.class);
+    }
+
+    /** The servers while the test run lasts; closed by JUnit after the last test. */
+    private static final class Running implements AutoCloseable {
+        private final LocalServices services = new LocalServices(
+                new ServiceAddresses(REDIS, CLICKHOUSE, CLICKHOUSE_TCP, MONGO), Path.of("target/it-services").toAbsolutePath(),
+                new PrintStream(System.out, true));
+
+        Running() {
+            services.up();
+        }
+
+        @Override
+        public void close() {
+            services.down();
+        }
+    }
+
+    /**
+     * A configuration pointing at the test servers, with a stream, ClickHouse database and MongoDB database of
+     * its own so that test classes do not see each other's data.
+     */
+    public static Config config(String registry, Map<Setting<?>, String> more) {
+        String unique = "it_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+        Map<Setting<?>, String> flags = new HashMap<>(Map.of(
+                Config.REDIS_URL, REDIS.toString(),
+                Config.CLICKHOUSE_URL, CLICKHOUSE.toString(),
+                Config.MONGO_URI, MONGO,
+                Config.HTTP_PORT, "0",
+                Config.REGISTRY, registry,
+                Config.STREAM, unique + ":events",
+                Config.CLICKHOUSE_DATABASE, unique,
+                Config.MONGO_DATABASE, unique,
+                Config.OFFLINE_BATCH_INTERVAL, "200ms"));
+        flags.putAll(more);
+        return new Config(Map.of(), flags, Path.of("").toAbsolutePath());
+    }
+}
