@@ -54,7 +54,7 @@ final class DemoCommand extends ConfiguredCommand {
             return 2;
         }
         LocalServices services = localServices(config);
-        services.up();
+        List<String> started = services.up();
         ObjectMapper json = new ObjectMapper();
         Pipeline pipeline = Pipeline.start(config, EnumSet.allOf(Role.class), Clock.systemUTC());
         try {
@@ -75,7 +75,7 @@ final class DemoCommand extends ConfiguredCommand {
         } finally {
             if (!keep) {
                 pipeline.close();
-                services.down();
+                services.down(started);
             }
         }
         return 0;

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -49,19 +50,30 @@ public final class LocalServices {
         this.out = out;
     }
 
-    /** Makes all three services answer, starting those that do not; idempotent. */
-    public void up() {
+    /**
+     * Makes all three services answer, starting those that do not; idempotent.
+     *
+     * @return the names of the services this call started
+     */
+    public List<String> up() {
         aptUpdated = false;
+        List<String> started = new ArrayList<>();
         for (LocalServer s : servers) {
-            up(s);
+            if (up(s)) {
+                started.add(s.name());
+            }
         }
+        return started;
     }
 
     /** Stops the servers {@link #up()} started (and only those); idempotent. */
     public void down() {
-        for (LocalServer s : servers) {
-            down(s);
-        }
+        servers.forEach(this::down);
+    }
+
+    /** Stops those of the named servers that {@link #up()} started, e.g. the ones one call of it started. */
+    public void down(Collection<String> names) {
+        servers.stream().filter(s -> names.contains(s.name())).forEach(this::down);
     }
 
     /** Checks each service and prints one aligned line per service. */
@@ -78,16 +90,17 @@ public final class LocalServices {
         return result;
     }
 
-    private void up(LocalServer s) {
+    /** @return whether this call started the server */
+    private boolean up(LocalServer s) {
         Long pid = managedPid(s);
         if (s.answers()) {
             print(s, pid != null ? "already running (pid " + pid + ")" : "already answering, used as is");
-            return;
+            return false;
         }
         if (pid != null) { // ours and alive but not answering yet: still starting (or hung)
             awaitAnswer(s);
             print(s, "running (pid " + pid + ")");
-            return;
+            return false;
         }
         requireLoopback(s);
         requireFreePorts(s);
@@ -96,7 +109,7 @@ public final class LocalServices {
             executable = findExecutable(s.executable()).orElseGet(() -> install(s));
             if (s.answers()) { // some packages start their service on install
                 print(s, "answering after install, used as is");
-                return;
+                return false;
             }
         }
         long t0 = System.nanoTime();
@@ -114,6 +127,7 @@ public final class LocalServices {
         awaitAnswer(s);
         print(s, String.format(Locale.ROOT, "started (pid %s) in %.1f s, data and log in %s",
                 managedPid(s), (System.nanoTime() - t0) / 1e9, s.dir()));
+        return true;
     }
 
     private void down(LocalServer s) {

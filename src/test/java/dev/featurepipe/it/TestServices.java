@@ -8,6 +8,7 @@ import java.io.PrintStream;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
@@ -35,13 +36,11 @@ public final class TestServices implements BeforeAllCallback {
                 new ServiceAddresses(REDIS, CLICKHOUSE, CLICKHOUSE_TCP, MONGO), Path.of("target/it-services").toAbsolutePath(),
                 new PrintStream(System.out, true));
 
-        Running() {
-            services.up();
-        }
+        private final List<String> started = services.up();
 
         @Override
         public void close() {
-            services.down();
+            services.down(started);
         }
     }
 
