@@ -1,6 +1,5 @@
 package dev.featurepipe.core;
 
-import java.util.Optional;
 
 /** The types an event field can have, with the names the registry uses for them. */
 public enum FieldType {
@@ -21,14 +20,5 @@ public enum FieldType {
 
     public boolean numeric() {
         return this == LONG || this == DOUBLE;
-    }
-
-    public static Optional<FieldType> byRegistryName(String name) {
-        for (FieldType type : values()) {
-            if (type.registryName.equals(name)) {
-                return Optional.of(type);
-            }
-        }
-        return Optional.empty();
     }
 }

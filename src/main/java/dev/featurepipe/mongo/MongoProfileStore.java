@@ -18,10 +18,10 @@ import dev.featurepipe.core.StoreUnavailableException;
 import dev.featurepipe.core.registry.ProfileFeature;
 import dev.featurepipe.core.registry.Registry;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import org.bson.Document;
 import org.bson.conversions.Bson;
 
@@ -128,13 +128,17 @@ public final class MongoProfileStore implements ProfileStore {
     }
 
     @Override
-    public Optional<Map<String, Object>> read(String entity, String id) {
+    public Map<String, Map<String, Object>> read(String entity, List<String> ids) {
+        Map<String, Map<String, Object>> profiles = new HashMap<>();
         try {
-            Document doc = db.getCollection(entity).find(Filters.eq("_id", id))
-                    .projection(Projections.exclude(APPLIED, "_id")).first();
-            return Optional.ofNullable(doc).map(d -> new LinkedHashMap<>(d));
+            Bson filter = ids.size() == 1 ? Filters.eq("_id", ids.get(0)) : Filters.in("_id", ids);
+            for (Document doc : db.getCollection(entity).find(filter).projection(Projections.exclude(APPLIED))) {
+                String id = String.valueOf(doc.remove("_id"));
+                profiles.put(id, doc);
+            }
+            return profiles;
         } catch (MongoException e) {
-            throw unavailable("reading profile " + entity + " " + id, e);
+            throw unavailable("reading " + ids.size() + " profile(s) of " + entity, e);
         }
     }
 

@@ -15,7 +15,7 @@ import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Assembles feature vectors from the online store (one round trip per request) and the profile store. */
+/** Assembles feature vectors from the online store and the profile store, one round trip to each per request. */
 public final class FeatureService {
     private static final Logger log = LoggerFactory.getLogger(FeatureService.class);
 
@@ -51,19 +51,21 @@ public final class FeatureService {
         long now = clock.millis();
         Map<String, Map<String, Object>> onlineValues = online.read(entity, ids, features, now);
         boolean wantsProfile = features.stream().anyMatch(ServedFeature.ProfileValue.class::isInstance);
+        Map<String, Map<String, Object>> profileValues = Map.of();
+        boolean profileDown = false;
+        if (wantsProfile) {
+            try {
+                profileValues = profiles.read(entity, ids);
+            } catch (StoreUnavailableException e) {
+                profileDown = true;
+                metrics.counter("featurepipe.serve.source.failures", "source", "profile").increment();
+                log.warn("serve: profile store unavailable, answering without profile fields: {}", e.getMessage());
+            }
+        }
         List<FeatureVector> vectors = new ArrayList<>(ids.size());
         for (String id : ids) {
             Map<String, Object> found = new LinkedHashMap<>(onlineValues.getOrDefault(id, Map.of()));
-            boolean profileDown = false;
-            if (wantsProfile) {
-                try {
-                    profiles.read(entity, id).ifPresent(found::putAll);
-                } catch (StoreUnavailableException e) {
-                    profileDown = true;
-                    metrics.counter("featurepipe.serve.source.failures", "source", "profile").increment();
-                    log.warn("serve: profile store unavailable, answering without profile fields: {}", e.getMessage());
-                }
-            }
+            found.putAll(profileValues.getOrDefault(id, Map.of()));
             Map<String, Object> values = new LinkedHashMap<>();
             Map<String, String> status = new LinkedHashMap<>();
             for (ServedFeature f : features) {

@@ -1,7 +1,6 @@
 package dev.featurepipe.core.registry;
 
 import java.util.Locale;
-import java.util.Optional;
 
 /** How an aggregate feature folds the events of its type. */
 public enum Aggregation {
@@ -30,14 +29,5 @@ public enum Aggregation {
 
     public String registryName() {
         return name().toLowerCase(Locale.ROOT);
-    }
-
-    public static Optional<Aggregation> byRegistryName(String name) {
-        for (Aggregation a : values()) {
-            if (a.registryName().equals(name)) {
-                return Optional.of(a);
-            }
-        }
-        return Optional.empty();
     }
 }

@@ -1,7 +1,6 @@
 package dev.featurepipe.core.registry;
 
 import java.util.Locale;
-import java.util.Optional;
 
 /** How an event updates a profile field of its entity's document. */
 public enum ProfileRule {
@@ -12,14 +11,5 @@ public enum ProfileRule {
 
     public String registryName() {
         return name().toLowerCase(Locale.ROOT);
-    }
-
-    public static Optional<ProfileRule> byRegistryName(String name) {
-        for (ProfileRule r : values()) {
-            if (r.registryName().equals(name)) {
-                return Optional.of(r);
-            }
-        }
-        return Optional.empty();
     }
 }

@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
@@ -132,19 +133,18 @@ public final class RegistryLoader {
             }
             required = req.map(Boolean::parseBoolean).orElse(false);
         }
-        Optional<FieldType> type = typeName.flatMap(FieldType::byRegistryName);
-        if (typeName.isPresent() && type.isEmpty()) {
-            yaml.error(spec, what + " has unknown type '" + typeName.get() + "' (known: "
-                    + Arrays.stream(FieldType.values()).map(FieldType::registryName).toList() + ")");
+        Optional<FieldType> type = typeName.flatMap(t ->
+                oneOf(spec, t, what + " has unknown type", FieldType.values(), FieldType::registryName));
+        if (type.isEmpty()) {
             return Optional.empty();
         }
-        FieldDef def = new FieldDef(field, type.orElse(FieldType.STRING), required);
+        FieldDef def = new FieldDef(field, type.get(), required);
         FieldDef earlier = fieldsByName.putIfAbsent(field, def);
         if (earlier != null && earlier.type() != def.type()) {
             yaml.error(spec, what + " is " + def.type().registryName() + " but another event type declares it "
                     + earlier.type().registryName() + "; a field name has one type in the whole registry");
         }
-        return type.map(t -> def);
+        return Optional.of(def);
     }
 
     private Optional<AggregateFeature> readAggregate(Node node) {
@@ -154,14 +154,8 @@ public final class RegistryLoader {
         name.ifPresent(n -> checkName(node, n, "feature"));
         yaml.onlyKeys(map, node, what, List.of("name", "event", "aggregation", "value", "windows", "tile", "n", "description"));
         Optional<EventTypeDef> event = eventOf(map, node, what);
-        Optional<Aggregation> aggregation = yaml.required(map, node, "aggregation", what).flatMap(a -> {
-            Optional<Aggregation> known = Aggregation.byRegistryName(a);
-            if (known.isEmpty()) {
-                yaml.error(map.get("aggregation"), what + " has unknown aggregation '" + a + "' (known: "
-                        + Arrays.stream(Aggregation.values()).map(Aggregation::registryName).toList() + ")");
-            }
-            return known;
-        });
+        Optional<Aggregation> aggregation = yaml.required(map, node, "aggregation", what).flatMap(a ->
+                oneOf(map.get("aggregation"), a, what + " has unknown aggregation", Aggregation.values(), Aggregation::registryName));
         if (aggregation.isEmpty() || event.isEmpty() || name.isEmpty()) {
             return Optional.empty();
         }
@@ -262,14 +256,8 @@ public final class RegistryLoader {
         name.ifPresent(n -> checkName(node, n, "profile field"));
         yaml.onlyKeys(map, node, what, List.of("name", "event", "rule", "value", "description"));
         Optional<EventTypeDef> event = eventOf(map, node, what);
-        Optional<ProfileRule> rule = yaml.required(map, node, "rule", what).flatMap(r -> {
-            Optional<ProfileRule> known = ProfileRule.byRegistryName(r);
-            if (known.isEmpty()) {
-                yaml.error(map.get("rule"), what + " has unknown rule '" + r + "' (known: "
-                        + Arrays.stream(ProfileRule.values()).map(ProfileRule::registryName).toList() + ")");
-            }
-            return known;
-        });
+        Optional<ProfileRule> rule = yaml.required(map, node, "rule", what).flatMap(r ->
+                oneOf(map.get("rule"), r, what + " has unknown rule", ProfileRule.values(), ProfileRule::registryName));
         Optional<String> value = yaml.required(map, node, "value", what);
         if (name.isEmpty() || event.isEmpty() || rule.isEmpty() || value.isEmpty()) {
             return Optional.empty();
@@ -300,6 +288,17 @@ public final class RegistryLoader {
             }
             return type;
         });
+    }
+
+    /** The value named {@code text}, or an error listing the known names. */
+    private <E> Optional<E> oneOf(Node at, String text, String problem, E[] values, Function<E, String> nameOf) {
+        for (E value : values) {
+            if (nameOf.apply(value).equals(text)) {
+                return Optional.of(value);
+            }
+        }
+        yaml.error(at, problem + " '" + text + "' (known: " + Arrays.stream(values).map(nameOf).toList() + ")");
+        return Optional.empty();
     }
 
     private void claimServedName(Node at, String entity, String served) {
