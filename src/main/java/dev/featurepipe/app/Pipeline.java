@@ -110,7 +110,9 @@ public final class Pipeline implements AutoCloseable {
                 checks.forEach((name, check) -> status.put(name, check.getAsBoolean()));
                 return status;
             };
-            http = own(new HttpApi(config.get(Config.HTTP_HOST), config.get(Config.HTTP_PORT), routes, readiness, metrics, json).start());
+            var options = new HttpApi.Options(config.get(Config.HTTP_HOST), config.get(Config.HTTP_PORT),
+                    config.get(Config.HTTP_MAX_BODY_MB) * 1024L * 1024L);
+            http = own(new HttpApi(options, routes, readiness, metrics, json).start());
         }
         log.info("pipeline: running roles {}", roles);
     }

@@ -50,6 +50,8 @@ public final class Config {
             positive(1_000_000));
     public static final Setting<Duration> OFFLINE_BATCH_INTERVAL = new Setting<>("FP_OFFLINE_BATCH_INTERVAL", "1s",
             "longest time an event waits in a batch before it is written to ClickHouse", duration());
+    public static final Setting<Integer> HTTP_MAX_BODY_MB = new Setting<>("FP_HTTP_MAX_BODY_MB", "32",
+            "largest request body the HTTP API reads, in MiB (larger: 413)", positive(1024));
     public static final Setting<Integer> INGEST_MAX_EVENTS = new Setting<>("FP_INGEST_MAX_EVENTS", "10000",
             "most events one ingest request may carry", positive(1_000_000));
     public static final Setting<Duration> INGEST_DEDUPE_TTL = new Setting<>("FP_INGEST_DEDUPE_TTL", "24h",
@@ -59,7 +61,7 @@ public final class Config {
             "how far in the future an event's ts may be; later is rejected, within it the ingest time is used",
             durationOrZero());
 
-    public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, REDIS_URL, CLICKHOUSE_URL,
+    public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
             CONSUMER_NAME, ONLINE_BATCH, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW);

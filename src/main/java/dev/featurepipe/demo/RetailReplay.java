@@ -30,6 +30,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
 import java.util.zip.GZIPInputStream;
@@ -85,6 +87,7 @@ public final class RetailReplay {
         List<CompletableFuture<Void>> inFlight = new ArrayList<>();
         long started = System.nanoTime();
         long read = 0;
+        ExecutorService senders = Executors.newFixedThreadPool(options.inFlight());
         try (MappingIterator<RetailRow> it = rows(options.file())) {
             ArrayNode batch = json.createArrayNode();
             while (it.hasNext() && read < options.limit()) {
@@ -93,16 +96,18 @@ public final class RetailReplay {
                 remember(lastCustomers, e.path("customer_id").asText(null));
                 batch.add(e);
                 if (batch.size() == options.batchSize()) {
-                    send(batch, tally, progress, inFlight, options.inFlight());
+                    send(batch, tally, progress, inFlight, senders, options.inFlight());
                     batch = json.createArrayNode();
                 }
             }
             if (!batch.isEmpty()) {
-                send(batch, tally, progress, inFlight, options.inFlight());
+                send(batch, tally, progress, inFlight, senders, options.inFlight());
             }
             inFlight.forEach(CompletableFuture::join);
         } catch (IOException e) {
             throw new UncheckedIOException("reading " + options.file(), e);
+        } finally {
+            senders.shutdownNow();
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         return new ReplaySummary(read, tally.accepted.get(), tally.duplicates.get(), tally.reasons(), seconds,
@@ -120,8 +125,10 @@ public final class RetailReplay {
         }
     }
 
-    private void send(ArrayNode batch, Tally tally, LongConsumer progress, List<CompletableFuture<Void>> inFlight, int max) {
-        while (inFlight.size() >= max) {
+    /** Hands the batch to a sender thread, first waiting for the oldest request when all senders are busy. */
+    private void send(ArrayNode batch, Tally tally, LongConsumer progress, List<CompletableFuture<Void>> inFlight,
+                      ExecutorService senders, int maxInFlight) {
+        while (inFlight.size() >= maxInFlight) {
             inFlight.remove(0).join();
         }
         byte[] body = batch.toString().getBytes(StandardCharsets.UTF_8);
@@ -129,7 +136,7 @@ public final class RetailReplay {
         inFlight.add(CompletableFuture.runAsync(() -> {
             tally.add(post(body), size);
             progress.accept(size);
-        }));
+        }, senders));
     }
 
     /** Posts one batch, retrying while the API answers 503 (backpressure or a store briefly away). */

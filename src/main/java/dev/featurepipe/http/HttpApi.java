@@ -3,10 +3,12 @@ package dev.featurepipe.http;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.featurepipe.core.FeaturepipeException;
 import dev.featurepipe.core.StoreUnavailableException;
 import io.javalin.Javalin;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.List;
@@ -36,19 +38,29 @@ public final class HttpApi implements AutoCloseable {
 
     private final Javalin app;
     private final ObjectMapper json;
+    private final Options options;
 
-    public HttpApi(String host, int port, List<Routes> routes, ReadinessCheck readiness, PrometheusMeterRegistry metrics,
+    /** Where the server listens and how big a body it reads. */
+    public record Options(String host, int port, long maxBodyBytes) {
+    }
+
+    public HttpApi(Options options, List<Routes> routes, ReadinessCheck readiness, PrometheusMeterRegistry metrics,
                    ObjectMapper json) {
         this.json = json;
+        this.options = options;
         this.app = Javalin.create(config -> {
-            config.jetty.host = host;
-            config.jetty.port = port;
+            config.jetty.host = options.host();
+            config.jetty.port = options.port();
+            config.http.maxRequestSize = options.maxBodyBytes();
             config.startup.showJavalinBanner = false;
             routes.forEach(r -> r.accept(config));
             config.routes.get("/healthz", ctx -> ctx.json(Map.of("status", "ok")));
             config.routes.get("/readyz", ctx -> ready(ctx, readiness.check()));
             config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4").result(metrics.scrape()));
             config.routes.exception(ApiException.class, (e, ctx) -> error(ctx, metrics, e.status(), e.getMessage(), e.details()));
+            config.routes.exception(HttpResponseException.class, (e, ctx) ->
+                    error(ctx, metrics, e.getStatus(), e.getMessage() + (e.getStatus() == 413
+                            ? " (the body is larger than FP_HTTP_MAX_BODY_MB)" : ""), List.of()));
             config.routes.exception(StoreUnavailableException.class, (e, ctx) -> {
                 ctx.header("Retry-After", "1");
                 error(ctx, metrics, 503, "a store is unavailable, retry later: " + e.getMessage(), List.of());
@@ -66,14 +78,28 @@ public final class HttpApi implements AutoCloseable {
         });
     }
 
+    /** @throws FeaturepipeException when the address cannot be bound, naming it */
     public HttpApi start() {
-        app.start();
+        try {
+            app.start();
+        } catch (RuntimeException e) {
+            throw new FeaturepipeException("the HTTP API cannot listen on " + options.host() + ":" + options.port()
+                    + " (is the port taken? set FP_HTTP_PORT): " + rootMessage(e), e);
+        }
         log.info("http: listening on port {}", app.port());
         return this;
     }
 
     public int port() {
         return app.port();
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null) {
+            root = root.getCause();
+        }
+        return root.getMessage();
     }
 
     private void ready(Context ctx, Map<String, Boolean> stores) {
