@@ -1,5 +1,6 @@
 package dev.featurepipe.app;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
@@ -50,7 +51,7 @@ public final class Pipeline implements AutoCloseable {
 
     private Pipeline(Config config, Set<Role> roles, Clock clock) {
         this.registry = RegistryLoader.load(config.path(Config.REGISTRY));
-        ObjectMapper json = new ObjectMapper();
+        ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
         PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         EventCodec codec = new EventCodec(json, registry);
         String stream = config.get(Config.STREAM);

@@ -9,10 +9,6 @@ import java.util.Set;
 public enum Role {
     INGEST, ONLINE, OFFLINE, SERVE;
 
-    public String cliName() {
-        return name().toLowerCase(Locale.ROOT);
-    }
-
     /** Parses "ingest,serve"; the error lists the known roles. */
     public static Set<Role> parse(String list) {
         Set<Role> roles = EnumSet.noneOf(Role.class);

@@ -1,7 +1,6 @@
 package dev.featurepipe.cli;
 
 import dev.featurepipe.core.FeaturepipeException;
-import dev.featurepipe.services.ServiceException;
 import picocli.CommandLine;
 import picocli.CommandLine.IExecutionExceptionHandler;
 import picocli.CommandLine.ParseResult;
@@ -10,7 +9,7 @@ import picocli.CommandLine.ParseResult;
 final class ErrorHandler implements IExecutionExceptionHandler {
     @Override
     public int handleExecutionException(Exception e, CommandLine cmd, ParseResult parsed) {
-        if (e instanceof FeaturepipeException || e instanceof ServiceException) {
+        if (e instanceof FeaturepipeException) {
             cmd.getErr().println("fp: " + e.getMessage());
             return 2;
         }

@@ -1,5 +1,6 @@
 package dev.featurepipe.clickhouse;
 
+import dev.featurepipe.core.FeaturepipeException;
 import dev.featurepipe.core.StoreUnavailableException;
 import java.io.IOException;
 import java.net.URI;
@@ -9,6 +10,9 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * ClickHouse over its HTTP interface, which every version from 18.16 on speaks the same way. The query goes in
@@ -16,6 +20,12 @@ import java.time.Duration;
  */
 public final class ClickHouseClient {
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
+    private static final Pattern ERROR_CODE = Pattern.compile("Code: (\\d+)");
+    /**
+     * Error codes that say "not now" rather than "never": timeouts, network errors, too many queries or parts,
+     * memory limits, a read-only table. Any other error is the statement's fault and retrying will not help.
+     */
+    private static final Set<Integer> TRANSIENT_ERRORS = Set.of(159, 202, 209, 210, 241, 242, 252, 425);
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
     private final URI base;
@@ -65,10 +75,22 @@ public final class ClickHouseClient {
             throw new StoreUnavailableException("interrupted while waiting for ClickHouse at " + base, e);
         }
         if (response.statusCode() != 200) {
-            throw new StoreUnavailableException("ClickHouse at " + base + " answered " + response.statusCode() + " to "
-                    + abbreviate(sql) + ": " + abbreviate(response.body().strip()), null);
+            String message = "ClickHouse at " + base + " answered " + response.statusCode() + " to " + abbreviate(sql)
+                    + ": " + abbreviate(response.body().strip());
+            Matcher code = ERROR_CODE.matcher(response.body());
+            if (response.statusCode() == 503 || (code.find() && TRANSIENT_ERRORS.contains(Integer.parseInt(code.group(1))))) {
+                throw new StoreUnavailableException(message, null);
+            }
+            throw new ClickHouseQueryException(message);
         }
         return response.body();
+    }
+
+    /** ClickHouse rejected a statement for a reason retrying will not fix (a syntax or type error, say). */
+    public static class ClickHouseQueryException extends FeaturepipeException {
+        public ClickHouseQueryException(String message) {
+            super(message);
+        }
     }
 
     private static String abbreviate(String s) {

@@ -7,6 +7,8 @@ import java.util.regex.Pattern;
 /** Parses and prints the short duration form used in the registry and settings: 500ms, 30s, 5m, 1h, 7d. */
 public final class Durations {
     private static final Pattern SHORT = Pattern.compile("(\\d+)(ms|s|m|h|d)");
+    /** Ten years: longer windows, TTLs and skews are mistakes. */
+    static final Duration MAX = Duration.ofDays(3650);
 
     private Durations() {
     }
@@ -17,14 +19,24 @@ public final class Durations {
         if (!m.matches()) {
             throw new IllegalArgumentException("'" + text + "' is not a duration like 500ms, 30s, 5m, 1h or 7d");
         }
-        long n = Long.parseLong(m.group(1));
-        return switch (m.group(2)) {
+        long n;
+        try {
+            n = Long.parseLong(m.group(1));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("'" + text + "' is too long a duration");
+        }
+        Duration d = switch (m.group(2)) {
             case "ms" -> Duration.ofMillis(n);
             case "s" -> Duration.ofSeconds(n);
             case "m" -> Duration.ofMinutes(n);
             case "h" -> Duration.ofHours(n);
-            default -> Duration.ofDays(n);
+            default -> n > MAX.toDays() ? MAX.plusDays(1) : Duration.ofDays(n);
         };
+        if (d.compareTo(MAX) > 0) {
+            throw new IllegalArgumentException("'" + text + "' is longer than the longest allowed duration, "
+                    + MAX.toDays() + "d");
+        }
+        return d;
     }
 
     /** The shortest exact short form: 90 minutes prints as 90m, 48 hours as 2d. */

@@ -39,6 +39,10 @@ public final class EventCodec {
         if (!node.hasNonNull("id") || !node.hasNonNull("type") || !node.hasNonNull("entity_id") || !node.has("ts")) {
             throw new MalformedEventException("payload lacks id, type, entity_id or ts: " + abbreviate(payload));
         }
+        String type = node.get("type").asText();
+        if (registry.eventType(type).isEmpty()) {
+            throw new MalformedEventException("event type '" + type + "' is not in the registry");
+        }
         Map<String, Object> fields = new HashMap<>();
         Iterator<Map.Entry<String, JsonNode>> it = node.path("fields").fields();
         while (it.hasNext()) {
@@ -49,7 +53,7 @@ public final class EventCodec {
             }
             fields.put(e.getKey(), typed(def.type(), e.getValue()));
         }
-        return new Event(node.get("id").asText(), node.get("type").asText(), node.get("entity_id").asText(),
+        return new Event(node.get("id").asText(), type, node.get("entity_id").asText(),
                 node.get("ts").asLong(), fields);
     }
 

@@ -16,7 +16,6 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * Checks one incoming JSON event against the registry and turns it into a typed {@link Event}. Every problem of
@@ -24,7 +23,6 @@ import java.util.Set;
  */
 public final class EventValidator {
     static final int MAX_ID_LENGTH = 256;
-    private static final Set<String> ENVELOPE = Set.of("event_id", "event_type", "ts");
 
     private final Registry registry;
     private final long maxFutureSkewMs;
@@ -87,7 +85,7 @@ public final class EventValidator {
         Iterator<String> names = node.fieldNames();
         while (names.hasNext()) {
             String name = names.next();
-            if (!ENVELOPE.contains(name) && !name.equals(entity.keyField()) && !type.fields().containsKey(name)) {
+            if (!Event.ENVELOPE.contains(name) && !name.equals(entity.keyField()) && !type.fields().containsKey(name)) {
                 errors.add(new FieldError(index, name, "not declared for event type '" + type.name() + "' (declared: "
                         + type.fields().keySet() + ")"));
             }
@@ -137,7 +135,10 @@ public final class EventValidator {
                 ts = parseIso(value.asText());
             } catch (DateTimeParseException e) {
                 errors.add(new FieldError(index, "ts", "not ISO-8601 with an offset (e.g. 2024-05-01T12:00:00Z): '"
-                        + value.asText() + "'"));
+                        + abbreviate(value.asText()) + "'"));
+                return now;
+            } catch (ArithmeticException | java.time.DateTimeException e) {
+                errors.add(new FieldError(index, "ts", "out of range: '" + abbreviate(value.asText()) + "'"));
                 return now;
             }
         } else {
@@ -146,11 +147,18 @@ public final class EventValidator {
         }
         if (ts < 0) {
             errors.add(new FieldError(index, "ts", "before 1970: " + ts));
-        } else if (ts > now + maxFutureSkewMs) {
+        } else if (ts - now > maxFutureSkewMs) {
             errors.add(new FieldError(index, "ts", "is " + (ts - now) + " ms in the future; at most "
                     + maxFutureSkewMs + " ms is allowed (FP_MAX_FUTURE_SKEW)"));
         }
         return Math.min(ts, now);
+    }
+
+    /** The field name as a metric tag: names a client invented are folded into one, so series stay bounded. */
+    public String metricName(String field) {
+        boolean known = field.equals("$") || Event.ENVELOPE.contains(field) || registry.allFields().containsKey(field)
+                || registry.entityNames().stream().anyMatch(e -> registry.entity(e).orElseThrow().keyField().equals(field));
+        return known ? field : "_undeclared";
     }
 
     private static long parseIso(String text) {

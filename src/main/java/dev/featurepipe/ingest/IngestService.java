@@ -63,7 +63,7 @@ public final class IngestService {
                 valid.add(r.event());
             } else {
                 errors.addAll(r.errors());
-                r.errors().forEach(e -> metrics.counter("featurepipe.ingest.invalid.fields", "field", e.field()).increment());
+                r.errors().forEach(e -> metrics.counter("featurepipe.ingest.invalid.fields", "field", validator.metricName(e.field())).increment());
             }
         }
         int invalidEvents = nodes.size() - valid.size();
@@ -84,8 +84,10 @@ public final class IngestService {
         try {
             root = json.readTree(body);
         } catch (JsonProcessingException e) {
-            throw rejected("the body is not JSON: " + e.getOriginalMessage() + " at line " + e.getLocation().getLineNr()
-                    + ", column " + e.getLocation().getColumnNr(), List.of());
+            String where = e.getLocation() == null ? ""
+                    : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
+            throw rejected("the body is not one JSON event or array (use application/x-ndjson for one event per line): "
+                    + e.getOriginalMessage() + where, List.of());
         } catch (java.io.IOException e) {
             throw rejected("the body cannot be read: " + e.getMessage(), List.of());
         }

@@ -51,26 +51,27 @@ public final class MongoProfileStore implements ProfileStore {
         for (Event e : events) {
             if (!registry.profilesOf(e.type()).isEmpty()) {
                 String entity = registry.eventType(e.type()).orElseThrow().entity();
-                byEntity.computeIfAbsent(entity, k -> new LinkedHashMap<>())
-                        .computeIfAbsent(e.entityId(), k -> new ArrayList<>()).add(e);
+                List<Event> ofDocument = byEntity.computeIfAbsent(entity, k -> new LinkedHashMap<>())
+                        .computeIfAbsent(e.entityId(), k -> new ArrayList<>());
+                if (ofDocument.stream().noneMatch(x -> x.id().equals(e.id()))) { // the same event twice in a batch
+                    ofDocument.add(e);
+                }
             }
         }
         byEntity.forEach(this::applyToCollection);
     }
 
     /**
-     * One update per document, folding all of its events, guarded by none of them having been applied. When that
-     * guard fails (some were applied by an earlier delivery of a differently cut batch), the document's events are
-     * applied one by one, each with its own guard.
+     * One update per document, folding all of its events, guarded by none of them having been applied. A
+     * duplicate key means the guard failed (some were applied by an earlier delivery of a differently cut batch)
+     * or another consumer created the document at the same moment; then the document's events are applied one
+     * by one, each with its own guard, against the document that now exists.
      */
     private void applyToCollection(String entity, Map<String, List<Event>> eventsById) {
         List<String> ids = new ArrayList<>(eventsById.keySet());
         List<WriteModel<Document>> folded = ids.stream().map(id -> update(id, eventsById.get(id))).toList();
         for (int failed : write(entity, folded)) {
-            List<Event> one = eventsById.get(ids.get(failed));
-            if (one.size() > 1) {
-                write(entity, one.stream().map(e -> update(e.entityId(), List.of(e))).toList());
-            }
+            write(entity, eventsById.get(ids.get(failed)).stream().map(e -> update(e.entityId(), List.of(e))).toList());
         }
     }
 

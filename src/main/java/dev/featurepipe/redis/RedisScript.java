@@ -47,8 +47,4 @@ final class RedisScript {
                                 String... args) {
         return redis.evalsha(sha, type, keys, args);
     }
-
-    void reload(RedisCommands<String, String> redis) {
-        redis.scriptLoad(source);
-    }
 }

@@ -2,9 +2,9 @@ package dev.featurepipe.redis;
 
 import dev.featurepipe.core.EventCodec;
 import dev.featurepipe.core.LoggedEvent;
+import dev.featurepipe.core.StoreUnavailableException;
 import io.lettuce.core.Consumer;
 import io.lettuce.core.RedisBusyException;
-import io.lettuce.core.RedisException;
 import io.lettuce.core.StreamMessage;
 import io.lettuce.core.XGroupCreateArgs;
 import io.lettuce.core.XReadArgs;
@@ -13,21 +13,27 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * One consumer of a consumer group on the event stream. Reads batches (up to {@code maxBatch} entries, waiting at
  * most {@code maxWait} to fill one), hands them to a {@link BatchHandler} and acknowledges them only after it
- * returned. A failing batch is retried with backoff, never skipped; entries that are not events go to the
- * dead-letter stream with the reason. On start it first re-processes its own pending entries, so a restart
+ * returned. While a store is unavailable the batch is retried with backoff, never skipped; an entry that is not
+ * an event, or an event the handler rejects for any other reason, goes to the dead-letter stream with the
+ * reason. On start, and after a failed read, it first re-processes its own pending entries, so a restart
  * resumes where it stopped.
  */
 public final class RedisStreamConsumer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(RedisStreamConsumer.class);
     private static final Duration IDLE_BLOCK = Duration.ofMillis(500);
     private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
+    /** Longest XREADGROUP BLOCK, well below the client's command timeout. */
+    private static final Duration MAX_BLOCK = Duration.ofSeconds(2);
 
     /** Processes a batch; throwing makes the consumer retry the same batch later. */
     @FunctionalInterface
@@ -91,7 +97,7 @@ public final class RedisStreamConsumer implements AutoCloseable {
                         : XReadArgs.StreamOffset.lastConsumed(options.stream());
                 XReadArgs args = XReadArgs.Builder.count(options.maxBatch() - batch.size());
                 if (!ownPending) {
-                    args.block(wait);
+                    args.block(Math.min(wait, MAX_BLOCK.toMillis()));
                 }
                 List<StreamMessage<String, String>> read = reader.xreadgroup(me, args, offset);
                 if (ownPending && read.isEmpty()) {
@@ -105,47 +111,67 @@ public final class RedisStreamConsumer implements AutoCloseable {
                     processUntilDone(batch);
                     batch.clear();
                 }
-            } catch (RedisException e) {
+            } catch (RuntimeException e) {
                 failures.increment();
-                log.warn("consumer {}/{}: reading stream {} failed: {}", options.group(), options.consumer(),
-                        options.stream(), e.getMessage());
+                log.warn("consumer {}/{}: reading stream {} failed, re-reading its pending entries: {}", options.group(),
+                        options.consumer(), options.stream(), e.toString());
+                // a read whose reply was lost leaves entries pending on this consumer: read them again
+                ownPending = true;
+                batch.clear();
                 pause(Duration.ofSeconds(1));
             }
         }
         log.info("consumer {}/{}: stopped", options.group(), options.consumer());
     }
 
+    /**
+     * Hands the batch to the handler until it succeeds, then acknowledges it. A store that is unavailable is
+     * waited for; any other failure is the input's fault, so the events are retried one by one and those that
+     * still fail go to the dead-letter stream with the reason.
+     */
     private void processUntilDone(List<StreamMessage<String, String>> batch) {
-        List<LoggedEvent> events = new ArrayList<>(batch.size());
-        List<StreamMessage<String, String>> malformed = new ArrayList<>();
+        Map<LoggedEvent, StreamMessage<String, String>> events = new LinkedHashMap<>();
         for (StreamMessage<String, String> m : batch) {
             try {
-                events.add(new LoggedEvent(m.getId(), codec.decode(m.getBody().getOrDefault("e", ""))));
+                events.put(new LoggedEvent(m.getId(), codec.decode(m.getBody().getOrDefault("e", ""))), m);
             } catch (EventCodec.MalformedEventException e) {
-                malformed.add(m);
                 deadLetter(m, e.getMessage());
             }
         }
+        if (!events.isEmpty() && handleRetrying(new ArrayList<>(events.keySet())).isPresent()) {
+            events.forEach((event, message) -> handleRetrying(List.of(event))
+                    .ifPresent(failure -> deadLetter(message, failure.toString())));
+        }
+        if (running) {
+            String[] ids = batch.stream().map(StreamMessage::getId).toArray(String[]::new);
+            redis.shared().sync().xack(options.stream(), options.group(), ids);
+            processed.increment(events.size());
+        } else {
+            log.info("consumer {}/{}: stopping with {} entries unacknowledged; they are re-read on restart",
+                    options.group(), options.consumer(), batch.size());
+        }
+    }
+
+    /** @return empty when handled (or stopping), else the failure that retrying cannot fix */
+    private Optional<RuntimeException> handleRetrying(List<LoggedEvent> events) {
         Duration backoff = Duration.ofMillis(100);
         while (running) {
             try {
-                if (!events.isEmpty()) {
-                    handler.handle(events);
-                }
-                String[] ids = batch.stream().map(StreamMessage::getId).toArray(String[]::new);
-                redis.shared().sync().xack(options.stream(), options.group(), ids);
-                processed.increment(events.size());
-                return;
-            } catch (RuntimeException e) {
+                handler.handle(events);
+                return Optional.empty();
+            } catch (StoreUnavailableException e) {
                 failures.increment();
                 log.warn("consumer {}/{}: batch of {} events failed, retrying in {} ms: {}", options.group(),
                         options.consumer(), events.size(), backoff.toMillis(), e.getMessage());
                 pause(backoff);
                 backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
+            } catch (RuntimeException e) {
+                failures.increment();
+                log.warn("consumer {}/{}: {} event(s) failed: {}", options.group(), options.consumer(), events.size(), e.toString());
+                return Optional.of(e);
             }
         }
-        log.info("consumer {}/{}: stopping with {} events unacknowledged; they are re-read on restart",
-                options.group(), options.consumer(), events.size() + malformed.size());
+        return Optional.empty(); // stopping: nothing is acknowledged
     }
 
     private void deadLetter(StreamMessage<String, String> m, String reason) {

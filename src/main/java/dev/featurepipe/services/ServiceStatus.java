@@ -10,7 +10,4 @@ package dev.featurepipe.services;
  *                  or null when the server is external or not running
  */
 public record ServiceStatus(String name, String address, boolean answering, Long pid) {
-    public boolean managed() {
-        return pid != null;
-    }
 }

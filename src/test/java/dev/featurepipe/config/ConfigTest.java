@@ -32,4 +32,12 @@ class ConfigTest {
                 .hasMessageContaining("FP_REDIS_URL (--redis-url) = 'localhost:6379': must look like redis://host:port")
                 .hasMessageContaining("FP_ONLINE_BATCH (--online-batch) = '0': must be between 1 and 100000");
     }
+
+    @Test
+    void absurdDurationsAreRejectedByName() {
+        assertThatThrownBy(() -> new Config(Map.of("FP_MAX_FUTURE_SKEW", "99999999999999999999d"), Map.of(), home))
+                .hasMessageContaining("FP_MAX_FUTURE_SKEW (--max-future-skew)");
+        assertThatThrownBy(() -> new Config(Map.of("FP_INGEST_DEDUPE_TTL", "4000d"), Map.of(), home))
+                .hasMessageContaining("longer than the longest allowed duration, 3650d");
+    }
 }

@@ -80,6 +80,19 @@ class EventValidatorTest {
     }
 
     @Test
+    void aTimeOutOfRangeIsAFieldErrorNotAFailure() throws Exception {
+        assertThat(validate(purchase(", \"ts\": \"+999999999-12-31T23:59:59Z\"")).errors()).singleElement()
+                .satisfies(e -> assertThat(e.reason()).startsWith("out of range"));
+    }
+
+    @Test
+    void fieldNamesAClientMadeUpShareOneMetricTag() {
+        assertThat(validator.metricName("quantity")).isEqualTo("quantity");
+        assertThat(validator.metricName("customer_id")).isEqualTo("customer_id");
+        assertThat(validator.metricName("x-" + System.nanoTime())).isEqualTo("_undeclared");
+    }
+
+    @Test
     void aNonObjectIsRejected() throws Exception {
         assertThat(validate("[1]").errors()).singleElement().satisfies(e -> assertThat(e.field()).isEqualTo("$"));
     }

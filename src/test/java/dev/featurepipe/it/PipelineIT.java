@@ -165,12 +165,33 @@ class PipelineIT {
 
         assertThat(api.post("/v1/events", "application/x-ndjson", ndjson).body().get("accepted").asInt()).isEqualTo(2);
         assertThat(api.post("/v1/events", "application/json", "{\"event_id\": ").status()).isEqualTo(400);
+        Api.Reply twoValues = api.post("/v1/events", "application/json", ndjson);
+        assertThat(twoValues.status()).isEqualTo(400);
+        assertThat(twoValues.body().get("error").asText()).contains("application/x-ndjson");
         assertThat(api.post("/v1/events", "application/x-ndjson", "{}\nnot json").body().get("error").asText())
                 .startsWith("line 2 is not JSON");
         assertThat(api.post("/v1/events", "application/json", "[]").status()).isEqualTo(400);
         assertThat(api.post("/v1/events?mode=maybe", "application/json", "{}").status()).isEqualTo(400);
         String tooMany = "[" + String.join(",", Collections.nCopies(10_001, "{}")) + "]";
         assertThat(api.post("/v1/events", "application/json", tooMany).status()).isEqualTo(413);
+    }
+
+    @Test
+    void entriesThatCannotBeAppliedGoToTheDeadLetterStreamAndTheEventsAfterThemAreApplied() {
+        String user = users(1).get(0);
+        String stream = config.get(Config.STREAM);
+        var redis = pipeline.redis().shared().sync();
+        redis.xadd(stream, Map.of("e", "not json"));
+        redis.xadd(stream, Map.of("e", "{\"id\": \"x\", \"type\": \"refund\", \"entity_id\": \"" + user + "\", \"ts\": 1, \"fields\": {}}"));
+        sendShuffled(List.of(randomEvent(new Random(5), user, NOW - MINUTE)), new Random(5));
+        awaitConsumers();
+
+        List<StreamMessage<String, String>> dead = redis.xrange(stream + ":dead", Range.create("-", "+"));
+        assertThat(dead).extracting(m -> m.getBody().get("reason"))
+                .anySatisfy(r -> assertThat(r).startsWith("payload is not JSON"))
+                .anySatisfy(r -> assertThat(r).isEqualTo("event type 'refund' is not in the registry"));
+        assertThat(dead).extracting(m -> m.getBody().get("group")).contains("online", "offline");
+        assertThat(features(user).at("/features/orders_10m").asLong()).isEqualTo(1);
     }
 
     @Test

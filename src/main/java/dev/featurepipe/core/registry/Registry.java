@@ -60,14 +60,6 @@ public final class Registry {
         return allFields;
     }
 
-    public List<AggregateFeature> aggregates() {
-        return aggregates;
-    }
-
-    public List<ProfileFeature> profiles() {
-        return profiles;
-    }
-
     public List<AggregateFeature> aggregatesOf(String eventType) {
         return aggregates.stream().filter(f -> f.eventType().equals(eventType)).toList();
     }

@@ -1,6 +1,7 @@
 package dev.featurepipe.core.registry;
 
 import dev.featurepipe.core.Durations;
+import dev.featurepipe.core.Event;
 import dev.featurepipe.core.FieldType;
 import java.io.IOException;
 import java.io.StringReader;
@@ -25,8 +26,6 @@ import org.yaml.snakeyaml.nodes.Node;
  */
 public final class RegistryLoader {
     private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_]*");
-    /** Names every event carries besides its declared fields. */
-    private static final List<String> ENVELOPE = List.of("event_id", "event_type", "ts");
 
     private final YamlNodes yaml = new YamlNodes();
     private final Map<String, EntityDef> entities = new LinkedHashMap<>();
@@ -115,8 +114,8 @@ public final class RegistryLoader {
     private Optional<FieldDef> readField(String owner, String field, Node spec, Optional<String> entity) {
         String what = "field '" + field + "' of " + owner;
         checkName(spec, field, "field");
-        if (ENVELOPE.contains(field) || entity.map(entities::get).map(EntityDef::keyField).filter(field::equals).isPresent()) {
-            yaml.error(spec, what + " is set by every event already (event_id, event_type, ts and the entity key); remove it");
+        if (Event.ENVELOPE.contains(field) || entity.map(entities::get).map(EntityDef::keyField).filter(field::equals).isPresent()) {
+            yaml.error(spec, what + " is a name every event has already (event_id, event_type, ts, entity_id and the entity key); rename it");
             return Optional.empty();
         }
         Optional<String> typeName;

@@ -4,7 +4,8 @@ import dev.featurepipe.core.Durations;
 import java.time.Duration;
 
 /**
- * A sliding event-time window, labelled as the registry writes it (24h, 7d), the suffix of its served name of length W read from tiles of size g. At time t it covers events with
+ * A sliding event-time window of length W read from tiles of size g, labelled as the registry writes it (24h,
+ * 7d; the suffix of its served name). At time t it covers events with
  * {@code floor(t/g)*g - W <= ts <= t}: the current partial tile plus W/g whole tiles before it.
  */
 public record Window(String label, Duration length, Duration tile) {
