@@ -15,6 +15,7 @@ import com.mongodb.client.model.WriteModel;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.ProfileStore;
 import dev.featurepipe.core.StoreUnavailableException;
+import dev.featurepipe.core.expr.Evaluator;
 import dev.featurepipe.core.registry.ProfileFeature;
 import dev.featurepipe.core.registry.Registry;
 import java.util.ArrayList;
@@ -29,7 +30,7 @@ import org.bson.conversions.Bson;
  * Profiles as MongoDB documents, one collection per entity, {@code _id} the entity id. Each update is guarded by
  * {@code _applied}, the ids of the last events applied to the document, so a redelivered event changes nothing:
  * its filter no longer matches, and the upsert then fails on the duplicate {@code _id}, which means "done".
- * A batch's events are folded into one update per document (set: the last value, inc: the sum).
+ * A batch's events are folded into one update per document.
  */
 public final class MongoProfileStore implements ProfileStore {
     static final String APPLIED = "_applied";
@@ -69,33 +70,59 @@ public final class MongoProfileStore implements ProfileStore {
      */
     private void applyToCollection(String entity, Map<String, List<Event>> eventsById) {
         List<String> ids = new ArrayList<>(eventsById.keySet());
-        List<WriteModel<Document>> folded = ids.stream().map(id -> update(id, eventsById.get(id))).toList();
-        for (int failed : write(entity, folded)) {
-            write(entity, eventsById.get(ids.get(failed)).stream().map(e -> update(e.entityId(), List.of(e))).toList());
+        List<Folded> folded = ids.stream().map(id -> fold(eventsById.get(id))).toList();
+        List<WriteModel<Document>> updates = new ArrayList<>(ids.size());
+        for (int i = 0; i < ids.size(); i++) {
+            updates.add(update(ids.get(i), folded.get(i)));
         }
+        for (int failed : write(entity, updates)) {
+            write(entity, eventsById.get(ids.get(failed)).stream().map(e -> update(e.entityId(), fold(List.of(e)))).toList());
+        }
+        // set_once fields are set where still absent: idempotent by nature, so outside the guard
+        List<WriteModel<Document>> setOnce = new ArrayList<>();
+        for (int i = 0; i < ids.size(); i++) {
+            String id = ids.get(i);
+            folded.get(i).setOnce().forEach((field, value) -> setOnce.add(new UpdateOneModel<>(
+                    Filters.and(Filters.eq("_id", id), Filters.exists(field, false)), Updates.set(field, value))));
+        }
+        write(entity, setOnce);
     }
 
-    private WriteModel<Document> update(String id, List<Event> events) {
-        Map<String, Object> sets = new LinkedHashMap<>();
-        Map<String, Number> incs = new LinkedHashMap<>();
+    /** A document's events folded per rule: set keeps the last value, set_once the first, inc the sum. */
+    private record Folded(List<String> eventIds, Map<String, Object> set, Map<String, Object> setOnce,
+                          Map<String, Number> inc, Map<String, Object> max, Map<String, Object> min) {
+    }
+
+    private Folded fold(List<Event> events) {
+        Folded f = new Folded(events.stream().map(Event::id).toList(), new LinkedHashMap<>(), new LinkedHashMap<>(),
+                new LinkedHashMap<>(), new LinkedHashMap<>(), new LinkedHashMap<>());
         for (Event e : events) {
             for (ProfileFeature p : registry.profilesOf(e.type())) {
-                Object value = p.valueField() == null ? integralIfWhole(p.constant()) : e.field(p.valueField());
+                Object value = p.filter() == null || Evaluator.test(p.filter(), e.fields())
+                        ? Evaluator.value(p.value(), e.fields()) : null;
                 if (value == null) {
                     continue;
                 }
                 switch (p.rule()) {
-                    case SET -> sets.put(p.name(), value);
-                    case INC -> incs.merge(p.name(), (Number) value, MongoProfileStore::add);
+                    case SET -> f.set().put(p.name(), value);
+                    case SET_ONCE -> f.setOnce().putIfAbsent(p.name(), value);
+                    case INC -> f.inc().merge(p.name(), (Number) value, MongoProfileStore::add);
+                    case MAX -> f.max().merge(p.name(), value, (a, b) -> Evaluator.compare(a, b) >= 0 ? a : b);
+                    case MIN -> f.min().merge(p.name(), value, (a, b) -> Evaluator.compare(a, b) <= 0 ? a : b);
                 }
             }
         }
+        return f;
+    }
+
+    private WriteModel<Document> update(String id, Folded f) {
         List<Bson> updates = new ArrayList<>();
-        sets.forEach((field, value) -> updates.add(Updates.set(field, value)));
-        incs.forEach((field, value) -> updates.add(Updates.inc(field, value)));
-        List<String> eventIds = events.stream().map(Event::id).toList();
-        updates.add(Updates.pushEach(APPLIED, eventIds, new PushOptions().slice(-appliedDepth)));
-        return new UpdateOneModel<>(Filters.and(Filters.eq("_id", id), Filters.nin(APPLIED, eventIds)),
+        f.set().forEach((field, value) -> updates.add(Updates.set(field, value)));
+        f.inc().forEach((field, value) -> updates.add(Updates.inc(field, value)));
+        f.max().forEach((field, value) -> updates.add(Updates.max(field, value)));
+        f.min().forEach((field, value) -> updates.add(Updates.min(field, value)));
+        updates.add(Updates.pushEach(APPLIED, f.eventIds(), new PushOptions().slice(-appliedDepth)));
+        return new UpdateOneModel<>(Filters.and(Filters.eq("_id", id), Filters.nin(APPLIED, f.eventIds())),
                 Updates.combine(updates), new UpdateOptions().upsert(true));
     }
 
@@ -105,6 +132,9 @@ public final class MongoProfileStore implements ProfileStore {
      */
     private List<Integer> write(String entity, List<WriteModel<Document>> models) {
         List<Integer> guarded = new ArrayList<>();
+        if (models.isEmpty()) {
+            return guarded;
+        }
         int from = 0;
         while (from < models.size()) {
             try {
@@ -141,10 +171,6 @@ public final class MongoProfileStore implements ProfileStore {
         } catch (MongoException e) {
             throw unavailable("reading " + ids.size() + " profile(s) of " + entity, e);
         }
-    }
-
-    private static Number integralIfWhole(Double d) {
-        return d == Math.rint(d) ? (Number) d.longValue() : d;
     }
 
     private static StoreUnavailableException unavailable(String doing, MongoException e) {

@@ -4,15 +4,14 @@ import dev.featurepipe.core.Event;
 import dev.featurepipe.core.FieldType;
 import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.OnlineStore;
+import dev.featurepipe.core.expr.Evaluator;
 import dev.featurepipe.core.registry.AggregateFeature;
 import dev.featurepipe.core.registry.Aggregation;
-import dev.featurepipe.core.registry.FieldDef;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.core.registry.Window;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisFuture;
-import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.async.RedisAsyncCommands;
 import java.time.Clock;
@@ -21,157 +20,203 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Online state in Redis. Per entity: one hash of window tiles ({@code <feature>|<tile ms>|<tile start>} to the
- * tile's count or sum) and one sorted set per last_n feature. Each event is applied by one script call that
- * also sets the event's applied mark, so a redelivered event changes nothing.
+ * Online state in Redis: per entity and feature one hash of tiles, fields {@code <tile ms>:<tile start>:<part>}
+ * (the lifetime window is tile 0:0), or for last_n a sorted set scored by event time. A batch of events is
+ * applied by one call of {@code apply.lua}, which sets each event's applied mark first and skips an event whose
+ * mark exists, so a redelivered event changes nothing. Tiles that no window can read any more are dropped when
+ * a newer tile of their size is first written; keys of windowed features expire after their longest window.
  */
 public final class RedisOnlineStore implements OnlineStore {
     private static final long MIN_MARK_TTL_MS = Duration.ofDays(1).toMillis();
-    private static final long TIMEOUT_S = 30;
+    private static final long REPLY_TIMEOUT_S = 15;
 
     private final RedisConnections redis;
     private final Registry registry;
-    private final String stream;
+    private final String namespace;
     private final Clock clock;
-    private final long ttlMs;
+    private final long markTtlMs;
     private final RedisScript applyScript;
 
-    public RedisOnlineStore(RedisConnections redis, Registry registry, String stream, Clock clock) {
+    /** @param namespace prefix of every key (the stream's name, so pipelines on one Redis stay apart) */
+    public RedisOnlineStore(RedisConnections redis, Registry registry, String namespace, Clock clock) {
         this.redis = redis;
         this.registry = registry;
-        this.stream = stream;
+        this.namespace = namespace;
         this.clock = clock;
-        this.ttlMs = Math.max(registry.onlineRetentionMs(), MIN_MARK_TTL_MS);
+        this.markTtlMs = Math.max(registry.onlineRetentionMs(), MIN_MARK_TTL_MS);
         this.applyScript = RedisScript.load(redis.shared().sync(), "apply.lua");
     }
 
     @Override
     public ApplyResult apply(List<LoggedEvent> events) {
-        long now = clock.millis();
-        List<Call> calls = new ArrayList<>(events.size());
-        int late = 0;
-        for (LoggedEvent logged : events) {
-            Call call = callFor(logged, now);
-            late += call.late ? 1 : 0;
-            calls.add(call);
+        if (events.isEmpty()) {
+            return new ApplyResult(0, 0, 0);
         }
+        Program program = new Program();
+        boolean[] late = new boolean[events.size()];
+        long now = clock.millis();
+        for (int i = 0; i < events.size(); i++) {
+            late[i] = program.add(events.get(i).event(), now);
+        }
+        List<Long> results;
         try {
-            List<Long> results = runAll(calls);
-            int applied = (int) results.stream().filter(r -> r == 1L).count();
-            return new ApplyResult(applied, events.size() - applied, late);
+            results = applyScript.run(redis.shared().sync(), ScriptOutputType.MULTI, program.keys(), program.args());
         } catch (RedisException e) {
             throw redis.unavailable("applying " + events.size() + " events", e);
         }
-    }
-
-    private List<Long> runAll(List<Call> calls) {
-        RedisAsyncCommands<String, String> async = redis.shared().async();
-        List<RedisFuture<Long>> futures = new ArrayList<>(calls.size());
-        for (Call c : calls) {
-            futures.add(applyScript.runAsync(async, ScriptOutputType.INTEGER, c.keys, c.args));
-        }
-        List<Long> results = new ArrayList<>(calls.size());
-        for (int i = 0; i < calls.size(); i++) {
-            try {
-                results.add(futures.get(i).get(TIMEOUT_S, TimeUnit.SECONDS));
-            } catch (ExecutionException e) {
-                if (!(e.getCause() instanceof RedisNoScriptException)) {
-                    throw new RedisException("script call failed", e.getCause());
-                }
-                results.add(applyScript.run(redis.shared().sync(), ScriptOutputType.INTEGER, calls.get(i).keys, calls.get(i).args));
-            } catch (TimeoutException e) {
-                throw new RedisException("no reply in " + TIMEOUT_S + " s", e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new RedisException("interrupted", e);
+        int applied = 0;
+        int lateApplied = 0;
+        for (int i = 0; i < results.size(); i++) {
+            if (results.get(i) == 1L) {
+                applied++;
+                lateApplied += late[i] ? 1 : 0;
             }
         }
-        return results;
+        return new ApplyResult(applied, events.size() - applied, lateApplied);
     }
 
-    /** The keys and arguments of one apply.lua call. */
-    private record Call(String[] keys, String[] args, boolean late) {
-    }
+    /** The keys and arguments of one apply.lua call, built event by event. */
+    private final class Program {
+        private final Map<String, Integer> keys = new LinkedHashMap<>();
+        private final List<String> args = new ArrayList<>(List.of("0"));
+        private int events;
 
-    private Call callFor(LoggedEvent logged, long now) {
-        Event e = logged.event();
-        String entity = registry.eventType(e.type()).orElseThrow().entity();
-        Map<String, Double> increments = new LinkedHashMap<>();
-        List<String> keys = new ArrayList<>(List.of(StreamKeys.appliedMark(stream, e.id()), StreamKeys.tiles(entity, e.entityId())));
-        List<String> recentArgs = new ArrayList<>();
-        boolean late = false;
-        for (AggregateFeature f : registry.aggregatesOf(e.type())) {
-            if (f.aggregation() == Aggregation.LAST_N) {
-                Object value = e.field(f.valueField());
-                if (value != null) {
-                    keys.add(StreamKeys.recent(entity, e.entityId(), f.name()));
-                    recentArgs.addAll(List.of(Long.toString(e.ts()), sortable(logged.position()) + "|" + value,
-                            Integer.toString(f.n())));
+        /** @return whether the event is late: too old for every window it has, so it changes no tile */
+        boolean add(Event e, long now) {
+            String entity = registry.eventType(e.type()).orElseThrow().entity();
+            List<String> ops = new ArrayList<>();
+            int opCount = 0;
+            boolean skipped = false;
+            for (AggregateFeature f : registry.aggregatesOf(e.type())) {
+                if (f.filter() != null && !Evaluator.test(f.filter(), e.fields())) {
+                    continue;
                 }
-                continue;
-            }
-            Double amount = f.aggregation() == Aggregation.COUNT ? Double.valueOf(1) : number(e.field(f.valueField()));
-            if (amount == null) {
-                continue;
-            }
-            Set<String> tiles = new LinkedHashSet<>();
-            for (Window w : f.windows()) {
-                if (w.tileStart(e.ts()) < w.lowerBound(now)) {
-                    late = true; // no read from now on can include this tile
-                } else {
-                    tiles.add(tileField(f, w, w.tileStart(e.ts())));
+                Object value = f.value() == null ? null : Evaluator.value(f.value(), e.fields());
+                if (f.value() != null && value == null) {
+                    continue;
+                }
+                String key = key(featureKey(entity, e.entityId(), f.name()));
+                if (f.aggregation() == Aggregation.LAST_N) {
+                    String member = f.distinct() ? text(value) : e.id() + "\0" + text(value);
+                    opCount += op(ops, f.distinct() ? "G" : "Z", key, Long.toString(e.ts()), member, Integer.toString(f.n()));
+                    continue;
+                }
+                for (Map.Entry<Long, Long> tile : cutoffsByTile(f, now).entrySet()) {
+                    long g = tile.getKey();
+                    long start = g == 0 ? 0 : Math.floorDiv(e.ts(), g) * g;
+                    if (start < tile.getValue()) {
+                        skipped = true; // no read from now on can include this tile
+                        continue;
+                    }
+                    String prefix = g + ":" + start + ":";
+                    if (g > 0) {
+                        opCount += op(ops, "T", key, Long.toString(g), Long.toString(start), Long.toString(tile.getValue()));
+                    }
+                    opCount += tileOps(ops, f, key, prefix, e, value);
+                }
+                if (f.windows().stream().noneMatch(Window::isLifetime)) {
+                    long ttl = f.windows().stream().mapToLong(Window::retentionMs).max().orElseThrow();
+                    opCount += op(ops, "E", key, Long.toString(ttl));
                 }
             }
-            tiles.forEach(t -> increments.merge(t, amount, Double::sum));
+            args.add(key(StreamKeys.appliedMark(namespace, e.id())));
+            args.add(Long.toString(markTtlMs));
+            args.add(Integer.toString(opCount));
+            args.addAll(ops);
+            args.set(0, Integer.toString(++events));
+            return skipped && opCount == 0;
         }
-        List<String> args = new ArrayList<>(List.of(Long.toString(ttlMs), Integer.toString(increments.size())));
-        increments.forEach((field, amount) -> {
-            args.add(field);
-            args.add(formatNumber(amount));
-        });
-        args.addAll(recentArgs);
-        return new Call(keys.toArray(String[]::new), args.toArray(String[]::new), late);
+
+        private int tileOps(List<String> ops, AggregateFeature f, String key, String prefix, Event e, Object value) {
+            String ts = Long.toString(e.ts());
+            return switch (f.aggregation()) {
+                case COUNT -> op(ops, "I", key, prefix + "c", "1");
+                case SUM -> op(ops, "I", key, prefix + "s", text(value));
+                case AVG -> op(ops, "I", key, prefix + "s", text(value)) + op(ops, "I", key, prefix + "c", "1");
+                case MIN -> op(ops, "N", key, prefix + "n", text(value));
+                case MAX -> op(ops, "X", key, prefix + "x", text(value));
+                case FIRST_SEEN -> op(ops, "N", key, prefix + "n", ts);
+                case LAST_SEEN -> op(ops, "X", key, prefix + "x", ts);
+                case COUNT_DISTINCT -> op(ops, "D", key, prefix + "d:" + text(value));
+                case LAST -> op(ops, "L", key, prefix, ts, e.id(), text(value));
+                case LAST_N -> throw new IllegalStateException("last_n has no tiles");
+            };
+        }
+
+        private int op(List<String> ops, String code, String key, String... operands) {
+            ops.add(code);
+            ops.add(key);
+            ops.addAll(List.of(operands));
+            return 1;
+        }
+
+        /** The key's 1-based index in KEYS, as text. */
+        private String key(String name) {
+            return Integer.toString(keys.computeIfAbsent(name, k -> keys.size() + 1));
+        }
+
+        String[] keys() {
+            return keys.keySet().toArray(String[]::new);
+        }
+
+        String[] args() {
+            return args.toArray(String[]::new);
+        }
+    }
+
+    /**
+     * Per tile size of the feature, the oldest tile start any of its windows can still read at {@code now} or
+     * later (tile size 0, the lifetime window, never drops anything).
+     */
+    private static Map<Long, Long> cutoffsByTile(AggregateFeature f, long now) {
+        Map<Long, Long> cutoffs = new TreeMap<>();
+        for (Window w : f.windows()) {
+            cutoffs.merge(w.tileMs(), w.lowerBound(now), Math::min);
+        }
+        return cutoffs;
     }
 
     @Override
     public Map<String, Map<String, Object>> read(String entity, List<String> ids, Collection<ServedFeature> features,
                                                  long now) {
         RedisAsyncCommands<String, String> async = redis.shared().async();
-        boolean anyWindow = features.stream().anyMatch(f -> f instanceof ServedFeature.WindowValue);
-        List<ServedFeature.RecentValues> recent = features.stream()
-                .filter(ServedFeature.RecentValues.class::isInstance).map(ServedFeature.RecentValues.class::cast).toList();
-        List<RedisFuture<Map<String, String>>> tileReads = new ArrayList<>(ids.size());
-        List<List<RedisFuture<List<String>>>> recentReads = new ArrayList<>(ids.size());
+        Map<String, AggregateFeature> byName = new LinkedHashMap<>();
+        for (ServedFeature f : features) {
+            if (f instanceof ServedFeature.WindowValue w) {
+                byName.putIfAbsent(w.feature().name(), w.feature());
+            }
+        }
+        List<Map<String, RedisFuture<?>>> reads = new ArrayList<>(ids.size());
         for (String id : ids) {
-            tileReads.add(anyWindow ? async.hgetall(StreamKeys.tiles(entity, id)) : null);
-            recentReads.add(recent.stream().map(r -> async.zrevrange(StreamKeys.recent(entity, id, r.feature().name()),
-                    0, r.feature().n() - 1)).toList());
+            Map<String, RedisFuture<?>> perFeature = new HashMap<>();
+            byName.forEach((name, f) -> {
+                String key = featureKey(entity, id, name);
+                perFeature.put(name, f.aggregation() == Aggregation.LAST_N ? async.zrevrange(key, 0, f.n() - 1) : async.hgetall(key));
+            });
+            reads.add(perFeature);
         }
         Map<String, Map<String, Object>> result = new LinkedHashMap<>();
         try {
             for (int i = 0; i < ids.size(); i++) {
                 Map<String, Object> values = new HashMap<>();
-                Map<String, String> tiles = anyWindow ? tileReads.get(i).get(TIMEOUT_S, TimeUnit.SECONDS) : Map.of();
-                if (!tiles.isEmpty()) {
-                    for (ServedFeature f : features) {
-                        if (f instanceof ServedFeature.WindowValue w) {
-                            values.put(w.name(), windowValue(tiles, w, now));
+                for (ServedFeature f : features) {
+                    if (f instanceof ServedFeature.WindowValue w) {
+                        Object state = reads.get(i).get(w.feature().name()).get(REPLY_TIMEOUT_S, TimeUnit.SECONDS);
+                        if (state instanceof List<?> members && !members.isEmpty()) {
+                            values.put(w.name(), recent(w.feature(), members));
+                        } else if (state instanceof Map<?, ?> tiles && !tiles.isEmpty()) {
+                            @SuppressWarnings("unchecked")
+                            Map<String, String> fields = (Map<String, String>) tiles;
+                            values.put(w.name(), TileReader.value(w.feature(), w.window(), fields, now));
                         }
-                    }
-                }
-                for (int r = 0; r < recent.size(); r++) {
-                    List<String> members = recentReads.get(i).get(r).get(TIMEOUT_S, TimeUnit.SECONDS);
-                    if (!members.isEmpty()) {
-                        values.put(recent.get(r).name(), recentValues(recent.get(r).feature(), members));
                     }
                 }
                 result.put(ids.get(i), values);
@@ -185,52 +230,27 @@ public final class RedisOnlineStore implements OnlineStore {
         return result;
     }
 
-    private Object windowValue(Map<String, String> tiles, ServedFeature.WindowValue w, long now) {
-        String prefix = w.feature().name() + "|" + w.window().tileMs() + "|";
-        long from = w.window().lowerBound(now);
-        double total = 0;
-        for (Map.Entry<String, String> tile : tiles.entrySet()) {
-            String field = tile.getKey();
-            if (field.startsWith(prefix) && Long.parseLong(field, prefix.length(), field.length(), 10) >= from) {
-                total += Double.parseDouble(tile.getValue());
-            }
-        }
-        boolean integral = w.feature().aggregation() == Aggregation.COUNT
-                || registry.allFields().get(w.feature().valueField()).type() == FieldType.LONG;
-        return integral ? (Object) Math.round(total) : (Object) total;
-    }
-
-    private Object recentValues(AggregateFeature f, List<String> members) {
-        FieldDef def = registry.allFields().get(f.valueField());
+    private static List<Object> recent(AggregateFeature f, List<?> members) {
         List<Object> values = new ArrayList<>(members.size());
-        for (String m : members) {
-            String text = m.substring(m.indexOf('|') + 1);
-            values.add(switch (def.type()) {
-                case STRING -> text;
-                case LONG -> Long.parseLong(text);
-                case DOUBLE -> Double.parseDouble(text);
-                case BOOLEAN -> Boolean.parseBoolean(text);
-            });
+        for (Object m : members) {
+            String text = (String) m;
+            values.add(TileReader.typed(f.value().type(), f.distinct() ? text : text.substring(text.indexOf('\0') + 1)));
         }
         return values;
     }
 
-    static String tileField(AggregateFeature f, Window w, long tileStart) {
-        return f.name() + "|" + w.tileMs() + "|" + tileStart;
+    private String featureKey(String entity, String id, String feature) {
+        return StreamKeys.feature(namespace, entity, id, feature);
     }
 
-    /** A stream id padded so that ids sort as strings in stream order. */
-    static String sortable(String position) {
-        int dash = position.indexOf('-');
-        return String.format("%015d-%010d", Long.parseLong(position.substring(0, dash)),
-                Long.parseLong(position.substring(dash + 1)));
-    }
-
-    private static Double number(Object value) {
-        return value instanceof Number n ? n.doubleValue() : null;
-    }
-
-    private static String formatNumber(double d) {
-        return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d);
+    /** Numbers as Redis and the script read them back: whole numbers without a decimal point. */
+    static String text(Object value) {
+        if (value instanceof Double d) {
+            return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString(d.longValue()) : Double.toString(d);
+        }
+        if (value instanceof Boolean b) {
+            return b ? "1" : "0";
+        }
+        return String.valueOf(value);
     }
 }

@@ -20,13 +20,8 @@ final class StreamKeys {
         return stream + ":dead";
     }
 
-    /** Hash of an entity's window tiles, fields {@code <feature>|<tile ms>|<tile start>}. */
-    static String tiles(String entity, String id) {
-        return "fp:" + entity + ":" + id + ":tiles";
-    }
-
-    /** Sorted set of a last_n feature's values, scored by event time. */
-    static String recent(String entity, String id, String feature) {
-        return "fp:" + entity + ":" + id + ":last:" + feature;
+    /** The online state of one feature of one entity: a hash of tiles, or a sorted set for last_n. */
+    static String feature(String namespace, String entity, String id, String feature) {
+        return namespace + ":" + entity + ":" + id + ":" + feature;
     }
 }

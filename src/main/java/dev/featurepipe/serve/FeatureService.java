@@ -69,13 +69,18 @@ public final class FeatureService {
             Map<String, Object> values = new LinkedHashMap<>();
             Map<String, String> status = new LinkedHashMap<>();
             for (ServedFeature f : features) {
-                values.put(f.name(), found.get(f.name()));
+                values.put(f.name(), found.containsKey(f.name()) ? found.get(f.name()) : emptyValue(f));
                 status.put(f.name(), found.containsKey(f.name()) ? "ok"
                         : profileDown && f instanceof ServedFeature.ProfileValue ? "unavailable" : "missing");
             }
             vectors.add(new FeatureVector(entity, id, values, status));
         }
         return vectors;
+    }
+
+    /** What a feature is without any state: 0 for count, sum and count_distinct, else null. */
+    private static Object emptyValue(ServedFeature f) {
+        return f instanceof ServedFeature.WindowValue w && w.feature().aggregation().zeroWhenEmpty() ? (Object) 0L : null;
     }
 
     private List<ServedFeature> select(String entity, List<String> names) {

@@ -2,29 +2,45 @@ package dev.featurepipe.core.registry;
 
 import java.util.Locale;
 
-/** How an aggregate feature folds the events of its type. */
+/** How an aggregate feature folds the events of its type that pass its filter, within a window. */
 public enum Aggregation {
-    /** number of events in the window */
-    COUNT(false, true),
-    /** sum of a numeric field over the window */
-    SUM(true, true),
-    /** the last n values of a field, most recent first (no window: the last n ever seen online) */
-    LAST_N(true, false);
+    /** number of events */
+    COUNT(Value.NONE),
+    /** sum of the value (0 without events) */
+    SUM(Value.NUMBER),
+    /** smallest value */
+    MIN(Value.NUMBER),
+    /** largest value */
+    MAX(Value.NUMBER),
+    /** mean of the values */
+    AVG(Value.NUMBER),
+    /** number of distinct values */
+    COUNT_DISTINCT(Value.ANY),
+    /** the value of the latest event (by event time, ties by the larger event_id) */
+    LAST(Value.ANY),
+    /** the values of the n latest events, most recent first; lifetime only */
+    LAST_N(Value.ANY),
+    /** event time (epoch ms) of the earliest event */
+    FIRST_SEEN(Value.NONE),
+    /** event time (epoch ms) of the latest event */
+    LAST_SEEN(Value.NONE);
 
-    private final boolean needsValue;
-    private final boolean windowed;
+    /** What value expression an aggregation takes. */
+    public enum Value { NONE, NUMBER, ANY }
 
-    Aggregation(boolean needsValue, boolean windowed) {
-        this.needsValue = needsValue;
-        this.windowed = windowed;
+    private final Value value;
+
+    Aggregation(Value value) {
+        this.value = value;
     }
 
-    public boolean needsValue() {
-        return needsValue;
+    public Value value() {
+        return value;
     }
 
-    public boolean windowed() {
-        return windowed;
+    /** Whether the result is 0, not null, when the window holds no event. */
+    public boolean zeroWhenEmpty() {
+        return this == COUNT || this == SUM || this == COUNT_DISTINCT;
     }
 
     public String registryName() {

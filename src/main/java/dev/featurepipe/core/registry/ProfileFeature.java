@@ -1,11 +1,13 @@
 package dev.featurepipe.core.registry;
 
+import dev.featurepipe.core.expr.Expr;
+
 /**
- * A field of the entity's profile document, kept by a rule applied to each event of one type.
+ * A field of the entity's profile document, kept by a rule applied to each event of one type that passes the
+ * filter.
  *
- * @param valueField the event field the value comes from, or null when {@code constant} is used
- * @param constant the number an {@code inc} adds when no field is named
+ * @param value the expression whose value the rule applies (a field, a constant, or arithmetic)
+ * @param filter which events apply; null for all
  */
-public record ProfileFeature(String name, String entity, String eventType, ProfileRule rule,
-                             String valueField, Double constant) {
+public record ProfileFeature(String name, String entity, String eventType, ProfileRule rule, Expr value, Expr filter) {
 }

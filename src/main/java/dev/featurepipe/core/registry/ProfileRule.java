@@ -6,8 +6,18 @@ import java.util.Locale;
 public enum ProfileRule {
     /** the value of the most recently applied event */
     SET,
-    /** add the value (a numeric field or a constant) */
-    INC;
+    /** the value of the first applied event; later ones leave it */
+    SET_ONCE,
+    /** add the value */
+    INC,
+    /** keep the largest value */
+    MAX,
+    /** keep the smallest value */
+    MIN;
+
+    public boolean numeric() {
+        return this == INC || this == MAX || this == MIN;
+    }
 
     public String registryName() {
         return name().toLowerCase(Locale.ROOT);

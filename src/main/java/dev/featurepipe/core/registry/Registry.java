@@ -26,13 +26,9 @@ public final class Registry {
         entities.keySet().forEach(e -> servedByEntity.put(e, new LinkedHashMap<>()));
         for (AggregateFeature f : aggregates) {
             Map<String, ServedFeature> served = servedByEntity.get(f.entity());
-            if (f.aggregation().windowed()) {
-                for (Window w : f.windows()) {
-                    String name = f.name() + "_" + w.label();
-                    served.put(name, new ServedFeature.WindowValue(name, f, w));
-                }
-            } else {
-                served.put(f.name(), new ServedFeature.RecentValues(f.name(), f));
+            for (Window w : f.windows()) {
+                String name = f.servedName(w);
+                served.put(name, new ServedFeature.WindowValue(name, f, w));
             }
         }
         for (ProfileFeature p : profiles) {
@@ -40,7 +36,7 @@ public final class Registry {
         }
         eventTypes.values().forEach(t -> t.fields().values().forEach(f -> allFields.putIfAbsent(f.name(), f)));
         this.onlineRetentionMs = aggregates.stream().flatMap(f -> f.windows().stream())
-                .mapToLong(Window::retentionMs).max().orElse(0);
+                .filter(w -> !w.isLifetime()).mapToLong(Window::retentionMs).max().orElse(0);
     }
 
     public Optional<EntityDef> entity(String name) {
@@ -73,7 +69,7 @@ public final class Registry {
         return servedByEntity.getOrDefault(entity, Map.of());
     }
 
-    /** How long online tiles must be kept: the longest window plus its tile (0 without windows). */
+    /** How long online tiles must be kept: the longest finite window plus its tile (0 without one). */
     public long onlineRetentionMs() {
         return onlineRetentionMs;
     }

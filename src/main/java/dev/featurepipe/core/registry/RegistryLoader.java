@@ -3,6 +3,9 @@ package dev.featurepipe.core.registry;
 import dev.featurepipe.core.Durations;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.FieldType;
+import dev.featurepipe.core.expr.Expr;
+import dev.featurepipe.core.expr.ExprException;
+import dev.featurepipe.core.expr.ExprParser;
 import java.io.IOException;
 import java.io.StringReader;
 import java.nio.file.Files;
@@ -13,6 +16,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Function;
 import java.util.regex.Pattern;
@@ -151,7 +155,8 @@ public final class RegistryLoader {
         Optional<String> name = yaml.required(map, node, "name", "a feature");
         String what = "feature '" + name.orElse("?") + "'";
         name.ifPresent(n -> checkName(node, n, "feature"));
-        yaml.onlyKeys(map, node, what, List.of("name", "event", "aggregation", "value", "windows", "tile", "n", "description"));
+        yaml.onlyKeys(map, node, what, List.of("name", "event", "aggregation", "value", "filter", "windows", "tile", "n",
+                "distinct", "description"));
         Optional<EventTypeDef> event = eventOf(map, node, what);
         Optional<Aggregation> aggregation = yaml.required(map, node, "aggregation", what).flatMap(a ->
                 oneOf(map.get("aggregation"), a, what + " has unknown aggregation", Aggregation.values(), Aggregation::registryName));
@@ -159,65 +164,104 @@ public final class RegistryLoader {
             return Optional.empty();
         }
         Aggregation agg = aggregation.get();
-        String valueField = readValueField(map, node, what, agg, event.get());
-        List<Window> windows = agg.windowed() ? readWindows(map, node, what) : List.of();
-        if (!agg.windowed() && map.containsKey("windows")) {
-            yaml.error(map.get("windows"), what + ": " + agg.registryName() + " takes no windows");
+        Expr value = readValue(map, node, what, agg, event.get());
+        Expr filter = readFilter(map, what, event.get());
+        List<Window> windows = readWindows(map, what);
+        if (agg == Aggregation.LAST_N && windows.stream().anyMatch(w -> !w.isLifetime())) {
+            yaml.error(map.get("windows"), what + ": last_n keeps the n latest values of all time and takes no windows");
         }
         int n = agg == Aggregation.LAST_N ? readCount(map, node, what) : 0;
-        AggregateFeature feature = new AggregateFeature(name.get(), event.get().entity(), event.get().name(), agg,
-                valueField, windows, n);
-        if (agg.windowed()) {
-            windows.forEach(w -> claimServedName(node, feature.entity(), name.get() + "_" + w.label()));
-        } else {
-            claimServedName(node, feature.entity(), name.get());
+        boolean distinct = readFlag(map, "distinct", what);
+        if (distinct && agg != Aggregation.LAST_N) {
+            yaml.error(map.get("distinct"), what + ": 'distinct' applies to last_n only (count_distinct counts distinct values)");
         }
+        AggregateFeature feature = new AggregateFeature(name.get(), event.get().entity(), event.get().name(), agg,
+                value, filter, windows, n, distinct);
+        windows.forEach(w -> claimServedName(node, feature.entity(), feature.servedName(w)));
         return Optional.of(feature);
     }
 
-    private String readValueField(Map<String, Node> map, Node node, String what, Aggregation agg, EventTypeDef event) {
-        if (!agg.needsValue()) {
+    private Expr readValue(Map<String, Node> map, Node node, String what, Aggregation agg, EventTypeDef event) {
+        if (agg.value() == Aggregation.Value.NONE) {
             if (map.containsKey("value")) {
                 yaml.error(map.get("value"), what + ": " + agg.registryName() + " takes no value");
             }
             return null;
         }
-        Optional<String> field = yaml.required(map, node, "value", what);
-        field.ifPresent(f -> {
-            FieldDef def = event.fields().get(f);
-            if (def == null) {
-                yaml.error(map.get("value"), what + ": unknown field '" + f + "' (event type '" + event.name()
-                        + "' declares " + event.fields().keySet() + ")");
-            } else if (agg == Aggregation.SUM && !def.type().numeric()) {
-                yaml.error(map.get("value"), what + ": sum needs a numeric field, '" + f + "' is " + def.type().registryName());
-            }
-        });
-        return field.orElse(null);
+        Optional<Expr> value = yaml.required(map, node, "value", what).flatMap(text -> expression(map.get("value"), text, what, event));
+        value.filter(v -> agg.value() == Aggregation.Value.NUMBER && !v.type().numeric()).ifPresent(v ->
+                yaml.error(map.get("value"), what + ": " + agg.registryName() + " needs a number, but '"
+                        + yaml.scalar(map.get("value"), what).orElse("") + "' is " + v.type().registryName()));
+        return value.orElse(null);
     }
 
-    private List<Window> readWindows(Map<String, Node> map, Node node, String what) {
+    private Expr readFilter(Map<String, Node> map, String what, EventTypeDef event) {
+        Node node = map.get("filter");
+        if (node == null) {
+            return null;
+        }
+        Optional<Expr> filter = yaml.scalar(node, what + " 'filter'").flatMap(text -> expression(node, text, what + " filter", event));
+        filter.filter(f -> f.type() != FieldType.BOOLEAN).ifPresent(f ->
+                yaml.error(node, what + ": the filter must be a condition (a comparison, 'in', 'is null', and/or/not), not a "
+                        + f.type().registryName()));
+        return filter.filter(f -> f.type() == FieldType.BOOLEAN).orElse(null);
+    }
+
+    private Optional<Expr> expression(Node at, String text, String what, EventTypeDef event) {
+        Map<String, FieldType> fields = new LinkedHashMap<>();
+        event.fields().values().forEach(f -> fields.put(f.name(), f.type()));
+        try {
+            return Optional.of(ExprParser.parse(text, fields));
+        } catch (ExprException e) {
+            yaml.error(at, what + ": " + e.getMessage());
+            return Optional.empty();
+        }
+    }
+
+    /** {@code windows: [1h, 24h, lifetime]}; without the key, the lifetime window alone. */
+    private List<Window> readWindows(Map<String, Node> map, String what) {
         Node list = map.get("windows");
         if (list == null) {
-            yaml.error(node, what + " needs 'windows', e.g. [1h, 24h, 7d]");
-            return List.of();
+            return List.of(Window.lifetime());
         }
         Optional<Duration> tile = yaml.optional(map, "tile", what).flatMap(t -> duration(map.get("tile"), t, what + " tile"));
         List<Window> windows = new ArrayList<>();
         for (Node w : yaml.sequence(list, what + " 'windows'")) {
-            Optional<String> text = yaml.scalar(w, what + " window");
+            Optional<String> text = yaml.scalar(w, what + " window").map(String::trim);
+            if (text.filter(Window.LIFETIME::equals).isPresent()) {
+                addWindow(windows, Window.lifetime(), w, what);
+                continue;
+            }
             text.flatMap(t -> duration(w, t, what + " window")).ifPresent(length -> {
                 Duration g = tile.orElse(Window.defaultTile(length));
                 if (length.toMillis() % g.toMillis() != 0) {
                     yaml.error(w, what + ": window " + Durations.format(length) + " is not a multiple of the tile "
                             + Durations.format(g) + "; set 'tile' to a divisor of every window");
-                } else if (windows.stream().anyMatch(x -> x.length().equals(length))) {
-                    yaml.error(w, what + ": window " + Durations.format(length) + " is listed twice");
                 } else {
-                    windows.add(new Window(text.get().trim(), length, g));
+                    addWindow(windows, new Window(text.get(), length, g), w, what);
                 }
             });
         }
+        if (windows.isEmpty() && yaml.errors().isEmpty()) {
+            yaml.error(list, what + " lists no windows; leave 'windows' out for lifetime only");
+        }
         return windows;
+    }
+
+    private void addWindow(List<Window> windows, Window window, Node at, String what) {
+        if (windows.stream().anyMatch(x -> Objects.equals(x.length(), window.length()))) {
+            yaml.error(at, what + ": window " + window.label() + " is listed twice");
+        } else {
+            windows.add(window);
+        }
+    }
+
+    private boolean readFlag(Map<String, Node> map, String key, String what) {
+        Optional<String> text = yaml.optional(map, key, what);
+        if (text.isPresent() && !text.get().equals("true") && !text.get().equals("false")) {
+            yaml.error(map.get(key), what + ": '" + key + "' must be true or false");
+        }
+        return text.map(Boolean::parseBoolean).orElse(false);
     }
 
     private Optional<Duration> duration(Node at, String text, String what) {
@@ -253,30 +297,20 @@ public final class RegistryLoader {
         Optional<String> name = yaml.required(map, node, "name", "a profile field");
         String what = "profile field '" + name.orElse("?") + "'";
         name.ifPresent(n -> checkName(node, n, "profile field"));
-        yaml.onlyKeys(map, node, what, List.of("name", "event", "rule", "value", "description"));
+        yaml.onlyKeys(map, node, what, List.of("name", "event", "rule", "value", "filter", "description"));
         Optional<EventTypeDef> event = eventOf(map, node, what);
         Optional<ProfileRule> rule = yaml.required(map, node, "rule", what).flatMap(r ->
                 oneOf(map.get("rule"), r, what + " has unknown rule", ProfileRule.values(), ProfileRule::registryName));
-        Optional<String> value = yaml.required(map, node, "value", what);
-        if (name.isEmpty() || event.isEmpty() || rule.isEmpty() || value.isEmpty()) {
+        if (name.isEmpty() || event.isEmpty() || rule.isEmpty()) {
             return Optional.empty();
         }
-        Double constant = null;
-        String field = null;
-        FieldDef def = event.get().fields().get(value.get());
-        if (def != null) {
-            field = def.name();
-            if (rule.get() == ProfileRule.INC && !def.type().numeric()) {
-                yaml.error(map.get("value"), what + ": inc needs a numeric field, '" + field + "' is " + def.type().registryName());
-            }
-        } else if (rule.get() == ProfileRule.INC && isNumber(value.get())) {
-            constant = Double.parseDouble(value.get());
-        } else {
-            yaml.error(map.get("value"), what + ": unknown field '" + value.get() + "' (event type '" + event.get().name()
-                    + "' declares " + event.get().fields().keySet() + ")");
-        }
+        Optional<Expr> value = yaml.required(map, node, "value", what).flatMap(text -> expression(map.get("value"), text, what, event.get()));
+        value.filter(v -> rule.get().numeric() && !v.type().numeric()).ifPresent(v ->
+                yaml.error(map.get("value"), what + ": " + rule.get().registryName() + " needs a number, but the value is "
+                        + v.type().registryName()));
+        Expr filter = readFilter(map, what, event.get());
         claimServedName(node, event.get().entity(), name.get());
-        return Optional.of(new ProfileFeature(name.get(), event.get().entity(), event.get().name(), rule.get(), field, constant));
+        return value.map(v -> new ProfileFeature(name.get(), event.get().entity(), event.get().name(), rule.get(), v, filter));
     }
 
     private Optional<EventTypeDef> eventOf(Map<String, Node> map, Node node, String what) {
@@ -313,12 +347,4 @@ public final class RegistryLoader {
         }
     }
 
-    private static boolean isNumber(String text) {
-        try {
-            Double.parseDouble(text);
-            return true;
-        } catch (NumberFormatException e) {
-            return false;
-        }
-    }
 }

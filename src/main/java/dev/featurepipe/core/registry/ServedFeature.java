@@ -4,12 +4,8 @@ package dev.featurepipe.core.registry;
 public sealed interface ServedFeature {
     String name();
 
-    /** {@code count} or {@code sum} of an aggregate feature over one of its windows. */
+    /** An aggregate feature over one of its windows (last_n: its lifetime list). */
     record WindowValue(String name, AggregateFeature feature, Window window) implements ServedFeature {
-    }
-
-    /** The values a {@code last_n} feature keeps, most recent first. */
-    record RecentValues(String name, AggregateFeature feature) implements ServedFeature {
     }
 
     /** A field of the entity's profile document. */

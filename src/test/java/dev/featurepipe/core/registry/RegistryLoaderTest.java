@@ -71,12 +71,64 @@ class RegistryLoaderTest {
                     aggregation: median
                 """, "test"));
 
-        assertThat(e.errors()).contains(new RegistryError(15, "feature 'spend': sum needs a numeric field, 'sku' is string"));
+        assertThat(e.errors()).contains(new RegistryError(15, "feature 'spend': sum needs a number, but 'sku' is string"));
         assertThat(e.errors()).anySatisfy(err -> assertThat(err.message()).contains("unknown event type 'click'"));
         assertThat(e.errors()).anySatisfy(err -> assertThat(err.message()).contains("window 90m is not a multiple of the tile 1h"));
         assertThat(e.errors()).anySatisfy(err -> assertThat(err.message()).contains("unknown aggregation 'median'"));
         assertThat(e.errors()).hasSizeGreaterThanOrEqualTo(4);
         assertThat(e.getMessage()).contains("test:line 15:");
+    }
+
+    @Test
+    void expressionsFiltersAndLifetimeWindowsAreTypedAgainstTheEvent() {
+        Registry registry = RegistryLoader.parse(HEAD + """
+                features:
+                  - name: big_spend
+                    event: purchase
+                    aggregation: sum
+                    value: amount * quantity
+                    filter: amount > 10 and sku in ('a', 'b') and not sku is null
+                    windows: [1h, lifetime]
+                  - {name: first_purchase, event: purchase, aggregation: first_seen}
+                  - {name: skus, event: purchase, aggregation: last_n, value: sku, n: 3, distinct: true}
+                profile:
+                  - {name: top_amount, event: purchase, rule: max, value: amount}
+                  - {name: first_sku, event: purchase, rule: set_once, value: sku}
+                """, "test");
+
+        assertThat(registry.served("customer")).containsOnlyKeys("big_spend_1h", "big_spend_lifetime", "first_purchase",
+                "skus", "top_amount", "first_sku");
+        ServedFeature.WindowValue spend = (ServedFeature.WindowValue) registry.served("customer").get("big_spend_lifetime");
+        assertThat(spend.window().isLifetime()).isTrue();
+        assertThat(spend.feature().resultType()).isEqualTo(dev.featurepipe.core.FieldType.DOUBLE);
+    }
+
+    @Test
+    void expressionMistakesAreReportedWithTheFeatureAndColumn() {
+        RegistryException e = catchThrowableOfType(RegistryException.class, () -> RegistryLoader.parse(HEAD + """
+                features:
+                  - {name: a, event: purchase, aggregation: sum, value: sku * 2}
+                  - {name: b, event: purchase, aggregation: count, filter: amount + 1}
+                  - {name: c, event: purchase, aggregation: count, filter: colour = 'red'}
+                  - {name: d, event: purchase, aggregation: last_n, value: sku, n: 2, windows: [1h]}
+                  - {name: e, event: purchase, aggregation: count, filter: "amount > 'x'"}
+                profile:
+                  - {name: f, event: purchase, rule: inc, value: sku}
+                """, "test"));
+
+        assertThat(e.errors()).extracting(RegistryError::message).anySatisfy(m -> assertThat(m)
+                .startsWith("feature 'a': '*' needs numbers, but 'sku' is string"));
+        assertThat(e.errors()).extracting(RegistryError::message).anySatisfy(m -> assertThat(m)
+                .startsWith("feature 'b': the filter must be a condition"));
+        assertThat(e.errors()).extracting(RegistryError::message).anySatisfy(m -> assertThat(m)
+                .contains("unknown field 'colour'").contains("(at column 1)"));
+        assertThat(e.errors()).extracting(RegistryError::message).anySatisfy(m -> assertThat(m)
+                .contains("last_n keeps the n latest values of all time"));
+        assertThat(e.errors()).extracting(RegistryError::message).anySatisfy(m -> assertThat(m)
+                .contains("cannot compare 'amount' (double) with x (string)"));
+        assertThat(e.errors()).extracting(RegistryError::message).anySatisfy(m -> assertThat(m)
+                .startsWith("profile field 'f': inc needs a number"));
+        assertThat(e.errors()).hasSize(6);
     }
 
     @Test

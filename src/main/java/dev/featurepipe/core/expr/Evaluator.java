@@ -1,0 +1,106 @@
+package dev.featurepipe.core.expr;
+
+import dev.featurepipe.core.FieldType;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Map;
+
+/** Evaluates an {@link Expr} on one event's fields, with the null rules of {@link Expr}. */
+public final class Evaluator {
+    private Evaluator() {
+    }
+
+    /** The value: Long, Double, String, Boolean, or null when a field it needs is missing. */
+    public static Object value(Expr e, Map<String, Object> fields) {
+        if (e instanceof Expr.Field f) {
+            return fields.get(f.name());
+        }
+        if (e instanceof Expr.Literal l) {
+            return l.value();
+        }
+        if (e instanceof Expr.Negate n) {
+            return negate(value(n.operand(), fields));
+        }
+        if (e instanceof Expr.Arithmetic a) {
+            return arithmetic(a, value(a.left(), fields), value(a.right(), fields));
+        }
+        return test(e, fields);
+    }
+
+    /** Whether a condition holds; a comparison with a missing value does not. */
+    public static boolean test(Expr e, Map<String, Object> fields) {
+        if (e instanceof Expr.Logic l) {
+            return l.op().equals("and") ? test(l.left(), fields) && test(l.right(), fields)
+                    : test(l.left(), fields) || test(l.right(), fields);
+        }
+        if (e instanceof Expr.Not n) {
+            return !test(n.operand(), fields);
+        }
+        if (e instanceof Expr.IsNull n) {
+            return (value(n.operand(), fields) == null) != n.negated();
+        }
+        if (e instanceof Expr.In in) {
+            Object v = value(in.operand(), fields);
+            return v != null && in.values().stream().anyMatch(lit -> compare(v, lit.value()) == 0) != in.negated();
+        }
+        if (e instanceof Expr.Compare c) {
+            Object l = value(c.left(), fields);
+            Object r = value(c.right(), fields);
+            return l != null && r != null && holds(c.op(), compare(l, r));
+        }
+        return Boolean.TRUE.equals(value(e, fields));
+    }
+
+    private static boolean holds(String op, int cmp) {
+        return switch (op) {
+            case "=" -> cmp == 0;
+            case "!=" -> cmp != 0;
+            case "<" -> cmp < 0;
+            case "<=" -> cmp <= 0;
+            case ">" -> cmp > 0;
+            default -> cmp >= 0;
+        };
+    }
+
+    private static Object negate(Object v) {
+        return v == null ? null : v instanceof Long l ? (Object) (-l) : (Object) (-((Number) v).doubleValue());
+    }
+
+    private static Object arithmetic(Expr.Arithmetic a, Object l, Object r) {
+        if (l == null || r == null) {
+            return null;
+        }
+        if (a.type() == FieldType.LONG) {
+            long x = (Long) l;
+            long y = (Long) r;
+            return switch (a.op()) {
+                case '+' -> x + y;
+                case '-' -> x - y;
+                default -> x * y;
+            };
+        }
+        double x = ((Number) l).doubleValue();
+        double y = ((Number) r).doubleValue();
+        return switch (a.op()) {
+            case '+' -> x + y;
+            case '-' -> x - y;
+            case '*' -> x * y;
+            default -> x / y;
+        };
+    }
+
+    /**
+     * Orders two values of comparable types: numbers by value, strings by their UTF-8 bytes (as ClickHouse does),
+     * booleans false before true.
+     */
+    public static int compare(Object a, Object b) {
+        if (a instanceof Number x && b instanceof Number y) {
+            return x instanceof Long lx && y instanceof Long ly ? Long.compare(lx, ly)
+                    : Double.compare(x.doubleValue(), y.doubleValue());
+        }
+        if (a instanceof String x && b instanceof String y) {
+            return Arrays.compareUnsigned(x.getBytes(StandardCharsets.UTF_8), y.getBytes(StandardCharsets.UTF_8));
+        }
+        return Boolean.compare((Boolean) a, (Boolean) b);
+    }
+}
