@@ -20,6 +20,7 @@ import java.util.regex.Pattern;
  */
 public final class ClickHouseClient {
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
+    private static final int MAX_QUERY_BYTES = 64 << 20;
     private static final Pattern ERROR_CODE = Pattern.compile("Code: (\\d+)");
     /**
      * Error codes that say "not now" rather than "never": timeouts, network errors, too many queries or parts,
@@ -60,7 +61,8 @@ public final class ClickHouseClient {
         if (query != null) {
             url.append("query=").append(URLEncoder.encode(query, StandardCharsets.UTF_8)).append('&');
         }
-        url.append("output_format_json_quote_64bit_integers=0");
+        // numbers as JSON numbers; room for the long IN lists and lookups of point-in-time queries
+        url.append("output_format_json_quote_64bit_integers=0&max_query_size=").append(MAX_QUERY_BYTES);
         return URI.create(url.toString());
     }
 
