@@ -84,12 +84,14 @@ public final class Pipeline implements AutoCloseable {
             offlineTable.ensureSchema();
             checks.put("clickhouse", this::clickhouseAnswers);
             own(new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, OfflineSink.GROUP, consumer,
-                    config.get(Config.OFFLINE_BATCH_SIZE), config.get(Config.OFFLINE_BATCH_INTERVAL)),
+                    config.get(Config.OFFLINE_BATCH_SIZE), config.get(Config.OFFLINE_BATCH_INTERVAL),
+                    config.get(Config.CLAIM_IDLE), config.get(Config.MAX_DELIVERIES)),
                     new OfflineSink(offlineTable, metrics), metrics).start());
         }
         if (roles.contains(Role.ONLINE)) {
             own(new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, OnlineConsumer.GROUP, consumer,
-                    config.get(Config.ONLINE_BATCH), Duration.ZERO),
+                    config.get(Config.ONLINE_BATCH), Duration.ZERO, config.get(Config.CLAIM_IDLE),
+                    config.get(Config.MAX_DELIVERIES)),
                     new OnlineConsumer(online, profiles, metrics), metrics).start());
         }
         List<HttpApi.Routes> routes = new ArrayList<>();

@@ -1,6 +1,6 @@
 package dev.featurepipe.clickhouse;
 
-import dev.featurepipe.core.FeaturepipeException;
+import dev.featurepipe.core.StoreRejectedException;
 import dev.featurepipe.core.StoreUnavailableException;
 import java.io.IOException;
 import java.net.URI;
@@ -83,16 +83,9 @@ public final class ClickHouseClient {
             if (response.statusCode() == 503 || (code.find() && TRANSIENT_ERRORS.contains(Integer.parseInt(code.group(1))))) {
                 throw new StoreUnavailableException(message, null);
             }
-            throw new ClickHouseQueryException(message);
+            throw new StoreRejectedException(message, null);
         }
         return response.body();
-    }
-
-    /** ClickHouse rejected a statement for a reason retrying will not fix (a syntax or type error, say). */
-    public static class ClickHouseQueryException extends FeaturepipeException {
-        public ClickHouseQueryException(String message) {
-            super(message);
-        }
     }
 
     private static String abbreviate(String s) {

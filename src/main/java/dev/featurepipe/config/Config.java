@@ -45,6 +45,11 @@ public final class Config {
             Config::nonEmpty);
     public static final Setting<Integer> ONLINE_BATCH = new Setting<>("FP_ONLINE_BATCH", "500",
             "events the online consumer reads and applies per round", positive(100_000));
+    public static final Setting<Duration> CLAIM_IDLE = new Setting<>("FP_CLAIM_IDLE", "60s",
+            "a stream entry pending this long on a consumer that stopped is claimed by another consumer of its group",
+            duration());
+    public static final Setting<Integer> MAX_DELIVERIES = new Setting<>("FP_MAX_DELIVERIES", "5",
+            "deliveries after which an entry no consumer acknowledged goes to the dead-letter stream", positive(1000));
     public static final Setting<Integer> OFFLINE_BATCH_SIZE = new Setting<>("FP_OFFLINE_BATCH_SIZE", "20000",
             "events per ClickHouse INSERT (a batch is written when it is this big or FP_OFFLINE_BATCH_INTERVAL old)",
             positive(1_000_000));
@@ -63,7 +68,7 @@ public final class Config {
 
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
-            CONSUMER_NAME, ONLINE_BATCH, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
+            CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, ONLINE_BATCH, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW);
 
     private final Map<Setting<?>, Object> values = new HashMap<>();

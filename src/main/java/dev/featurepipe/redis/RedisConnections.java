@@ -1,8 +1,11 @@
 package dev.featurepipe.redis;
 
+import dev.featurepipe.core.FeaturepipeException;
+import dev.featurepipe.core.StoreRejectedException;
 import dev.featurepipe.core.StoreUnavailableException;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.TimeoutOptions;
@@ -11,12 +14,17 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.regex.Pattern;
 
 /**
  * The Redis client of the process: one shared, multiplexed connection for short commands (thread-safe, so
  * concurrent callers are pipelined) and dedicated connections for blocking stream reads.
  */
 public final class RedisConnections implements AutoCloseable {
+    private static final Pattern TRANSIENT_REPLY =
+            Pattern.compile("(BUSY|LOADING|OOM|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|NOREPLICAS)");
+
     private final RedisClient client;
     private final URI uri;
     private final List<StatefulRedisConnection<String, String>> dedicated = new ArrayList<>();
@@ -48,15 +56,24 @@ public final class RedisConnections implements AutoCloseable {
         try {
             return client.connect();
         } catch (RedisException e) {
-            throw unavailable("connect", e);
+            throw failure("connect", e);
         }
     }
 
-    /** The one place Lettuce failures become featurepipe's, naming the server. */
-    public StoreUnavailableException unavailable(String doing, Exception cause) {
-        String reason = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
-        return new StoreUnavailableException("Redis at " + uri.getHost() + ":" + uri.getPort() + ": " + doing
-                + " failed: " + reason, cause);
+    /**
+     * The one place Lettuce failures become featurepipe's, naming the server: an error reply that says "not now"
+     * (busy, loading, out of memory, read-only) or no reply at all is {@link StoreUnavailableException}, any other
+     * error reply (a script or type error) is {@link StoreRejectedException}.
+     */
+    public FeaturepipeException failure(String doing, Exception cause) {
+        Throwable root = cause instanceof ExecutionException && cause.getCause() != null ? cause.getCause() : cause;
+        String reason = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+        String message = "Redis at " + uri.getHost() + ":" + uri.getPort() + ": " + doing + " failed: " + reason;
+        if (root instanceof RedisCommandExecutionException && TRANSIENT_REPLY.matcher(reason).lookingAt()) {
+            return new StoreUnavailableException(message, root);
+        }
+        return root instanceof RedisCommandExecutionException ? new StoreRejectedException(message, root)
+                : new StoreUnavailableException(message, root);
     }
 
     @Override

@@ -40,7 +40,7 @@ public final class RedisEventLog implements EventLog {
         try {
             reply = appendScript.run(commands(), ScriptOutputType.MULTI, keys, args);
         } catch (RedisException e) {
-            throw redis.unavailable("XADD to stream '" + stream + "'", e);
+            throw redis.failure("XADD to stream '" + stream + "'", e);
         }
         List<Appended> appended = new ArrayList<>(events.size());
         for (int i = 0; i < reply.size(); i += 2) {

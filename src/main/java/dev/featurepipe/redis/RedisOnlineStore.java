@@ -1,7 +1,6 @@
 package dev.featurepipe.redis;
 
 import dev.featurepipe.core.Event;
-import dev.featurepipe.core.FieldType;
 import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.OnlineStore;
 import dev.featurepipe.core.expr.Evaluator;
@@ -70,7 +69,7 @@ public final class RedisOnlineStore implements OnlineStore {
         try {
             results = applyScript.run(redis.shared().sync(), ScriptOutputType.MULTI, program.keys(), program.args());
         } catch (RedisException e) {
-            throw redis.unavailable("applying " + events.size() + " events", e);
+            throw redis.failure("applying " + events.size() + " events", e);
         }
         int applied = 0;
         int lateApplied = 0;
@@ -222,10 +221,10 @@ public final class RedisOnlineStore implements OnlineStore {
                 result.put(ids.get(i), values);
             }
         } catch (ExecutionException | TimeoutException e) {
-            throw redis.unavailable("reading features of " + ids.size() + " " + entity + "(s)", e);
+            throw redis.failure("reading features of " + ids.size() + " " + entity + "(s)", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw redis.unavailable("reading features of " + ids.size() + " " + entity + "(s)", e);
+            throw redis.failure("reading features of " + ids.size() + " " + entity + "(s)", e);
         }
         return result;
     }

@@ -4,15 +4,21 @@ import dev.featurepipe.core.EventCodec;
 import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.StoreUnavailableException;
 import io.lettuce.core.Consumer;
+import io.lettuce.core.Limit;
+import io.lettuce.core.Range;
 import io.lettuce.core.RedisBusyException;
 import io.lettuce.core.StreamMessage;
+import io.lettuce.core.XAutoClaimArgs;
 import io.lettuce.core.XGroupCreateArgs;
 import io.lettuce.core.XReadArgs;
 import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.models.stream.ClaimedMessages;
+import io.lettuce.core.models.stream.PendingMessage;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,10 +29,17 @@ import org.slf4j.LoggerFactory;
 /**
  * One consumer of a consumer group on the event stream. Reads batches (up to {@code maxBatch} entries, waiting at
  * most {@code maxWait} to fill one), hands them to a {@link BatchHandler} and acknowledges them only after it
- * returned. While a store is unavailable the batch is retried with backoff, never skipped; an entry that is not
- * an event, or an event the handler rejects for any other reason, goes to the dead-letter stream with the
- * reason. On start, and after a failed read, it first re-processes its own pending entries, so a restart
- * resumes where it stopped.
+ * returned.
+ * <ul>
+ * <li>While a store is unavailable the batch is retried with backoff, never skipped. An entry that is not an
+ * event of the registry, or an event the handler rejects for any other reason, goes to the dead-letter stream
+ * with the reason, and the consumer goes on.</li>
+ * <li>On start, and after a failed read, it first re-reads its own pending entries, so a restart resumes where it
+ * stopped. Every {@code claimIdle} it also claims entries that other consumers left pending that long (XAUTOCLAIM):
+ * a consumer that died does not strand its entries.</li>
+ * <li>A re-read entry delivered more than {@code maxDeliveries} times (a consumer failed or died on it each time)
+ * goes to the dead-letter stream instead of being tried again.</li>
+ * </ul>
  */
 public final class RedisStreamConsumer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(RedisStreamConsumer.class);
@@ -35,14 +48,15 @@ public final class RedisStreamConsumer implements AutoCloseable {
     /** Longest XREADGROUP BLOCK, well below the client's command timeout. */
     private static final Duration MAX_BLOCK = Duration.ofSeconds(2);
 
-    /** Processes a batch; throwing makes the consumer retry the same batch later. */
+    /** Processes a batch; throwing makes the consumer retry (unavailable store) or dead-letter (anything else). */
     @FunctionalInterface
     public interface BatchHandler {
         void handle(List<LoggedEvent> batch);
     }
 
-    /** Where one consumer reads and how it batches. */
-    public record Options(String stream, String group, String consumer, int maxBatch, Duration maxWait) {
+    /** Where one consumer reads, how it batches, and when it takes over or gives up entries. */
+    public record Options(String stream, String group, String consumer, int maxBatch, Duration maxWait,
+                          Duration claimIdle, int maxDeliveries) {
     }
 
     private final RedisConnections redis;
@@ -52,8 +66,10 @@ public final class RedisStreamConsumer implements AutoCloseable {
     private final Counter processed;
     private final Counter failures;
     private final Counter deadLetters;
+    private final Counter claimed;
     private final Thread thread;
     private volatile boolean running = true;
+    private String claimCursor = "0-0";
 
     public RedisStreamConsumer(RedisConnections redis, EventCodec codec, Options options, BatchHandler handler,
                                MeterRegistry metrics) {
@@ -64,6 +80,7 @@ public final class RedisStreamConsumer implements AutoCloseable {
         this.processed = metrics.counter("featurepipe.consumer.events", "group", options.group());
         this.failures = metrics.counter("featurepipe.consumer.failures", "group", options.group());
         this.deadLetters = metrics.counter("featurepipe.consumer.dead.letters", "group", options.group());
+        this.claimed = metrics.counter("featurepipe.consumer.claimed", "group", options.group());
         ensureGroup(redis.shared().sync(), options.stream(), options.group());
         this.thread = new Thread(this::run, "fp-consumer-" + options.group());
     }
@@ -86,29 +103,34 @@ public final class RedisStreamConsumer implements AutoCloseable {
         RedisCommands<String, String> reader = redis.dedicated().sync();
         Consumer<String> me = Consumer.from(options.group(), options.consumer());
         log.info("consumer {}/{}: started on stream {}", options.group(), options.consumer(), options.stream());
-        boolean ownPending = true; // first drain what this consumer had read but not acknowledged
+        boolean ownPending = true;
+        long nextClaim = System.nanoTime() + options.claimIdle().toNanos();
         List<StreamMessage<String, String>> batch = new ArrayList<>();
         long deadline = Long.MAX_VALUE; // System.nanoTime() by which the batch is processed, full or not
         while (running) {
             try {
+                if (ownPending) {
+                    List<StreamMessage<String, String>> pending = reader.xreadgroup(me,
+                            XReadArgs.Builder.count(options.maxBatch()), XReadArgs.StreamOffset.from(options.stream(), "0"));
+                    ownPending = !pending.isEmpty();
+                    processUntilDone(pending, true);
+                    continue;
+                }
+                if (batch.isEmpty() && System.nanoTime() - nextClaim >= 0) {
+                    processUntilDone(claim(reader, me), true);
+                    nextClaim = System.nanoTime() + options.claimIdle().toNanos() / 2;
+                    continue;
+                }
                 long wait = batch.isEmpty() ? IDLE_BLOCK.toMillis() : Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
-                XReadArgs.StreamOffset<String> offset = ownPending
-                        ? XReadArgs.StreamOffset.from(options.stream(), "0")
-                        : XReadArgs.StreamOffset.lastConsumed(options.stream());
-                XReadArgs args = XReadArgs.Builder.count(options.maxBatch() - batch.size());
-                if (!ownPending) {
-                    args.block(Math.min(wait, MAX_BLOCK.toMillis()));
-                }
-                List<StreamMessage<String, String>> read = reader.xreadgroup(me, args, offset);
-                if (ownPending && read.isEmpty()) {
-                    ownPending = false;
-                }
+                List<StreamMessage<String, String>> read = reader.xreadgroup(me,
+                        XReadArgs.Builder.count(options.maxBatch() - batch.size()).block(Math.min(wait, MAX_BLOCK.toMillis())),
+                        XReadArgs.StreamOffset.lastConsumed(options.stream()));
                 if (batch.isEmpty() && !read.isEmpty()) {
                     deadline = System.nanoTime() + options.maxWait().toNanos();
                 }
                 batch.addAll(read);
-                if (!batch.isEmpty() && (batch.size() >= options.maxBatch() || ownPending || System.nanoTime() - deadline >= 0)) {
-                    processUntilDone(batch);
+                if (!batch.isEmpty() && (batch.size() >= options.maxBatch() || System.nanoTime() - deadline >= 0)) {
+                    processUntilDone(batch, false);
                     batch.clear();
                 }
             } catch (RuntimeException e) {
@@ -124,14 +146,40 @@ public final class RedisStreamConsumer implements AutoCloseable {
         log.info("consumer {}/{}: stopped", options.group(), options.consumer());
     }
 
+    /** Takes over entries other consumers left pending for longer than claimIdle. */
+    private List<StreamMessage<String, String>> claim(RedisCommands<String, String> reader, Consumer<String> me) {
+        ClaimedMessages<String, String> result = reader.xautoclaim(options.stream(), new XAutoClaimArgs<String>()
+                .consumer(me).minIdleTime(options.claimIdle()).startId(claimCursor).count(options.maxBatch()));
+        claimCursor = result.getId();
+        List<StreamMessage<String, String>> messages = result.getMessages().stream().filter(m -> m.getBody() != null).toList();
+        if (!messages.isEmpty()) {
+            claimed.increment(messages.size());
+            log.info("consumer {}/{}: claimed {} entries idle for over {} s", options.group(), options.consumer(),
+                    messages.size(), options.claimIdle().toSeconds());
+        }
+        return messages;
+    }
+
     /**
      * Hands the batch to the handler until it succeeds, then acknowledges it. A store that is unavailable is
      * waited for; any other failure is the input's fault, so the events are retried one by one and those that
      * still fail go to the dead-letter stream with the reason.
+     *
+     * @param reread whether these entries were delivered before (own pending or claimed)
      */
-    private void processUntilDone(List<StreamMessage<String, String>> batch) {
+    private void processUntilDone(List<StreamMessage<String, String>> batch, boolean reread) {
+        if (batch.isEmpty()) {
+            return;
+        }
+        Map<String, Long> deliveries = reread ? deliveries(batch) : Map.of();
         Map<LoggedEvent, StreamMessage<String, String>> events = new LinkedHashMap<>();
         for (StreamMessage<String, String> m : batch) {
+            long delivered = deliveries.getOrDefault(m.getId(), 1L);
+            if (delivered > options.maxDeliveries()) {
+                deadLetter(m, "delivered " + delivered + " times without being acknowledged (more than "
+                        + options.maxDeliveries() + "): the consumers failed or died on it");
+                continue;
+            }
             try {
                 events.put(new LoggedEvent(m.getId(), codec.decode(m.getBody().getOrDefault("e", ""))), m);
             } catch (EventCodec.MalformedEventException e) {
@@ -150,6 +198,16 @@ public final class RedisStreamConsumer implements AutoCloseable {
             log.info("consumer {}/{}: stopping with {} entries unacknowledged; they are re-read on restart",
                     options.group(), options.consumer(), batch.size());
         }
+    }
+
+    /** How often each entry of the batch has been delivered (XPENDING). */
+    private Map<String, Long> deliveries(List<StreamMessage<String, String>> batch) {
+        Map<String, Long> counts = new HashMap<>();
+        List<PendingMessage> pending = redis.shared().sync().xpending(options.stream(),
+                Consumer.from(options.group(), options.consumer()),
+                Range.create(batch.get(0).getId(), batch.get(batch.size() - 1).getId()), Limit.from(batch.size()));
+        pending.forEach(p -> counts.put(p.getId(), p.getRedeliveryCount()));
+        return counts;
     }
 
     /** @return empty when handled (or stopping), else the failure that retrying cannot fix */
@@ -176,8 +234,8 @@ public final class RedisStreamConsumer implements AutoCloseable {
 
     private void deadLetter(StreamMessage<String, String> m, String reason) {
         deadLetters.increment();
-        log.warn("consumer {}/{}: entry {} is not an event ({}); moved to {}", options.group(), options.consumer(),
-                m.getId(), reason, StreamKeys.deadLetters(options.stream()));
+        log.warn("consumer {}/{}: entry {} moved to {}: {}", options.group(), options.consumer(), m.getId(),
+                StreamKeys.deadLetters(options.stream()), reason);
         redis.shared().sync().xadd(StreamKeys.deadLetters(options.stream()), "id", m.getId(), "group", options.group(),
                 "reason", reason, "e", m.getBody().getOrDefault("e", ""));
     }
