@@ -29,7 +29,8 @@ import java.util.Map;
 import java.util.Random;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -54,8 +55,13 @@ class OnlineConsumerCrashIT {
         }
     }
 
-    @Test
-    void aConsumerKilledMidStreamResumesToExactlyTheReferenceValues() throws Exception {
+    /**
+     * @param takenOver false: the killed consumer is restarted under its name and re-reads its pending entries;
+     *                  true: another consumer starts instead and claims them once they are idle for FP_CLAIM_IDLE
+     */
+    @ParameterizedTest(name = "taken over by another consumer: {0}")
+    @ValueSource(booleans = {false, true})
+    void aConsumerKilledMidStreamResumesToExactlyTheReferenceValues(boolean takenOver) throws Exception {
         Config config = TestServices.config(REGISTRY, Map.of());
         Registry registry = RegistryLoader.load(Path.of(REGISTRY));
         String stream = config.get(Config.STREAM);
@@ -63,17 +69,17 @@ class OnlineConsumerCrashIT {
             RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
             List<Tx> events = appendEvents(redis, registry, stream);
 
-            consumer = startConsumer(config);
+            consumer = startConsumer(config, "crash-test");
             // kill it while it holds a batch it has read but not acknowledged
-            await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(1)).until(() -> acknowledged(redis, stream) >= EVENTS / 4
-                    && StreamGroups.status(redis.shared().sync(), stream).get(0).pending() > 0);
+            await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(1)).until(() ->
+                    acknowledged(redis, stream) >= EVENTS / 4 && StreamGroups.status(redis.shared().sync(), stream).get(0).pending() > 0);
             consumer.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook runs
             long before = acknowledged(redis, stream);
             long pendingAtKill = StreamGroups.status(redis.shared().sync(), stream).get(0).pending();
             assertThat(before).as("killed in the middle").isLessThan(events.size());
             assertThat(pendingAtKill).as("killed holding a batch").isPositive();
 
-            consumer = startConsumer(config);
+            consumer = startConsumer(config, takenOver ? "crash-test-successor" : "crash-test");
             await().atMost(Duration.ofMinutes(5)).until(() -> StreamGroups.status(redis.shared().sync(), stream).stream()
                     .allMatch(StreamGroups.GroupStatus::caughtUp));
 
@@ -126,16 +132,16 @@ class OnlineConsumerCrashIT {
         return events;
     }
 
-    private static Process startConsumer(Config config) throws IOException {
+    private static Process startConsumer(Config config, String name) throws IOException {
         assertThat(Files.exists(JAR)).as(JAR + " (built by mvn package)").isTrue();
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "-jar", JAR.toString(), "run", "--roles", "online", "--consumer-name", "crash-test"));
+                "-Xmx256m", "-jar", JAR.toString(), "run", "--roles", "online", "--consumer-name", name, "--claim-idle", "2s"));
         for (Setting<?> s : List.of(Config.REDIS_URL, Config.MONGO_URI, Config.STREAM, Config.MONGO_DATABASE)) {
             command.add(s.flag() + "=" + config.get(s));
         }
         command.add(Config.REGISTRY.flag() + "=" + REGISTRY);
         return new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(Path.of("target/crash-consumer.log").toFile()).start();
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(Path.of("target/crash-consumer.log").toFile())).start();
     }
 
     /** Entries the online group has read and acknowledged. */
