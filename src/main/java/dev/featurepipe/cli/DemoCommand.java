@@ -48,7 +48,7 @@ final class DemoCommand extends ConfiguredCommand {
     @Override
     public Integer call() throws Exception {
         Config config = config();
-        Path data = file != null ? file : config.home().resolve("../shared/datasets/online-retail/online-retail.csv.gz").normalize();
+        Path data = file != null ? file : defaultRetailFile(config);
         if (!Files.isReadable(data)) {
             spec.commandLine().getErr().println("fp demo: cannot read " + data + "; give the retail CSV with --file");
             return 2;
@@ -79,6 +79,11 @@ final class DemoCommand extends ConfiguredCommand {
             }
         }
         return 0;
+    }
+
+    /** The shared UCI Online Retail file beside the project. */
+    static Path defaultRetailFile(Config config) {
+        return config.home().resolve("../shared/datasets/online-retail/online-retail.csv.gz").normalize();
     }
 
     private ReplaySummary replay(ObjectMapper json, URI api, Path data) {

@@ -2,6 +2,7 @@ package dev.featurepipe.cli;
 
 import dev.featurepipe.config.Config;
 import dev.featurepipe.config.Setting;
+import java.util.Locale;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.OptionSpec;
@@ -9,7 +10,7 @@ import picocli.CommandLine.Model.OptionSpec;
 /** The {@code ./fp} command line. */
 @Command(name = "fp", mixinStandardHelpOptions = true, version = "featurepipe 0.1",
         description = "featurepipe: a feature pipeline and feature store (Redis Streams, Redis, MongoDB, ClickHouse).",
-        subcommands = {ServicesCommand.class, RunCommand.class, DemoCommand.class, RegistryCommand.class})
+        subcommands = {ServicesCommand.class, RunCommand.class, DemoCommand.class, RegistryCommand.class, BenchCommand.class})
 public final class Main {
 
     public static void main(String[] args) {
@@ -18,26 +19,22 @@ public final class Main {
 
     static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new Main());
-        for (CommandLine sub : cli.getSubcommands().values()) {
-            if (sub.getCommand() instanceof ConfiguredCommand) {
-                addSettingOptions(sub);
-            }
-        }
+        addSettingOptions(cli);
         cli.setExecutionExceptionHandler(new ErrorHandler());
         return cli;
     }
 
     /** Every setting is also a flag of the commands that use the configuration: FP_HTTP_PORT is --http-port. */
     private static void addSettingOptions(CommandLine command) {
-        for (Setting<?> s : Config.ALL) {
-            command.getCommandSpec().addOption(OptionSpec.builder(s.flag())
-                    .paramLabel("<" + s.env().substring(3).toLowerCase() + ">")
-                    .type(String.class)
-                    .description(s.description() + " (env " + s.env() + ", default " + s.defaultValue() + ")")
-                    .build());
+        if (command.getCommand() instanceof ConfiguredCommand) {
+            for (Setting<?> s : Config.ALL) {
+                command.getCommandSpec().addOption(OptionSpec.builder(s.flag())
+                        .paramLabel("<" + s.env().substring(3).toLowerCase(Locale.ROOT) + ">")
+                        .type(String.class)
+                        .description(s.description() + " (env " + s.env() + ", default " + s.defaultValue() + ")")
+                        .build());
+            }
         }
-        for (CommandLine sub : command.getSubcommands().values()) {
-            addSettingOptions(sub);
-        }
+        command.getSubcommands().values().forEach(Main::addSettingOptions);
     }
 }

@@ -5,18 +5,14 @@ import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.dataformat.csv.CsvMapper;
-import com.fasterxml.jackson.dataformat.csv.CsvSchema;
 import dev.featurepipe.core.FeaturepipeException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -34,7 +30,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
-import java.util.zip.GZIPInputStream;
 
 /**
  * Replays the UCI Online Retail file through the HTTP ingestion API, in batches with a few requests in flight,
@@ -65,7 +60,7 @@ public final class RetailReplay {
     public Scan scan(Options options) {
         long rows = 0;
         long last = Long.MIN_VALUE;
-        try (MappingIterator<RetailRow> it = rows(options.file())) {
+        try (MappingIterator<RetailRow> it = RetailFile.open(options.file())) {
             while (it.hasNext() && rows < options.limit()) {
                 last = Math.max(last, RetailEvents.time(it.next()));
                 rows++;
@@ -88,7 +83,7 @@ public final class RetailReplay {
         long started = System.nanoTime();
         long read = 0;
         ExecutorService senders = Executors.newFixedThreadPool(options.inFlight());
-        try (MappingIterator<RetailRow> it = rows(options.file())) {
+        try (MappingIterator<RetailRow> it = RetailFile.open(options.file())) {
             ArrayNode batch = json.createArrayNode();
             while (it.hasNext() && read < options.limit()) {
                 ObjectNode e = events.event(it.next(), shift);
@@ -174,15 +169,6 @@ public final class RetailReplay {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    private MappingIterator<RetailRow> rows(Path file) throws IOException {
-        InputStream in = Files.newInputStream(file);
-        if (file.toString().endsWith(".gz")) {
-            in = new GZIPInputStream(in, 1 << 16);
-        }
-        CsvMapper csv = new CsvMapper();
-        return csv.readerFor(RetailRow.class).with(CsvSchema.emptySchema().withHeader()).readValues(in);
     }
 
     /** Counts shared by the batches in flight. */

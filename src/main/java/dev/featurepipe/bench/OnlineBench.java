@@ -1,0 +1,228 @@
+package dev.featurepipe.bench;
+
+import com.fasterxml.jackson.databind.MappingIterator;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.featurepipe.config.Config;
+import dev.featurepipe.core.Event;
+import dev.featurepipe.core.EventCodec;
+import dev.featurepipe.core.LoggedEvent;
+import dev.featurepipe.core.registry.Registry;
+import dev.featurepipe.core.registry.RegistryLoader;
+import dev.featurepipe.demo.RetailEvents;
+import dev.featurepipe.demo.RetailFile;
+import dev.featurepipe.demo.RetailRow;
+import dev.featurepipe.ingest.EventValidator;
+import dev.featurepipe.mongo.MongoConnection;
+import dev.featurepipe.mongo.MongoProfileStore;
+import dev.featurepipe.online.OnlineConsumer;
+import dev.featurepipe.redis.RedisConnections;
+import dev.featurepipe.redis.RedisEventLog;
+import dev.featurepipe.redis.RedisOnlineStore;
+import dev.featurepipe.redis.RedisStreamConsumer;
+import dev.featurepipe.redis.StreamGroups;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.ScanArgs;
+import io.lettuce.core.ScanIterator;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.HdrHistogram.Histogram;
+
+/**
+ * How fast the online role applies real events (the UCI Online Retail rows, as the demo maps them) on this
+ * machine, measured three ways in one run:
+ * <ol>
+ * <li>the online store alone: batches of {@code FP_ONLINE_BATCH} events through {@code apply.lua}, with the Redis
+ * round trips and the Redis commands each event costs (from INFO commandstats);</li>
+ * <li>the baseline: the same number of plain {@code HINCRBYFLOAT} commands, pipelined, on the same Redis, so the
+ * script's cost is a ratio to what Redis does anyway;</li>
+ * <li>the whole online consumer: events in the stream, read by the consumer group, applied to Redis and to the
+ * MongoDB profiles, acknowledged.</li>
+ * </ol>
+ * Everything is written under a key prefix and a MongoDB database of its own, removed at the end.
+ * Run: {@code ./fp bench online [--events N]}.
+ */
+public final class OnlineBench {
+    /** The figures of one run. */
+    public record Result(int events, double storeEventsPerSecond, double roundTripsPerEvent, double commandsPerEvent,
+                         double scriptCommandsPerSecond, double baselineCommandsPerSecond, double consumerEventsPerSecond,
+                         long batchP50Micros, long batchP99Micros) {
+    }
+
+    private final Config config;
+    private final Path file;
+    private final int eventCount;
+    private final PrintStream out;
+    private final String run = "bench-" + UUID.randomUUID().toString().substring(0, 8);
+
+    public OnlineBench(Config config, Path file, int eventCount, PrintStream out) {
+        this.config = config;
+        this.file = file;
+        this.eventCount = eventCount;
+        this.out = out;
+    }
+
+    public Result run() {
+        Registry registry = RegistryLoader.load(config.path(Config.REGISTRY));
+        List<Event> events = retailEvents(registry);
+        int batch = config.get(Config.ONLINE_BATCH);
+        try (RedisConnections redis = new RedisConnections(config.get(Config.REDIS_URL));
+             MongoConnection mongo = MongoConnection.open(config.get(Config.MONGO_URI), run.replace('-', '_'))) {
+            RedisCommands<String, String> sync = redis.shared().sync();
+            try {
+                out.printf(Locale.ROOT, "online store: %,d events in batches of %d%n", events.size(), batch);
+                Map<String, Long> before = commandStats(sync);
+                Histogram batchMicros = new Histogram(3_600_000_000L, 3);
+                RedisOnlineStore store = new RedisOnlineStore(redis, registry, run + ":a", Clock.systemUTC());
+                long t0 = System.nanoTime();
+                for (int from = 0; from < events.size(); from += batch) {
+                    long b0 = System.nanoTime();
+                    store.apply(logged(events.subList(from, Math.min(events.size(), from + batch))));
+                    batchMicros.recordValue((System.nanoTime() - b0) / 1000);
+                }
+                double storeSeconds = (System.nanoTime() - t0) / 1e9;
+                Map<String, Long> after = commandStats(sync);
+                long scripts = after.getOrDefault("evalsha", 0L) - before.getOrDefault("evalsha", 0L);
+                long commands = 0;
+                for (Map.Entry<String, Long> e : after.entrySet()) {
+                    if (!e.getKey().equals("evalsha") && !e.getKey().equals("info")) {
+                        commands += e.getValue() - before.getOrDefault(e.getKey(), 0L);
+                    }
+                }
+                double baseline = baseline(redis, commands, batch);
+                out.printf(Locale.ROOT, "online consumer: the same events through the stream, Redis and MongoDB%n");
+                double consumer = consumer(redis, mongo, registry, events);
+                return new Result(events.size(), events.size() / storeSeconds, (double) scripts / events.size(),
+                        (double) commands / events.size(), commands / storeSeconds, baseline, consumer,
+                        batchMicros.getValueAtPercentile(50), batchMicros.getValueAtPercentile(99));
+            } finally {
+                cleanUp(sync);
+                mongo.database().drop();
+            }
+        }
+    }
+
+    /** The first rows of the file that are valid events, shifted so that the last one is now. */
+    private List<Event> retailEvents(Registry registry) {
+        EventValidator validator = new EventValidator(registry, 0);
+        RetailEvents mapping = new RetailEvents(new ObjectMapper());
+        List<Event> events = new ArrayList<>(eventCount);
+        long now = System.currentTimeMillis();
+        try (MappingIterator<RetailRow> rows = RetailFile.open(file)) {
+            for (int i = 0; rows.hasNext() && events.size() < eventCount; i++) {
+                EventValidator.Result r = validator.validate(i, mapping.event(rows.next(), 0), now);
+                if (r.valid()) {
+                    events.add(r.event());
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("reading " + file, e);
+        }
+        long shift = now - events.stream().mapToLong(Event::ts).max().orElse(now);
+        return events.stream().map(e -> new Event(e.id(), e.type(), e.entityId(), e.ts() + shift, e.fields())).toList();
+    }
+
+    private static List<LoggedEvent> logged(List<Event> events) {
+        List<LoggedEvent> logged = new ArrayList<>(events.size());
+        for (int i = 0; i < events.size(); i++) {
+            logged.add(new LoggedEvent("1-" + i, events.get(i)));
+        }
+        return logged;
+    }
+
+    /** Plain HINCRBYFLOAT commands/s with {@code depth} in flight, as many as the script ran. */
+    private double baseline(RedisConnections redis, long commands, int depth) {
+        RedisAsyncCommands<String, String> async = redis.shared().async();
+        long n = Math.max(commands, 100_000);
+        long t0 = System.nanoTime();
+        List<RedisFuture<Double>> inFlight = new ArrayList<>(depth);
+        try {
+            for (long i = 0; i < n; i++) {
+                inFlight.add(async.hincrbyfloat(run + ":raw:" + (i % 1000), "f" + (i % 50), 1.5));
+                if (inFlight.size() == depth) {
+                    for (RedisFuture<Double> f : inFlight) {
+                        f.get(10, TimeUnit.SECONDS);
+                    }
+                    inFlight.clear();
+                }
+            }
+            for (RedisFuture<Double> f : inFlight) {
+                f.get(10, TimeUnit.SECONDS);
+            }
+        } catch (ExecutionException | TimeoutException e) {
+            throw redis.failure("the baseline", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw redis.failure("the baseline", e);
+        }
+        return n / ((System.nanoTime() - t0) / 1e9);
+    }
+
+    /** Events/s of the online consumer group, from a stream holding all events to caught up. */
+    private double consumer(RedisConnections redis, MongoConnection mongo, Registry registry, List<Event> events) {
+        String stream = run + ":b";
+        EventCodec codec = new EventCodec(new ObjectMapper(), registry);
+        RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
+        RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ZERO);
+        for (int from = 0; from < events.size(); from += 1000) {
+            log.append(events.subList(from, Math.min(events.size(), from + 1000)));
+        }
+        SimpleMeterRegistry metrics = new SimpleMeterRegistry();
+        OnlineConsumer handler = new OnlineConsumer(new RedisOnlineStore(redis, registry, stream, Clock.systemUTC()),
+                new MongoProfileStore(mongo.database(), registry, config.get(Config.ONLINE_BATCH)), metrics);
+        long t0 = System.nanoTime();
+        try (RedisStreamConsumer consumer = new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream,
+                OnlineConsumer.GROUP, "bench", config.get(Config.ONLINE_BATCH), Duration.ZERO, config.get(Config.CLAIM_IDLE),
+                config.get(Config.MAX_DELIVERIES)), handler, metrics).start()) {
+            while (!StreamGroups.status(redis.shared().sync(), stream).stream().allMatch(StreamGroups.GroupStatus::caughtUp)) {
+                Thread.sleep(20);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return events.size() / ((System.nanoTime() - t0) / 1e9);
+    }
+
+    /** Calls per command so far (INFO commandstats). */
+    private static Map<String, Long> commandStats(RedisCommands<String, String> redis) {
+        Map<String, Long> calls = new HashMap<>();
+        for (String line : redis.info("commandstats").split("\r?\n")) {
+            if (line.startsWith("cmdstat_")) {
+                String name = line.substring("cmdstat_".length(), line.indexOf(':'));
+                String stats = line.substring(line.indexOf(':') + 1);
+                calls.put(name, Long.parseLong(stats.substring("calls=".length(), stats.indexOf(','))));
+            }
+        }
+        return calls;
+    }
+
+    private void cleanUp(RedisCommands<String, String> redis) {
+        List<String> batch = new ArrayList<>();
+        ScanIterator<String> keys = ScanIterator.scan(redis, ScanArgs.Builder.matches(run + ":*").limit(1000));
+        while (keys.hasNext()) {
+            batch.add(keys.next());
+            if (batch.size() == 1000) {
+                redis.unlink(batch.toArray(String[]::new));
+                batch.clear();
+            }
+        }
+        if (!batch.isEmpty()) {
+            redis.unlink(batch.toArray(String[]::new));
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package dev.featurepipe.cli;
+
+import dev.featurepipe.bench.OnlineBench;
+import dev.featurepipe.config.Config;
+import dev.featurepipe.services.LocalServices;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = BenchCommand.Online.class,
+        description = "Benchmarks, run against the local services (started when needed, stopped after).")
+final class BenchCommand {
+
+    @Command(name = "online", mixinStandardHelpOptions = true,
+            description = "Events/s of the online role on real retail events, Redis calls and commands per event, "
+                    + "and a plain pipelined Redis baseline measured in the same run.")
+    static final class Online extends ConfiguredCommand {
+        @Option(names = "--events", defaultValue = "200000", description = "events to apply (default: ${DEFAULT-VALUE})")
+        int events;
+
+        @Option(names = "--file", description = "retail CSV (default: the shared UCI Online Retail file)")
+        Path file;
+
+        @Override
+        public Integer call() {
+            Config config = config();
+            LocalServices services = localServices(config);
+            List<String> started = services.up();
+            try {
+                Path data = file != null ? file : DemoCommand.defaultRetailFile(config);
+                OnlineBench.Result r = new OnlineBench(config, data, events, System.out).run();
+                System.out.printf(Locale.ROOT, """
+
+                        online store (apply.lua, batches of %d):  %,.0f events/s  (batch p50 %.1f ms, p99 %.1f ms)
+                          Redis round trips per event:            %.4f
+                          Redis commands per event (in scripts):  %.1f  -> %,.0f commands/s
+                          baseline, plain HINCRBYFLOAT pipelined: %,.0f commands/s  (script/baseline %.2f)
+                        online consumer (stream -> Redis + MongoDB profiles -> XACK): %,.0f events/s
+                        """, config.get(Config.ONLINE_BATCH), r.storeEventsPerSecond(), r.batchP50Micros() / 1000.0,
+                        r.batchP99Micros() / 1000.0, r.roundTripsPerEvent(), r.commandsPerEvent(), r.scriptCommandsPerSecond(),
+                        r.baselineCommandsPerSecond(), r.scriptCommandsPerSecond() / r.baselineCommandsPerSecond(),
+                        r.consumerEventsPerSecond());
+                System.out.printf(Locale.ROOT, "bench-online: events=%d store_eps=%.0f consumer_eps=%.0f round_trips_per_event=%.4f"
+                                + " commands_per_event=%.1f baseline_commands_per_s=%.0f ratio=%.2f%n", r.events(),
+                        r.storeEventsPerSecond(), r.consumerEventsPerSecond(), r.roundTripsPerEvent(), r.commandsPerEvent(),
+                        r.baselineCommandsPerSecond(), r.scriptCommandsPerSecond() / r.baselineCommandsPerSecond());
+                return 0;
+            } finally {
+                services.down(started);
+            }
+        }
+    }
+}
