@@ -55,6 +55,18 @@ class MongoProfileStoreIT {
     }
 
     @Test
+    void setOnceKeepsTheFirstValueAndMaxMinKeepTheExtremesOfEventsPassingTheFilter() {
+        store.apply(List.of(order("e1", "u1", 5, null), order("e2", "u1", 12, "France"), order("e3", "u1", 30, "Spain")));
+        store.apply(List.of(order("e4", "u1", 11, "Italy"), order("e5", "u1", 2, "Peru")));
+
+        assertThat(store.read("user", List.of("u1")).get("u1"))
+                .containsEntry("first_country", "France")
+                .containsEntry("max_amount", 30.0)
+                .containsEntry("min_big_amount", 11.0)
+                .containsEntry("country", "Peru");
+    }
+
+    @Test
     void theSameEventTwiceInABatchOrAgainLaterIsAppliedOnce() {
         Event e1 = order("e1", "u1", 2.5, "France");
         store.apply(List.of(e1, e1));

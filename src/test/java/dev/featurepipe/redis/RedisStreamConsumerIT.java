@@ -1,0 +1,133 @@
+package dev.featurepipe.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.featurepipe.config.Config;
+import dev.featurepipe.core.Event;
+import dev.featurepipe.core.EventCodec;
+import dev.featurepipe.core.LoggedEvent;
+import dev.featurepipe.core.StoreUnavailableException;
+import dev.featurepipe.core.registry.Registry;
+import dev.featurepipe.core.registry.RegistryLoader;
+import dev.featurepipe.it.TestServices;
+import io.lettuce.core.Consumer;
+import io.lettuce.core.Range;
+import io.lettuce.core.StreamMessage;
+import io.lettuce.core.XReadArgs;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** The consumer's failure paths on a real Redis: claiming, giving up on crash-looping entries, retrying outages. */
+@ExtendWith(TestServices.class)
+@Timeout(60)
+class RedisStreamConsumerIT {
+    private static final String GROUP = "g";
+
+    private final Registry registry = RegistryLoader.load(Path.of("src/test/resources/registry/it.yaml"));
+    private final EventCodec codec = new EventCodec(new ObjectMapper(), registry);
+    private final List<String> handled = new CopyOnWriteArrayList<>();
+    private Config config;
+    private RedisConnections redis;
+    private RedisCommands<String, String> sync;
+    private String stream;
+
+    @BeforeEach
+    void connect() {
+        config = TestServices.config("src/test/resources/registry/it.yaml", Map.of());
+        stream = config.get(Config.STREAM);
+        redis = new RedisConnections(config.get(Config.REDIS_URL));
+        sync = redis.shared().sync();
+        RedisStreamConsumer.ensureGroup(sync, stream, GROUP);
+    }
+
+    @AfterEach
+    void close() {
+        redis.close();
+    }
+
+    private String append(String eventId) {
+        return sync.xadd(stream, Map.of("e", codec.encode(new Event(eventId, "order", "u1", 1, Map.of("amount", 1.0, "sku", "a")))));
+    }
+
+    private RedisStreamConsumer consumer(String name, RedisStreamConsumer.BatchHandler handler) {
+        return new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, GROUP, name, 10, Duration.ZERO,
+                Duration.ofMillis(200), 5), handler, new SimpleMeterRegistry()).start();
+    }
+
+    private List<StreamMessage<String, String>> deadLetters() {
+        return sync.xrange(stream + ":dead", Range.create("-", "+"));
+    }
+
+    @Test
+    void entriesOfAConsumerThatDiedAreClaimedAndOnesDeliveredTooOftenAreDeadLettered() {
+        String poison = append("crash-looping");
+        String orphan = append("left-behind");
+        Consumer<String> ghost = Consumer.from(GROUP, "ghost");
+        sync.xreadgroup(ghost, XReadArgs.Builder.count(2), XReadArgs.StreamOffset.lastConsumed(stream));
+        for (int i = 0; i < 5; i++) { // the ghost re-reads (and so re-delivers) only the first entry each time
+            sync.xreadgroup(ghost, XReadArgs.Builder.count(1), XReadArgs.StreamOffset.from(stream, "0"));
+        }
+
+        try (RedisStreamConsumer worker = consumer("worker", batch -> batch.forEach(e -> handled.add(e.event().id())))) {
+            await().until(() -> sync.xpending(stream, GROUP).getCount() == 0);
+        }
+
+        assertThat(handled).containsExactly("left-behind");
+        assertThat(deadLetters()).singleElement().satisfies(m -> {
+            assertThat(m.getBody().get("id")).isEqualTo(poison);
+            assertThat(m.getBody().get("reason")).startsWith("delivered 7 times without being acknowledged");
+        });
+        assertThat(orphan).isNotEqualTo(poison);
+    }
+
+    @Test
+    void anUnavailableStoreIsWaitedForAndNothingIsSkipped() {
+        append("e1");
+        append("e2");
+        AtomicInteger attempts = new AtomicInteger();
+        try (RedisStreamConsumer worker = consumer("worker", batch -> {
+            if (attempts.incrementAndGet() < 3) {
+                throw new StoreUnavailableException("ClickHouse is down", null);
+            }
+            batch.stream().map(LoggedEvent::event).map(Event::id).forEach(handled::add);
+        })) {
+            await().until(() -> handled.size() == 2);
+        }
+
+        assertThat(handled).containsExactly("e1", "e2");
+        assertThat(attempts.get()).isEqualTo(3);
+        assertThat(deadLetters()).isEmpty();
+    }
+
+    @Test
+    void anEventTheHandlerRejectsGoesToTheDeadLettersAndTheOthersAreHandled() {
+        append("good-1");
+        append("bad");
+        append("good-2");
+        try (RedisStreamConsumer worker = consumer("worker", batch -> {
+            if (batch.stream().anyMatch(e -> e.event().id().equals("bad"))) {
+                throw new IllegalArgumentException("cannot apply 'bad'");
+            }
+            batch.forEach(e -> handled.add(e.event().id()));
+        })) {
+            await().until(() -> sync.xpending(stream, GROUP).getCount() == 0 && handled.size() == 2);
+        }
+
+        assertThat(handled).containsExactly("good-1", "good-2");
+        assertThat(deadLetters()).singleElement().satisfies(m ->
+                assertThat(m.getBody().get("reason")).contains("cannot apply 'bad'"));
+    }
+}
