@@ -8,6 +8,7 @@ import com.mongodb.client.MongoClients;
 import com.mongodb.client.MongoDatabase;
 import dev.featurepipe.core.StoreUnavailableException;
 import dev.featurepipe.services.LocalMongoServer;
+import dev.featurepipe.services.MongoAddress;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.concurrent.TimeUnit;
@@ -37,16 +38,12 @@ public final class MongoConnection implements AutoCloseable {
         AutoCloseable embedded = null;
         MongoClient client = client(cs);
         if (!ping(client)) {
-            String host = cs.getHosts().get(0);
-            if (!isLoopback(host)) {
-                client.close();
-                throw new StoreUnavailableException("MongoDB at " + uri + " does not answer", null);
-            }
             client.close();
-            String[] hostPort = host.split(":");
-            int port = hostPort.length > 1 ? Integer.parseInt(hostPort[1]) : 27017;
-            log.info("mongo: nothing answers at {}; starting the embedded MongoDB-protocol server there", host);
-            var server = LocalMongoServer.startInProcess(hostPort[0], port);
+            MongoAddress address = MongoAddress.of(cs).filter(a -> isLoopback(a.host())).orElseThrow(() ->
+                    new StoreUnavailableException("MongoDB at " + uri + " does not answer", null));
+            log.info("mongo: nothing answers at {}:{}; starting the embedded MongoDB-protocol server there",
+                    address.host(), address.port());
+            var server = LocalMongoServer.startInProcess(address.host(), address.port());
             embedded = server::shutdownNow;
             client = client(cs);
         }
@@ -78,9 +75,9 @@ public final class MongoConnection implements AutoCloseable {
         }
     }
 
-    private static boolean isLoopback(String hostAndPort) {
+    private static boolean isLoopback(String host) {
         try {
-            return InetAddress.getByName(hostAndPort.split(":")[0]).isLoopbackAddress();
+            return InetAddress.getByName(host).isLoopbackAddress();
         } catch (UnknownHostException e) {
             return false;
         }

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.bson.Document;
 
@@ -28,17 +29,10 @@ final class MongoLocal implements LocalServer {
 
     MongoLocal(String mongoUri, Path dir) {
         this.uri = new ConnectionString(mongoUri);
-        List<String> hosts = uri.getHosts();
-        if (uri.isSrvProtocol() || hosts.size() != 1) {
-            this.host = String.join(",", hosts); // cannot be started locally; answers() still works
-            this.port = -1;
-        } else {
-            String h = hosts.get(0);
-            int colon = h.lastIndexOf(':');
-            boolean hasPort = colon > 0 && !h.endsWith("]");
-            this.host = (hasPort ? h.substring(0, colon) : h).replace("[", "").replace("]", "");
-            this.port = hasPort ? Integer.parseInt(h.substring(colon + 1)) : 27017;
-        }
+        Optional<MongoAddress> address = MongoAddress.of(uri);
+        // several hosts or SRV: cannot be started locally, but answers() still works
+        this.host = address.map(MongoAddress::host).orElse(String.join(",", uri.getHosts()));
+        this.port = address.map(MongoAddress::port).orElse(-1);
         this.dir = dir;
     }
 
