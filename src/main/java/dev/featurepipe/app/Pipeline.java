@@ -20,6 +20,7 @@ import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisEventLog;
 import dev.featurepipe.redis.RedisOnlineStore;
 import dev.featurepipe.redis.RedisStreamConsumer;
+import dev.featurepipe.redis.StreamTrimmer;
 import dev.featurepipe.serve.FeatureService;
 import dev.featurepipe.serve.ServeRoutes;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -99,7 +100,9 @@ public final class Pipeline implements AutoCloseable {
             // groups exist before the first event, so no consumer that starts later misses one
             RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
             RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
-            var eventLog = new RedisEventLog(redis, codec, stream, config.get(Config.INGEST_DEDUPE_TTL));
+            var eventLog = new RedisEventLog(redis, codec, stream, config.get(Config.INGEST_DEDUPE_TTL),
+                    config.get(Config.STREAM_MAX_BACKLOG));
+            own(new StreamTrimmer(redis, stream, config.get(Config.STREAM_TRIM_INTERVAL), metrics));
             var validator = new EventValidator(registry, config.get(Config.MAX_FUTURE_SKEW).toMillis());
             routes.add(new IngestRoutes(new IngestService(validator, eventLog, json, clock, config.get(Config.INGEST_MAX_EVENTS), metrics)));
         }

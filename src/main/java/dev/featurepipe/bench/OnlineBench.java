@@ -178,7 +178,7 @@ public final class OnlineBench {
         String stream = run + ":b";
         EventCodec codec = new EventCodec(new ObjectMapper(), registry);
         RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
-        RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ZERO);
+        RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ZERO, Long.MAX_VALUE);
         for (int from = 0; from < events.size(); from += 1000) {
             log.append(events.subList(from, Math.min(events.size(), from + 1000)));
         }

@@ -55,6 +55,11 @@ public final class Config {
             positive(1_000_000));
     public static final Setting<Duration> OFFLINE_BATCH_INTERVAL = new Setting<>("FP_OFFLINE_BATCH_INTERVAL", "1s",
             "longest time an event waits in a batch before it is written to ClickHouse", duration());
+    public static final Setting<Integer> STREAM_MAX_BACKLOG = new Setting<>("FP_STREAM_MAX_BACKLOG", "1000000",
+            "most entries the event stream may hold; ingest answers 503 with Retry-After beyond it (backpressure)",
+            positive(1_000_000_000));
+    public static final Setting<Duration> STREAM_TRIM_INTERVAL = new Setting<>("FP_STREAM_TRIM_INTERVAL", "1s",
+            "how often the ingest role trims the stream below the oldest entry a consumer group still needs", duration());
     public static final Setting<Integer> HTTP_MAX_BODY_MB = new Setting<>("FP_HTTP_MAX_BODY_MB", "32",
             "largest request body the HTTP API reads, in MiB (larger: 413)", positive(1024));
     public static final Setting<Integer> INGEST_MAX_EVENTS = new Setting<>("FP_INGEST_MAX_EVENTS", "10000",
@@ -68,6 +73,7 @@ public final class Config {
 
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
+            STREAM_MAX_BACKLOG, STREAM_TRIM_INTERVAL,
             CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, ONLINE_BATCH, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW);
 

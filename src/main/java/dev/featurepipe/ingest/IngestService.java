@@ -3,6 +3,7 @@ package dev.featurepipe.ingest;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.featurepipe.core.BacklogFullException;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.EventLog;
 import dev.featurepipe.core.FieldError;
@@ -71,7 +72,14 @@ public final class IngestService {
             count("rejected", nodes.size());
             throw rejected(invalidEvents + " of " + nodes.size() + " events are invalid; nothing was written", errors);
         }
-        List<EventLog.Appended> appended = log.append(valid);
+        List<EventLog.Appended> appended;
+        try {
+            appended = log.append(valid);
+        } catch (BacklogFullException e) {
+            metrics.counter("featurepipe.ingest.backpressure").increment();
+            count("refused", valid.size());
+            throw e;
+        }
         int duplicates = (int) appended.stream().filter(EventLog.Appended::duplicate).count();
         count("accepted", valid.size() - duplicates);
         count("duplicate", duplicates);

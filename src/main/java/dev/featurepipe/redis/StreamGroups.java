@@ -11,8 +11,11 @@ public final class StreamGroups {
     private StreamGroups() {
     }
 
-    /** One group: entries delivered but not acknowledged, and entries not yet delivered (null: unknown). */
-    public record GroupStatus(String name, long pending, Long lag) {
+    /**
+     * One group: entries delivered but not acknowledged, entries not yet delivered (null: unknown), and the id of
+     * the last entry delivered.
+     */
+    public record GroupStatus(String name, long pending, Long lag, String lastDelivered) {
         public boolean caughtUp() {
             return pending == 0 && lag != null && lag == 0;
         }
@@ -30,7 +33,7 @@ public final class StreamGroups {
                 info.put(String.valueOf(pairs.get(i)), pairs.get(i + 1));
             }
             groups.add(new GroupStatus(String.valueOf(info.get("name")), ((Number) info.get("pending")).longValue(),
-                    info.get("lag") instanceof Number n ? n.longValue() : null));
+                    info.get("lag") instanceof Number n ? n.longValue() : null, String.valueOf(info.get("last-delivered-id"))));
         }
         return groups;
     }

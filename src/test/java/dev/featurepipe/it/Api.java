@@ -6,13 +6,14 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
+import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 
 /** A plain HTTP client of the featurepipe API, as any user would write one. */
 public final class Api {
-    /** Status and parsed JSON body of a response. */
-    public record Reply(int status, JsonNode body) {
+    /** Status, headers and parsed JSON body of a response. */
+    public record Reply(int status, JsonNode body, HttpHeaders headers) {
     }
 
     private final HttpClient http = HttpClient.newHttpClient();
@@ -43,7 +44,7 @@ public final class Api {
     private Reply send(HttpRequest request) {
         try {
             HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
-            return new Reply(r.statusCode(), r.body().isEmpty() ? json.nullNode() : json.readTree(r.body()));
+            return new Reply(r.statusCode(), r.body().isEmpty() ? json.nullNode() : json.readTree(r.body()), r.headers());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {

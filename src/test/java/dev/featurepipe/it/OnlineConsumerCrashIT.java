@@ -109,7 +109,8 @@ class OnlineConsumerCrashIT {
 
     /** 100,000 events for 400 users over the last 30 hours; every 20th is appended a second time. */
     private static List<Tx> appendEvents(RedisConnections redis, Registry registry, String stream) {
-        RedisEventLog log = new RedisEventLog(redis, new EventCodec(new ObjectMapper(), registry), stream, Duration.ZERO);
+        RedisEventLog log = new RedisEventLog(redis, new EventCodec(new ObjectMapper(), registry), stream, Duration.ZERO,
+                Long.MAX_VALUE);
         Random random = new Random(99);
         long now = System.currentTimeMillis();
         String run = UUID.randomUUID().toString().substring(0, 8);

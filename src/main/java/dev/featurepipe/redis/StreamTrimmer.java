@@ -1,0 +1,84 @@
+package dev.featurepipe.redis;
+
+import io.lettuce.core.XTrimArgs;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Keeps the event stream bounded without ever dropping an unprocessed event: every interval it trims the stream
+ * (XTRIM MINID) below the oldest entry that some consumer group has not acknowledged yet, that is below the
+ * lowest pending id, or the last delivered id, of every group. With no group it trims nothing.
+ */
+public final class StreamTrimmer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(StreamTrimmer.class);
+
+    private final RedisConnections redis;
+    private final String stream;
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "fp-stream-trimmer"));
+    private final AtomicLong length = new AtomicLong();
+    private final Counter trimmed;
+    private final Counter failures;
+
+    public StreamTrimmer(RedisConnections redis, String stream, Duration interval, MeterRegistry metrics) {
+        this.redis = redis;
+        this.stream = stream;
+        this.trimmed = metrics.counter("featurepipe.stream.trimmed");
+        this.failures = metrics.counter("featurepipe.stream.trim.failures");
+        metrics.gauge("featurepipe.stream.length", length);
+        timer.scheduleWithFixedDelay(this::trimSafely, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void trimSafely() {
+        try {
+            trim();
+        } catch (RuntimeException e) {
+            failures.increment();
+            log.warn("trimmer: trimming stream {} failed: {}", stream, e.toString());
+        }
+    }
+
+    /** Trims once; returns how many entries were removed. */
+    public long trim() {
+        RedisCommands<String, String> sync = redis.shared().sync();
+        Optional<String> minId = oldestUnacknowledged(sync, StreamGroups.status(sync, stream));
+        long removed = minId.map(id -> sync.xtrim(stream, XTrimArgs.Builder.minId(id))).orElse(0L);
+        trimmed.increment(removed);
+        length.set(sync.xlen(stream));
+        return removed;
+    }
+
+    /** The smallest id any group still needs: its lowest pending id, or else its last delivered id. */
+    private Optional<String> oldestUnacknowledged(RedisCommands<String, String> sync, List<StreamGroups.GroupStatus> groups) {
+        String min = null;
+        for (StreamGroups.GroupStatus g : groups) {
+            String needed = g.pending() > 0 ? sync.xpending(stream, g.name()).getMessageIds().getLower().getValue()
+                    : g.lastDelivered();
+            if (min == null || compareIds(needed, min) < 0) {
+                min = needed;
+            }
+        }
+        return Optional.ofNullable(min).filter(id -> !id.equals("0-0"));
+    }
+
+    static int compareIds(String a, String b) {
+        int da = a.indexOf('-');
+        int db = b.indexOf('-');
+        int c = Long.compare(Long.parseLong(a.substring(0, da)), Long.parseLong(b.substring(0, db)));
+        return c != 0 ? c : Long.compare(Long.parseLong(a.substring(da + 1)), Long.parseLong(b.substring(db + 1)));
+    }
+
+    @Override
+    public void close() {
+        timer.shutdownNow();
+    }
+}
