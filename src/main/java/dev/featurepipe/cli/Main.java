@@ -10,14 +10,16 @@ import picocli.CommandLine.Model.OptionSpec;
 /** The {@code ./fp} command line. */
 @Command(name = "fp", mixinStandardHelpOptions = true, version = "featurepipe 0.1",
         description = "featurepipe: a feature pipeline and feature store (Redis Streams, Redis, MongoDB, ClickHouse).",
-        subcommands = {ServicesCommand.class, RunCommand.class, DemoCommand.class, RegistryCommand.class, BenchCommand.class})
+        subcommands = {ServicesCommand.class, RunCommand.class, DemoCommand.class, RegistryCommand.class, BenchCommand.class,
+            VerifyCommand.class})
 public final class Main {
 
     public static void main(String[] args) {
         System.exit(commandLine().execute(args));
     }
 
-    static CommandLine commandLine() {
+    /** The command line with every subcommand and setting flag (also used to run commands in tests). */
+    public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new Main());
         addSettingOptions(cli);
         cli.setExecutionExceptionHandler(new ErrorHandler());

@@ -61,8 +61,9 @@ public final class StreamTrimmer implements AutoCloseable {
     private Optional<String> oldestUnacknowledged(RedisCommands<String, String> sync, List<StreamGroups.GroupStatus> groups) {
         String min = null;
         for (StreamGroups.GroupStatus g : groups) {
-            String needed = g.pending() > 0 ? sync.xpending(stream, g.name()).getMessageIds().getLower().getValue()
-                    : g.lastDelivered();
+            String lowestPending = g.pending() > 0 ? sync.xpending(stream, g.name()).getMessageIds().getLower().getValue() : null;
+            // no pending entry (or none left since the status was read): all up to the last delivered is acknowledged
+            String needed = lowestPending != null ? lowestPending : g.lastDelivered();
             if (min == null || compareIds(needed, min) < 0) {
                 min = needed;
             }

@@ -7,14 +7,17 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.app.Pipeline;
 import dev.featurepipe.app.Role;
+import dev.featurepipe.cli.Main;
 import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.demo.ReplaySummary;
 import dev.featurepipe.demo.RetailReplay;
 import dev.featurepipe.redis.StreamGroups;
 import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.PrintStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,6 +26,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.AfterAll;
@@ -92,6 +96,32 @@ class RetailReplayIT {
         String customer = first.lastCustomers().get(0);
         JsonNode features = new Api(pipeline.httpPort()).get("/v1/features/customer/" + customer).body();
         assertThat(features.at("/features/lifetime_lines").asLong()).isEqualTo(file.purchaseLines().get(customer));
+
+        // the skew check, as a user runs it, finds online and ClickHouse equal, and finds a value changed online
+        List<String> clean = verify();
+        assertThat(clean.get(clean.size() - 1)).matches("verify: checked=\\d+ mismatched=0");
+        assertThat(Long.parseLong(clean.get(clean.size() - 1).replaceAll(".*checked=(\\d+).*", "$1"))).isGreaterThan(1000);
+        String key = config.get(Config.STREAM) + ":customer:" + customer + ":spend";
+        pipeline.redis().shared().sync().hincrbyfloat(key, "0:0:s", 1.0);
+        List<String> skewed = verify();
+        assertThat(skewed).anySatisfy(l -> assertThat(l).matches("\\s+spend_lifetime\\s+compared\\s+\\d+\\s+mismatched\\s+1"));
+        assertThat(skewed.get(skewed.size() - 1)).endsWith("mismatched=1");
+    }
+
+    /** Runs {@code ./fp verify} on a sample holding the last customer, returning what it printed. */
+    private List<String> verify() {
+        PrintStream stdout = System.out;
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
+        try {
+            Main.commandLine().execute("verify", "--sample", "5000", "--wait", "1m",
+                    "--redis-url=" + config.get(Config.REDIS_URL), "--clickhouse-url=" + config.get(Config.CLICKHOUSE_URL),
+                    "--clickhouse-database=" + config.get(Config.CLICKHOUSE_DATABASE), "--stream=" + config.get(Config.STREAM),
+                    "--registry=registry/retail.yaml");
+        } finally {
+            System.setOut(stdout);
+        }
+        return printed.toString(StandardCharsets.UTF_8).lines().toList();
     }
 
     private long clickhouse(String sql) {

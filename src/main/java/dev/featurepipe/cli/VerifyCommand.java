@@ -1,0 +1,77 @@
+package dev.featurepipe.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.featurepipe.clickhouse.ClickHouseClient;
+import dev.featurepipe.clickhouse.ClickHouseEventTable;
+import dev.featurepipe.config.Config;
+import dev.featurepipe.core.Durations;
+import dev.featurepipe.core.FeaturepipeException;
+import dev.featurepipe.core.registry.Registry;
+import dev.featurepipe.core.registry.RegistryLoader;
+import dev.featurepipe.redis.RedisConnections;
+import dev.featurepipe.redis.RedisOnlineStore;
+import dev.featurepipe.redis.StreamGroups;
+import dev.featurepipe.verify.SkewCheck;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "verify", mixinStandardHelpOptions = true,
+        description = "The skew check: online values of a sample of entities against the same features recomputed "
+                + "by ClickHouse at the same instant, once both consumer groups have caught up. Exits 0 only when "
+                + "no value differs.")
+final class VerifyCommand extends ConfiguredCommand {
+    @Option(names = "--sample", defaultValue = "1000", description = "entities to check per entity type (default: ${DEFAULT-VALUE})")
+    int sample;
+
+    @Option(names = "--features", split = ",", description = "served names to check (default: every window and lifetime feature)")
+    List<String> features = List.of();
+
+    @Option(names = "--seed", defaultValue = "1", description = "which sample to take (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--wait", defaultValue = "10m", description = "how long to wait for the consumer groups (default: ${DEFAULT-VALUE})")
+    String waitFor;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        Config config = config();
+        Registry registry = RegistryLoader.load(config.path(Config.REGISTRY));
+        try (RedisConnections redis = new RedisConnections(config.get(Config.REDIS_URL))) {
+            awaitConsumers(redis, config.get(Config.STREAM), Durations.parse(waitFor));
+            ClickHouseEventTable offline = new ClickHouseEventTable(new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null),
+                    config.get(Config.CLICKHOUSE_DATABASE), registry, new ObjectMapper());
+            SkewCheck check = new SkewCheck(registry, new RedisOnlineStore(redis, registry, config.get(Config.STREAM),
+                    Clock.systemUTC()), offline);
+            long t = System.currentTimeMillis();
+            long checked = 0;
+            long mismatched = 0;
+            for (String entity : registry.entityNames()) {
+                List<String> ids = check.sample(entity, sample, seed);
+                System.out.printf(Locale.ROOT, "%s: %d entities, as of %d%n", entity, ids.size(), t);
+                for (SkewCheck.FeatureReport r : check.check(entity, ids, features, t)) {
+                    System.out.printf(Locale.ROOT, "  %-28s compared %6d  mismatched %6d%n", r.feature(), r.compared(), r.mismatched());
+                    r.examples().forEach(e -> System.out.println("      " + e));
+                    checked += r.compared();
+                    mismatched += r.mismatched();
+                }
+            }
+            System.out.println("verify: checked=" + checked + " mismatched=" + mismatched);
+            return mismatched == 0 ? 0 : 1;
+        }
+    }
+
+    private static void awaitConsumers(RedisConnections redis, String stream, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!StreamGroups.status(redis.shared().sync(), stream).stream().allMatch(StreamGroups.GroupStatus::caughtUp)) {
+            if (System.nanoTime() > deadline) {
+                throw new FeaturepipeException("the consumer groups of " + stream
+                        + " did not catch up within " + timeout.toSeconds() + " s; is './fp run' running?");
+            }
+            Thread.sleep(200);
+        }
+    }
+}

@@ -1,0 +1,144 @@
+package dev.featurepipe.verify;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.featurepipe.clickhouse.ClickHouseEventTable;
+import dev.featurepipe.clickhouse.FeatureSql;
+import dev.featurepipe.core.FieldType;
+import dev.featurepipe.core.OnlineStore;
+import dev.featurepipe.core.expr.SqlWriter;
+import dev.featurepipe.core.registry.AggregateFeature;
+import dev.featurepipe.core.registry.Registry;
+import dev.featurepipe.core.registry.ServedFeature;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The online/offline skew check: for a sample of entities, every window and lifetime feature is read from the
+ * online store and recomputed by ClickHouse from the raw events with the feature's SQL, both as of the same
+ * instant, and the two are compared (numbers to a relative 1e-9: online sums are kept as doubles).
+ */
+public final class SkewCheck {
+    /** Per feature: values compared, values that differ, and a few examples of the differences. */
+    public record FeatureReport(String feature, int compared, int mismatched, List<String> examples) {
+    }
+
+    private static final int EXAMPLES = 3;
+
+    private final Registry registry;
+    private final OnlineStore online;
+    private final ClickHouseEventTable offline;
+    private final ObjectMapper json = new ObjectMapper();
+
+    public SkewCheck(Registry registry, OnlineStore online, ClickHouseEventTable offline) {
+        this.registry = registry;
+        this.online = online;
+        this.offline = offline;
+    }
+
+    /** Up to {@code n} entities of {@code entity} that have events offline, a different sample for each seed. */
+    public List<String> sample(String entity, int n, long seed) {
+        List<String> types = registry.eventTypes().stream().filter(t -> t.entity().equals(entity))
+                .map(t -> SqlWriter.quote(t.name())).toList();
+        String rows = offline.query("SELECT entity_id FROM " + ClickHouseEventTable.TABLE + " WHERE event_type IN ("
+                + String.join(", ", types) + ") GROUP BY entity_id ORDER BY cityHash64(entity_id, " + seed + ") LIMIT " + n
+                + " FORMAT TabSeparated");
+        return rows.lines().filter(l -> !l.isBlank()).toList();
+    }
+
+    /** Compares the named features (all window and lifetime features of the entity when empty) at time t. */
+    public List<FeatureReport> check(String entity, List<String> ids, List<String> names, long t) {
+        List<ServedFeature.WindowValue> features = registry.served(entity).values().stream()
+                .filter(ServedFeature.WindowValue.class::isInstance).map(ServedFeature.WindowValue.class::cast)
+                .filter(f -> names.isEmpty() || names.contains(f.name())).toList();
+        Map<String, Map<String, Object>> onlineValues = online.read(entity, ids, List.copyOf(features), t);
+        Map<String, Long> asOf = new LinkedHashMap<>();
+        ids.forEach(id -> asOf.put(id, t));
+        List<FeatureReport> reports = new ArrayList<>();
+        for (ServedFeature.WindowValue f : features) {
+            Map<String, Object> offlineValues = offlineValues(f, asOf);
+            int mismatched = 0;
+            List<String> examples = new ArrayList<>();
+            for (String id : ids) {
+                Object on = onlineValues.getOrDefault(id, Map.of()).getOrDefault(f.name(), empty(f.feature()));
+                Object off = offlineValues.getOrDefault(id, empty(f.feature()));
+                if (!same(on, off)) {
+                    mismatched++;
+                    if (examples.size() < EXAMPLES) {
+                        examples.add(id + ": online " + on + ", offline " + off);
+                    }
+                }
+            }
+            reports.add(new FeatureReport(f.name(), ids.size(), mismatched, examples));
+        }
+        return reports;
+    }
+
+    private Map<String, Object> offlineValues(ServedFeature.WindowValue f, Map<String, Long> asOf) {
+        Map<String, Object> values = new HashMap<>();
+        if (asOf.isEmpty()) {
+            return values;
+        }
+        for (String line : offline.query(FeatureSql.valuesAt(ClickHouseEventTable.TABLE, f.feature(), f.window(), asOf)).split("\n")) {
+            if (!line.isBlank()) {
+                try {
+                    JsonNode row = json.readTree(line);
+                    values.put(row.get("entity_id").asText(), typed(f.feature(), row.get("value")));
+                } catch (IOException e) {
+                    throw new UncheckedIOException("ClickHouse answered a row that is not JSON: " + line, e);
+                }
+            }
+        }
+        return values;
+    }
+
+    /** A value ClickHouse gave as JSON, in the type the online store serves. */
+    static Object typed(AggregateFeature f, JsonNode node) {
+        if (node.isArray()) {
+            List<Object> list = new ArrayList<>();
+            node.forEach(x -> list.add(scalar(f.value().type(), x)));
+            return list;
+        }
+        return scalar(f.resultType(), node);
+    }
+
+    private static Object scalar(FieldType type, JsonNode x) {
+        return switch (type) {
+            case STRING -> x.asText();
+            case LONG -> x.asLong();
+            case DOUBLE -> x.asDouble();
+            case BOOLEAN -> x.asInt() == 1;
+        };
+    }
+
+    static Object empty(AggregateFeature f) {
+        return f.aggregation().zeroWhenEmpty() ? 0L : null;
+    }
+
+    /** Equal, numbers to a relative 1e-9, lists element by element. */
+    static boolean same(Object a, Object b) {
+        if (a instanceof List<?> x && b instanceof List<?> y) {
+            if (x.size() != y.size()) {
+                return false;
+            }
+            for (int i = 0; i < x.size(); i++) {
+                if (!same(x.get(i), y.get(i))) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        if (a instanceof Number x && b instanceof Number y) {
+            double dx = x.doubleValue();
+            double dy = y.doubleValue();
+            return Math.abs(dx - dy) <= 1e-9 * Math.max(1, Math.max(Math.abs(dx), Math.abs(dy)));
+        }
+        return Objects.equals(a, b);
+    }
+}
