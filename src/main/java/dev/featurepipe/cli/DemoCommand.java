@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.app.Pipeline;
 import dev.featurepipe.app.Role;
 import dev.featurepipe.config.Config;
+import dev.featurepipe.core.FeaturepipeException;
 import dev.featurepipe.demo.ReplaySummary;
 import dev.featurepipe.demo.RetailReplay;
 import dev.featurepipe.redis.StreamGroups;
@@ -106,17 +107,11 @@ final class DemoCommand extends ConfiguredCommand {
 
     private static void waitForConsumers(Pipeline pipeline, String stream) throws InterruptedException {
         System.out.print("\nWaiting for the consumer groups to catch up ");
-        long deadline = System.nanoTime() + Duration.ofMinutes(30).toNanos();
-        while (System.nanoTime() < deadline) {
-            List<StreamGroups.GroupStatus> groups = StreamGroups.status(pipeline.redis().shared().sync(), stream);
-            if (!groups.isEmpty() && groups.stream().allMatch(StreamGroups.GroupStatus::caughtUp)) {
-                System.out.println("done: " + groups.stream().map(g -> g.name() + " caught up").toList());
-                return;
-            }
-            System.out.print(".");
-            Thread.sleep(500);
+        Duration timeout = Duration.ofMinutes(30);
+        if (!StreamGroups.awaitCaughtUp(pipeline.redis().shared().sync(), stream, timeout, () -> System.out.print("."))) {
+            throw new FeaturepipeException("the consumer groups did not catch up within " + timeout.toMinutes() + " minutes");
         }
-        throw new IllegalStateException("the consumer groups did not catch up within 30 minutes");
+        System.out.println(" done: both groups caught up");
     }
 
     private static void showFeatures(URI api, List<String> customers) throws IOException, InterruptedException {

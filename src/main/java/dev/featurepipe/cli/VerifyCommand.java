@@ -41,7 +41,11 @@ final class VerifyCommand extends ConfiguredCommand {
         Config config = config();
         Registry registry = RegistryLoader.load(config.path(Config.REGISTRY));
         try (RedisConnections redis = new RedisConnections(config.get(Config.REDIS_URL))) {
-            awaitConsumers(redis, config.get(Config.STREAM), Durations.parse(waitFor));
+            Duration timeout = Durations.parse(waitFor);
+            if (!StreamGroups.awaitCaughtUp(redis.shared().sync(), config.get(Config.STREAM), timeout, () -> { })) {
+                throw new FeaturepipeException("the consumer groups of " + config.get(Config.STREAM)
+                        + " did not catch up within " + timeout.toSeconds() + " s; is './fp run' running?");
+            }
             ClickHouseEventTable offline = new ClickHouseEventTable(new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null),
                     config.get(Config.CLICKHOUSE_DATABASE), registry, new ObjectMapper());
             SkewCheck check = new SkewCheck(registry, new RedisOnlineStore(redis, registry, config.get(Config.STREAM),
@@ -61,17 +65,6 @@ final class VerifyCommand extends ConfiguredCommand {
             }
             System.out.println("verify: checked=" + checked + " mismatched=" + mismatched);
             return mismatched == 0 ? 0 : 1;
-        }
-    }
-
-    private static void awaitConsumers(RedisConnections redis, String stream, Duration timeout) throws InterruptedException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!StreamGroups.status(redis.shared().sync(), stream).stream().allMatch(StreamGroups.GroupStatus::caughtUp)) {
-            if (System.nanoTime() > deadline) {
-                throw new FeaturepipeException("the consumer groups of " + stream
-                        + " did not catch up within " + timeout.toSeconds() + " s; is './fp run' running?");
-            }
-            Thread.sleep(200);
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.featurepipe.redis;
 
 import io.lettuce.core.api.sync.RedisCommands;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -18,6 +19,27 @@ public final class StreamGroups {
     public record GroupStatus(String name, long pending, Long lag, String lastDelivered) {
         public boolean caughtUp() {
             return pending == 0 && lag != null && lag == 0;
+        }
+    }
+
+    /**
+     * Waits until every group has caught up, calling {@code tick} about twice a second meanwhile.
+     *
+     * @return false when the timeout passed first
+     */
+    public static boolean awaitCaughtUp(RedisCommands<String, String> redis, String stream, Duration timeout, Runnable tick)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            List<GroupStatus> groups = status(redis, stream);
+            if (!groups.isEmpty() && groups.stream().allMatch(GroupStatus::caughtUp)) {
+                return true;
+            }
+            if (System.nanoTime() - deadline > 0) {
+                return false;
+            }
+            tick.run();
+            Thread.sleep(500);
         }
     }
 

@@ -99,7 +99,7 @@ public final class SkewCheck {
     }
 
     /** A value ClickHouse gave as JSON, in the type the online store serves. */
-    static Object typed(AggregateFeature f, JsonNode node) {
+    public static Object typed(AggregateFeature f, JsonNode node) {
         if (node.isArray()) {
             List<Object> list = new ArrayList<>();
             node.forEach(x -> list.add(scalar(f.value().type(), x)));
@@ -117,12 +117,12 @@ public final class SkewCheck {
         };
     }
 
-    static Object empty(AggregateFeature f) {
+    public static Object empty(AggregateFeature f) {
         return f.aggregation().zeroWhenEmpty() ? 0L : null;
     }
 
     /** Equal, numbers to a relative 1e-9, lists element by element. */
-    static boolean same(Object a, Object b) {
+    public static boolean same(Object a, Object b) {
         if (a instanceof List<?> x && b instanceof List<?> y) {
             if (x.size() != y.size()) {
                 return false;

@@ -15,6 +15,7 @@ import dev.featurepipe.online.OnlineConsumer;
 import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisEventLog;
 import dev.featurepipe.redis.RedisOnlineStore;
+import dev.featurepipe.verify.SkewCheck;
 import dev.featurepipe.redis.RedisStreamConsumer;
 import dev.featurepipe.redis.StreamGroups;
 import java.io.IOException;
@@ -94,8 +95,8 @@ class OnlineConsumerCrashIT {
                 for (ServedFeature f : features) {
                     ServedFeature.WindowValue w = (ServedFeature.WindowValue) f;
                     Object expected = PropertyModel.reference(w, user.getValue(), t);
-                    Object actual = served.get(user.getKey()).getOrDefault(w.name(), PropertyModel.empty(w.feature()));
-                    if (!PropertyModel.same(expected, actual)) {
+                    Object actual = served.get(user.getKey()).getOrDefault(w.name(), SkewCheck.empty(w.feature()));
+                    if (!SkewCheck.same(expected, actual)) {
                         mismatches.add(w.name() + " of " + user.getKey() + ": reference " + expected + ", online " + actual);
                     }
                 }

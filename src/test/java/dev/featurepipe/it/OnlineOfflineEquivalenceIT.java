@@ -10,12 +10,12 @@ import dev.featurepipe.clickhouse.FeatureSql;
 import dev.featurepipe.it.PropertyModel.Tx;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.core.LoggedEvent;
-import dev.featurepipe.core.registry.AggregateFeature;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.RegistryLoader;
 import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisOnlineStore;
+import dev.featurepipe.verify.SkewCheck;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -104,14 +104,14 @@ class OnlineOfflineEquivalenceIT {
             Map<String, Object> offlineValues = offlineValues(w, asOf);
             for (Map.Entry<String, Long> user : asOf.entrySet()) {
                 Object expected = PropertyModel.reference(w, byUser.get(user.getKey()), user.getValue());
-                Object onlineValue = served.get(user.getKey()).getOrDefault(w.name(), PropertyModel.empty(w.feature()));
-                Object offlineValue = offlineValues.getOrDefault(user.getKey(), PropertyModel.empty(w.feature()));
+                Object onlineValue = served.get(user.getKey()).getOrDefault(w.name(), SkewCheck.empty(w.feature()));
+                Object offlineValue = offlineValues.getOrDefault(user.getKey(), SkewCheck.empty(w.feature()));
                 compared += 2;
-                if (!PropertyModel.same(expected, onlineValue)) {
+                if (!SkewCheck.same(expected, onlineValue)) {
                     mismatches.add(w.name() + " of " + user.getKey() + " at " + user.getValue() + ": reference " + expected
                             + ", online " + onlineValue);
                 }
-                if (!PropertyModel.same(expected, offlineValue)) {
+                if (!SkewCheck.same(expected, offlineValue)) {
                     mismatches.add(w.name() + " of " + user.getKey() + " at " + user.getValue() + ": reference " + expected
                             + ", ClickHouse " + offlineValue);
                 }
@@ -146,28 +146,10 @@ class OnlineOfflineEquivalenceIT {
         for (String line : rows.split("\n")) {
             if (!line.isBlank()) {
                 JsonNode row = json.readTree(line);
-                values.put(row.get("entity_id").asText(), fromJson(w.feature(), row.get("value")));
+                values.put(row.get("entity_id").asText(), SkewCheck.typed(w.feature(), row.get("value")));
             }
         }
         return values;
     }
-
-    private static Object fromJson(AggregateFeature f, JsonNode node) {
-        if (node.isArray()) {
-            List<Object> list = new ArrayList<>();
-            node.forEach(x -> list.add(scalar(x)));
-            return list;
-        }
-        return switch (f.resultType()) {
-            case BOOLEAN -> node.asInt() == 1;
-            case STRING -> node.asText();
-            default -> scalar(node);
-        };
-    }
-
-    private static Object scalar(JsonNode x) {
-        return x.isTextual() ? x.asText() : x.isIntegralNumber() ? (Object) x.asLong() : (Object) x.asDouble();
-    }
-
 
 }

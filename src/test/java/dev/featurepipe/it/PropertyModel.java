@@ -1,7 +1,6 @@
 package dev.featurepipe.it;
 
 import dev.featurepipe.core.Event;
-import dev.featurepipe.core.registry.AggregateFeature;
 import dev.featurepipe.core.registry.ServedFeature;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -12,7 +11,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.function.Function;
@@ -109,10 +107,6 @@ final class PropertyModel {
         return events;
     }
 
-    static Object empty(AggregateFeature f) {
-        return f.aggregation().zeroWhenEmpty() ? 0L : null;
-    }
-
     /** The window semantics, read literally, over the distinct events of one user. */
     static Object reference(ServedFeature.WindowValue w, List<Tx> all, long t) {
         Def def = DEFS.get(w.feature().name());
@@ -160,24 +154,4 @@ final class PropertyModel {
     private static int bytes(String a, String b) {
         return Arrays.compareUnsigned(a.getBytes(StandardCharsets.UTF_8), b.getBytes(StandardCharsets.UTF_8));
     }
-
-    /** Equal, with numbers equal to a relative 1e-9 (sums of doubles are added in another order). */
-    static boolean same(Object a, Object b) {
-        if (a instanceof List<?> x && b instanceof List<?> y) {
-            if (x.size() != y.size()) {
-                return false;
-            }
-            for (int i = 0; i < x.size(); i++) {
-                if (!same(x.get(i), y.get(i))) {
-                    return false;
-                }
-            }
-            return true;
-        }
-        if (a instanceof Number x && b instanceof Number y) {
-            double dx = x.doubleValue();
-            double dy = y.doubleValue();
-            return Math.abs(dx - dy) <= 1e-9 * Math.max(1, Math.max(Math.abs(dx), Math.abs(dy)));
-        }
-        return Objects.equals(a, b);
-    }}
+}
