@@ -30,11 +30,15 @@ public final class TestServices implements BeforeAllCallback {
                 .computeIfAbsent(TestServices.class, k -> new Running(), Running.class);
     }
 
+    /** The test servers, as {@code ./fp services} manages them (a test may stop and start one). */
+    public static LocalServices local() {
+        return new LocalServices(new ServiceAddresses(REDIS, CLICKHOUSE, CLICKHOUSE_TCP, MONGO),
+                Path.of("target/it-services").toAbsolutePath(), new PrintStream(System.out, true));
+    }
+
     /** The servers while the test run lasts; closed by JUnit after the last test. */
     private static final class Running implements AutoCloseable {
-        private final LocalServices services = new LocalServices(
-                new ServiceAddresses(REDIS, CLICKHOUSE, CLICKHOUSE_TCP, MONGO), Path.of("target/it-services").toAbsolutePath(),
-                new PrintStream(System.out, true));
+        private final LocalServices services = local();
 
         private final List<String> started = services.up();
 
