@@ -1,6 +1,5 @@
 package dev.featurepipe.bench;
 
-import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.core.Event;
@@ -8,10 +7,6 @@ import dev.featurepipe.core.EventCodec;
 import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.RegistryLoader;
-import dev.featurepipe.demo.RetailEvents;
-import dev.featurepipe.demo.RetailFile;
-import dev.featurepipe.demo.RetailRow;
-import dev.featurepipe.ingest.EventValidator;
 import dev.featurepipe.mongo.MongoConnection;
 import dev.featurepipe.mongo.MongoProfileStore;
 import dev.featurepipe.online.OnlineConsumer;
@@ -21,14 +16,10 @@ import dev.featurepipe.redis.RedisOnlineStore;
 import dev.featurepipe.redis.RedisStreamConsumer;
 import dev.featurepipe.redis.StreamGroups;
 import io.lettuce.core.RedisFuture;
-import io.lettuce.core.ScanArgs;
-import io.lettuce.core.ScanIterator;
 import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -79,7 +70,7 @@ public final class OnlineBench {
 
     public Result run() {
         Registry registry = RegistryLoader.load(config.path(Config.REGISTRY));
-        List<Event> events = retailEvents(registry);
+        List<Event> events = BenchData.retailEvents(registry, file, eventCount);
         int batch = config.get(Config.ONLINE_BATCH);
         try (RedisConnections redis = new RedisConnections(config.get(Config.REDIS_URL));
              MongoConnection mongo = MongoConnection.open(config.get(Config.MONGO_URI), run.replace('-', '_'))) {
@@ -111,30 +102,10 @@ public final class OnlineBench {
                         (double) commands / events.size(), commands / storeSeconds, baseline, consumer,
                         batchMicros.getValueAtPercentile(50), batchMicros.getValueAtPercentile(99));
             } finally {
-                cleanUp(sync);
+                BenchData.deleteKeys(sync, run);
                 mongo.database().drop();
             }
         }
-    }
-
-    /** The first rows of the file that are valid events, shifted so that the last one is now. */
-    private List<Event> retailEvents(Registry registry) {
-        EventValidator validator = new EventValidator(registry, 0);
-        RetailEvents mapping = new RetailEvents(new ObjectMapper());
-        List<Event> events = new ArrayList<>(eventCount);
-        long now = System.currentTimeMillis();
-        try (MappingIterator<RetailRow> rows = RetailFile.open(file)) {
-            for (int i = 0; rows.hasNext() && events.size() < eventCount; i++) {
-                EventValidator.Result r = validator.validate(i, mapping.event(rows.next(), 0), now);
-                if (r.valid()) {
-                    events.add(r.event());
-                }
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException("reading " + file, e);
-        }
-        long shift = now - events.stream().mapToLong(Event::ts).max().orElse(now);
-        return events.stream().map(e -> new Event(e.id(), e.type(), e.entityId(), e.ts() + shift, e.fields())).toList();
     }
 
     private static List<LoggedEvent> logged(List<Event> events) {
@@ -209,20 +180,5 @@ public final class OnlineBench {
             }
         }
         return calls;
-    }
-
-    private void cleanUp(RedisCommands<String, String> redis) {
-        List<String> batch = new ArrayList<>();
-        ScanIterator<String> keys = ScanIterator.scan(redis, ScanArgs.Builder.matches(run + ":*").limit(1000));
-        while (keys.hasNext()) {
-            batch.add(keys.next());
-            if (batch.size() == 1000) {
-                redis.unlink(batch.toArray(String[]::new));
-                batch.clear();
-            }
-        }
-        if (!batch.isEmpty()) {
-            redis.unlink(batch.toArray(String[]::new));
-        }
     }
 }

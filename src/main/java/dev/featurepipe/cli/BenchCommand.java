@@ -1,5 +1,6 @@
 package dev.featurepipe.cli;
 
+import dev.featurepipe.bench.OfflineBench;
 import dev.featurepipe.bench.OnlineBench;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.services.LocalServices;
@@ -9,7 +10,7 @@ import java.util.Locale;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = BenchCommand.Online.class,
+@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Online.class, BenchCommand.Offline.class},
         description = "Benchmarks, run against the local services (started when needed, stopped after).")
 final class BenchCommand {
 
@@ -46,6 +47,48 @@ final class BenchCommand {
                                 + " commands_per_event=%.1f baseline_commands_per_s=%.0f ratio=%.2f%n", r.events(),
                         r.storeEventsPerSecond(), r.consumerEventsPerSecond(), r.roundTripsPerEvent(), r.commandsPerEvent(),
                         r.baselineCommandsPerSecond(), r.scriptCommandsPerSecond() / r.baselineCommandsPerSecond());
+                return 0;
+            } finally {
+                services.down(started);
+            }
+        }
+    }
+
+    @Command(name = "offline", mixinStandardHelpOptions = true,
+            description = "Events/s of the ClickHouse sink on real retail events, the same rows inserted straight into "
+                    + "ClickHouse as the baseline, and event-to-queryable lag at a steady rate.")
+    static final class Offline extends ConfiguredCommand {
+        @Option(names = "--events", defaultValue = "1000000", description = "events for the sink (at most the valid rows of the file; default: ${DEFAULT-VALUE})")
+        int events;
+
+        @Option(names = "--rate", defaultValue = "5000", description = "events/s of the lag measurement (default: ${DEFAULT-VALUE})")
+        int rate;
+
+        @Option(names = "--seconds", defaultValue = "20", description = "length of the lag measurement (default: ${DEFAULT-VALUE})")
+        int seconds;
+
+        @Option(names = "--file", description = "retail CSV (default: the shared UCI Online Retail file)")
+        Path file;
+
+        @Override
+        public Integer call() {
+            Config config = config();
+            LocalServices services = localServices(config);
+            List<String> started = services.up();
+            try {
+                Path data = file != null ? file : DemoCommand.defaultRetailFile(config);
+                OfflineBench.Result r = new OfflineBench(config, data, events, rate, seconds, System.out).run();
+                System.out.printf(Locale.ROOT, """
+
+                        ClickHouse sink (stream -> batches of %d -> INSERT -> XACK): %,.0f events/s (%,d events)
+                        baseline, the same rows inserted straight into ClickHouse:   %,.0f events/s (sink/baseline %.2f)
+                        event-to-queryable lag at %,d events/s: p50 %.0f ms, p99 %.0f ms, max %.0f ms (%,d events)
+                        """, config.get(Config.OFFLINE_BATCH_SIZE), r.sinkEventsPerSecond(), r.events(),
+                        r.rawInsertEventsPerSecond(), r.sinkEventsPerSecond() / r.rawInsertEventsPerSecond(), rate,
+                        r.lagP50Millis(), r.lagP99Millis(), r.lagMaxMillis(), r.lagEvents());
+                System.out.printf(Locale.ROOT, "bench-offline: sink_eps=%.0f raw_insert_eps=%.0f ratio=%.2f lag_p50_ms=%.0f"
+                                + " lag_p99_ms=%.0f%n", r.sinkEventsPerSecond(), r.rawInsertEventsPerSecond(),
+                        r.sinkEventsPerSecond() / r.rawInsertEventsPerSecond(), r.lagP50Millis(), r.lagP99Millis());
                 return 0;
             } finally {
                 services.down(started);

@@ -1,0 +1,202 @@
+package dev.featurepipe.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.featurepipe.clickhouse.ClickHouseClient;
+import dev.featurepipe.clickhouse.ClickHouseEventTable;
+import dev.featurepipe.config.Config;
+import dev.featurepipe.core.Event;
+import dev.featurepipe.core.EventCodec;
+import dev.featurepipe.core.registry.Registry;
+import dev.featurepipe.core.registry.RegistryLoader;
+import dev.featurepipe.offline.OfflineSink;
+import dev.featurepipe.redis.RedisConnections;
+import dev.featurepipe.redis.RedisEventLog;
+import dev.featurepipe.redis.RedisStreamConsumer;
+import dev.featurepipe.redis.StreamGroups;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.HdrHistogram.Histogram;
+
+/**
+ * How fast raw events reach ClickHouse, measured in one run:
+ * <ol>
+ * <li>the sink: the retail events in the stream, read by the offline group in batches of
+ * {@code FP_OFFLINE_BATCH_SIZE}, inserted, acknowledged; events/s from full stream to caught up;</li>
+ * <li>the baseline: the same rows inserted straight into ClickHouse (JSONEachRow over HTTP, the same batch size),
+ * so the sink's cost is a ratio to the insert itself;</li>
+ * <li>event-to-queryable lag at a steady rate, open loop: events appended on a fixed schedule with their time as
+ * {@code ts}, a poller asking ClickHouse for the newest {@code ts} every 20 ms; an event's lag is the first poll
+ * that sees it minus its time (HdrHistogram).</li>
+ * </ol>
+ * Everything goes to a stream and a ClickHouse database of its own, removed at the end.
+ * Run: {@code ./fp bench offline [--events N] [--rate R] [--seconds S]}.
+ */
+public final class OfflineBench {
+    /** The figures of one run. */
+    public record Result(int events, double sinkEventsPerSecond, double rawInsertEventsPerSecond, int lagEvents,
+                         double lagP50Millis, double lagP99Millis, double lagMaxMillis) {
+    }
+
+    private static final String PROBE = "lag-probe";
+    private static final Duration POLL = Duration.ofMillis(20);
+
+    private final Config config;
+    private final Path file;
+    private final int eventCount;
+    private final int rate;
+    private final int seconds;
+    private final PrintStream out;
+    private final String run = "bench-" + UUID.randomUUID().toString().substring(0, 8);
+
+    public OfflineBench(Config config, Path file, int eventCount, int rate, int seconds, PrintStream out) {
+        this.config = config;
+        this.file = file;
+        this.eventCount = eventCount;
+        this.rate = rate;
+        this.seconds = seconds;
+        this.out = out;
+    }
+
+    public Result run() {
+        Registry registry = RegistryLoader.load(config.path(Config.REGISTRY));
+        List<Event> events = BenchData.retailEvents(registry, file, eventCount);
+        String database = run.replace('-', '_');
+        ObjectMapper json = new ObjectMapper();
+        ClickHouseClient clickhouse = new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null);
+        try (RedisConnections redis = new RedisConnections(config.get(Config.REDIS_URL))) {
+            try {
+                EventCodec codec = new EventCodec(json, registry);
+                ClickHouseEventTable sinkTable = table(clickhouse, database + "_sink", registry, json);
+                out.printf(Locale.ROOT, "sink: %,d events through the stream into ClickHouse%n", events.size());
+                double sink = sink(redis, codec, sinkTable, events);
+                ClickHouseEventTable rawTable = table(clickhouse, database + "_raw", registry, json);
+                out.printf(Locale.ROOT, "baseline: the same rows inserted straight into ClickHouse%n");
+                double raw = rawInsert(rawTable, events);
+                ClickHouseEventTable lagTable = table(clickhouse, database + "_lag", registry, json);
+                out.printf(Locale.ROOT, "lag: %,d events/s for %d s%n", rate, seconds);
+                Histogram lag = lag(redis, codec, lagTable, events.get(0));
+                return new Result(events.size(), sink, raw, (int) lag.getTotalCount(), lag.getValueAtPercentile(50) / 1000.0,
+                        lag.getValueAtPercentile(99) / 1000.0, lag.getMaxValue() / 1000.0);
+            } finally {
+                BenchData.deleteKeys(redis.shared().sync(), run);
+                for (String suffix : List.of("_sink", "_raw", "_lag")) {
+                    clickhouse.execute("DROP DATABASE IF EXISTS " + database + suffix);
+                }
+            }
+        }
+    }
+
+    private static ClickHouseEventTable table(ClickHouseClient clickhouse, String database, Registry registry, ObjectMapper json) {
+        ClickHouseEventTable table = new ClickHouseEventTable(clickhouse, database, registry, json);
+        table.ensureSchema();
+        return table;
+    }
+
+    private RedisStreamConsumer sinkConsumer(RedisConnections redis, EventCodec codec, ClickHouseEventTable table, String stream) {
+        SimpleMeterRegistry metrics = new SimpleMeterRegistry();
+        return new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, OfflineSink.GROUP, "bench",
+                config.get(Config.OFFLINE_BATCH_SIZE), config.get(Config.OFFLINE_BATCH_INTERVAL), config.get(Config.CLAIM_IDLE),
+                config.get(Config.MAX_DELIVERIES)), new OfflineSink(table, metrics), metrics).start();
+    }
+
+    private double sink(RedisConnections redis, EventCodec codec, ClickHouseEventTable table, List<Event> events) {
+        String stream = run + ":sink";
+        RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
+        RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ZERO, Long.MAX_VALUE);
+        for (int from = 0; from < events.size(); from += 1000) {
+            log.append(events.subList(from, Math.min(events.size(), from + 1000)));
+        }
+        long t0 = System.nanoTime();
+        try (RedisStreamConsumer consumer = sinkConsumer(redis, codec, table, stream)) {
+            if (!StreamGroups.awaitCaughtUp(redis.shared().sync(), stream, Duration.ofMinutes(10), () -> { })) {
+                throw new IllegalStateException("the offline group did not catch up within 10 minutes");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        double eps = events.size() / ((System.nanoTime() - t0) / 1e9);
+        long rows = table.countEvents();
+        if (rows != events.size()) {
+            throw new IllegalStateException("the sink wrote " + rows + " rows for " + events.size() + " events");
+        }
+        return eps;
+    }
+
+    private double rawInsert(ClickHouseEventTable table, List<Event> events) {
+        int batch = config.get(Config.OFFLINE_BATCH_SIZE);
+        long t0 = System.nanoTime();
+        for (int from = 0; from < events.size(); from += batch) {
+            table.insert(events.subList(from, Math.min(events.size(), from + batch)));
+        }
+        return events.size() / ((System.nanoTime() - t0) / 1e9);
+    }
+
+    /** Appends events at a fixed rate, each stamped with its append time, and times when ClickHouse shows each. */
+    private Histogram lag(RedisConnections redis, EventCodec codec, ClickHouseEventTable table, Event template) {
+        String stream = run + ":lag";
+        RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
+        RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ZERO, Long.MAX_VALUE);
+        List<long[]> polls = new CopyOnWriteArrayList<>(); // {poll time, newest ts visible}
+        AtomicBoolean polling = new AtomicBoolean(true);
+        Thread poller = new Thread(() -> {
+            while (polling.get()) {
+                String max = table.query("SELECT max(ts) FROM " + ClickHouseEventTable.TABLE + " WHERE entity_id = '" + PROBE
+                        + "' FORMAT TabSeparated").trim();
+                polls.add(new long[] {System.currentTimeMillis(), Long.parseLong(max)}); // seen by the time the answer came
+                sleepUntil(System.nanoTime() + POLL.toNanos());
+            }
+        }, "bench-lag-poller");
+        List<Long> sent = new ArrayList<>();
+        int perTick = Math.max(1, rate / 100);
+        long tickNanos = 1_000_000_000L * perTick / rate;
+        try (RedisStreamConsumer consumer = sinkConsumer(redis, codec, table, stream)) {
+            poller.start();
+            long start = System.nanoTime();
+            long ticks = (long) seconds * rate / perTick;
+            for (long tick = 0; tick < ticks; tick++) {
+                sleepUntil(start + tick * tickNanos); // open loop: the schedule does not wait for anyone
+                long now = System.currentTimeMillis();
+                List<Event> batch = new ArrayList<>(perTick);
+                for (int i = 0; i < perTick; i++) {
+                    batch.add(new Event(run + "-" + tick + "-" + i, template.type(), PROBE, now, template.fields()));
+                }
+                log.append(batch);
+                sent.add(now);
+            }
+            long lastSent = sent.get(sent.size() - 1);
+            while (polls.isEmpty() || polls.get(polls.size() - 1)[1] < lastSent) {
+                sleepUntil(System.nanoTime() + POLL.toNanos());
+            }
+        } finally {
+            polling.set(false);
+        }
+        Histogram lag = new Histogram(3_600_000_000L, 3);
+        int p = 0;
+        for (long ts : sent) {
+            while (polls.get(p)[1] < ts) {
+                p++;
+            }
+            lag.recordValueWithCount(Math.max(0, polls.get(p)[0] - ts) * 1000, perTick);
+        }
+        return lag;
+    }
+
+    private static void sleepUntil(long nanoTime) {
+        long wait = nanoTime - System.nanoTime();
+        if (wait > 0) {
+            try {
+                Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}
