@@ -43,10 +43,10 @@ public final class ClickHouseClient {
         return send(HttpRequest.newBuilder(uri(null)).POST(HttpRequest.BodyPublishers.ofString(sql)), sql);
     }
 
-    /** Sends rows as JSONEachRow (one JSON object per line) into a table. */
-    public void insertJsonRows(String table, String rows) {
+    /** Sends rows as JSONEachRow (one JSON object per line, UTF-8) into a table. */
+    public void insertJsonRows(String table, byte[] rows) {
         String sql = "INSERT INTO " + table + " FORMAT JSONEachRow";
-        send(HttpRequest.newBuilder(uri(sql)).POST(HttpRequest.BodyPublishers.ofString(rows)), sql);
+        send(HttpRequest.newBuilder(uri(sql)).POST(HttpRequest.BodyPublishers.ofByteArray(rows)), sql);
     }
 
     public ClickHouseClient withDatabase(String name) {

@@ -1,14 +1,19 @@
 package dev.featurepipe.clickhouse;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.io.SerializedString;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.OfflineStore;
 import dev.featurepipe.core.registry.FieldDef;
 import dev.featurepipe.core.registry.Registry;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -65,14 +70,37 @@ public final class ClickHouseEventTable implements OfflineStore {
 
     @Override
     public void insert(List<Event> events) {
-        StringBuilder rows = new StringBuilder(events.size() * 200);
-        for (Event e : events) {
-            ObjectNode row = json.createObjectNode();
-            row.put("event_id", e.id()).put("event_type", e.type()).put("entity_id", e.entityId()).put("ts", e.ts());
-            e.fields().forEach((name, value) -> row.set(name, json.valueToTree(value instanceof Boolean b ? (b ? 1 : 0) : value)));
-            rows.append(row).append('\n');
+        ByteArrayOutputStream rows = new ByteArrayOutputStream(events.size() * 256);
+        try (JsonGenerator out = json.getFactory().createGenerator(rows)) {
+            out.setRootValueSeparator(new SerializedString("\n"));
+            for (Event e : events) {
+                out.writeStartObject();
+                out.writeStringField("event_id", e.id());
+                out.writeStringField("event_type", e.type());
+                out.writeStringField("entity_id", e.entityId());
+                out.writeNumberField("ts", e.ts());
+                for (Map.Entry<String, Object> field : e.fields().entrySet()) {
+                    out.writeFieldName(field.getKey());
+                    writeValue(out, field.getValue());
+                }
+                out.writeEndObject();
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // writing to memory
         }
-        clickhouse.insertJsonRows(TABLE, rows.toString());
+        clickhouse.insertJsonRows(TABLE, rows.toByteArray());
+    }
+
+    private static void writeValue(JsonGenerator out, Object value) throws IOException {
+        if (value instanceof String s) {
+            out.writeString(s);
+        } else if (value instanceof Long l) {
+            out.writeNumber(l);
+        } else if (value instanceof Double d) {
+            out.writeNumber(d);
+        } else {
+            out.writeNumber(Boolean.TRUE.equals(value) ? 1 : 0);
+        }
     }
 
     @Override

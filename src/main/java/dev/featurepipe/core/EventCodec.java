@@ -3,9 +3,12 @@ package dev.featurepipe.core;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.core.JsonGenerator;
 import dev.featurepipe.core.registry.FieldDef;
 import dev.featurepipe.core.registry.Registry;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.Map;
@@ -21,11 +24,32 @@ public final class EventCodec {
     }
 
     public String encode(Event event) {
-        ObjectNode node = json.createObjectNode();
-        node.put("id", event.id()).put("type", event.type()).put("entity_id", event.entityId()).put("ts", event.ts());
-        ObjectNode fields = node.putObject("fields");
-        event.fields().forEach((name, value) -> fields.set(name, json.valueToTree(value)));
-        return node.toString();
+        StringWriter text = new StringWriter(256);
+        try (JsonGenerator out = json.getFactory().createGenerator(text)) {
+            out.writeStartObject();
+            out.writeStringField("id", event.id());
+            out.writeStringField("type", event.type());
+            out.writeStringField("entity_id", event.entityId());
+            out.writeNumberField("ts", event.ts());
+            out.writeObjectFieldStart("fields");
+            for (Map.Entry<String, Object> field : event.fields().entrySet()) {
+                out.writeFieldName(field.getKey());
+                if (field.getValue() instanceof String s) {
+                    out.writeString(s);
+                } else if (field.getValue() instanceof Long l) {
+                    out.writeNumber(l);
+                } else if (field.getValue() instanceof Double d) {
+                    out.writeNumber(d);
+                } else {
+                    out.writeBoolean((Boolean) field.getValue());
+                }
+            }
+            out.writeEndObject();
+            out.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // writing to memory
+        }
+        return text.toString();
     }
 
     /** @throws MalformedEventException when the payload is not an event this registry knows */

@@ -19,7 +19,6 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -172,7 +171,8 @@ public final class RedisStreamConsumer implements AutoCloseable {
             return;
         }
         Map<String, Long> deliveries = reread ? deliveries(batch) : Map.of();
-        Map<LoggedEvent, StreamMessage<String, String>> events = new LinkedHashMap<>();
+        List<LoggedEvent> events = new ArrayList<>(batch.size());
+        List<StreamMessage<String, String>> messages = new ArrayList<>(batch.size());
         for (StreamMessage<String, String> m : batch) {
             long delivered = deliveries.getOrDefault(m.getId(), 1L);
             if (delivered > options.maxDeliveries()) {
@@ -181,14 +181,17 @@ public final class RedisStreamConsumer implements AutoCloseable {
                 continue;
             }
             try {
-                events.put(new LoggedEvent(m.getId(), codec.decode(m.getBody().getOrDefault("e", ""))), m);
+                events.add(new LoggedEvent(m.getId(), codec.decode(m.getBody().getOrDefault("e", ""))));
+                messages.add(m);
             } catch (EventCodec.MalformedEventException e) {
                 deadLetter(m, e.getMessage());
             }
         }
-        if (!events.isEmpty() && handleRetrying(new ArrayList<>(events.keySet())).isPresent()) {
-            events.forEach((event, message) -> handleRetrying(List.of(event))
-                    .ifPresent(failure -> deadLetter(message, failure.toString())));
+        if (!events.isEmpty() && handleRetrying(events).isPresent()) {
+            for (int i = 0; i < events.size(); i++) {
+                StreamMessage<String, String> message = messages.get(i);
+                handleRetrying(List.of(events.get(i))).ifPresent(failure -> deadLetter(message, failure.toString()));
+            }
         }
         if (running) {
             String[] ids = batch.stream().map(StreamMessage::getId).toArray(String[]::new);
