@@ -1,16 +1,15 @@
 package dev.featurepipe.core;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
 import dev.featurepipe.core.registry.FieldDef;
 import dev.featurepipe.core.registry.Registry;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.Map;
 
 /** The form of an event inside the stream: compact JSON, decoded back into typed fields by the registry. */
@@ -54,40 +53,56 @@ public final class EventCodec {
 
     /** @throws MalformedEventException when the payload is not an event this registry knows */
     public Event decode(String payload) {
-        JsonNode node;
-        try {
-            node = json.readTree(payload);
-        } catch (JsonProcessingException e) {
-            throw new MalformedEventException("payload is not JSON: " + e.getOriginalMessage());
+        String id = null;
+        String type = null;
+        String entityId = null;
+        Long ts = null;
+        Map<String, Object> fields = new HashMap<>();
+        try (JsonParser in = json.getFactory().createParser(payload)) {
+            if (in.nextToken() != JsonToken.START_OBJECT) {
+                throw new MalformedEventException("payload is not a JSON object: " + abbreviate(payload));
+            }
+            for (String name = in.nextFieldName(); name != null; name = in.nextFieldName()) {
+                JsonToken value = in.nextToken();
+                switch (name) {
+                    case "id" -> id = in.getValueAsString();
+                    case "type" -> type = in.getValueAsString();
+                    case "entity_id" -> entityId = in.getValueAsString();
+                    case "ts" -> ts = value.isNumeric() ? in.getLongValue() : null;
+                    case "fields" -> readFields(in, payload, fields);
+                    default -> in.skipChildren();
+                }
+            }
+        } catch (IOException e) {
+            throw new MalformedEventException("payload is not JSON: " + e.getMessage());
         }
-        if (!node.hasNonNull("id") || !node.hasNonNull("type") || !node.hasNonNull("entity_id") || !node.has("ts")) {
+        if (id == null || type == null || entityId == null || ts == null) {
             throw new MalformedEventException("payload lacks id, type, entity_id or ts: " + abbreviate(payload));
         }
-        String type = node.get("type").asText();
         if (registry.eventType(type).isEmpty()) {
             throw new MalformedEventException("event type '" + type + "' is not in the registry");
         }
-        Map<String, Object> fields = new HashMap<>();
-        Iterator<Map.Entry<String, JsonNode>> it = node.path("fields").fields();
-        while (it.hasNext()) {
-            Map.Entry<String, JsonNode> e = it.next();
-            FieldDef def = registry.allFields().get(e.getKey());
-            if (def == null) {
-                throw new MalformedEventException("field '" + e.getKey() + "' is not in the registry");
-            }
-            fields.put(e.getKey(), typed(def.type(), e.getValue()));
-        }
-        return new Event(node.get("id").asText(), type, node.get("entity_id").asText(),
-                node.get("ts").asLong(), fields);
+        return new Event(id, type, entityId, ts, fields);
     }
 
-    private static Object typed(FieldType type, JsonNode value) {
-        return switch (type) {
-            case STRING -> value.asText();
-            case LONG -> value.asLong();
-            case DOUBLE -> value.asDouble();
-            case BOOLEAN -> value.asBoolean();
-        };
+    private void readFields(JsonParser in, String payload, Map<String, Object> fields) throws IOException {
+        if (in.currentToken() != JsonToken.START_OBJECT) {
+            throw new MalformedEventException("'fields' is not an object: " + abbreviate(payload));
+        }
+        for (String name = in.nextFieldName(); name != null; name = in.nextFieldName()) {
+            FieldDef def = registry.allFields().get(name);
+            if (def == null) {
+                throw new MalformedEventException("field '" + name + "' is not in the registry");
+            }
+            if (in.nextToken() != JsonToken.VALUE_NULL) {
+                fields.put(name, switch (def.type()) {
+                    case STRING -> in.getValueAsString();
+                    case LONG -> in.getValueAsLong();
+                    case DOUBLE -> in.getValueAsDouble();
+                    case BOOLEAN -> in.getValueAsBoolean();
+                });
+            }
+        }
     }
 
     private static String abbreviate(String s) {
