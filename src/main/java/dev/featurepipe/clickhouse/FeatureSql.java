@@ -21,53 +21,73 @@ public final class FeatureSql {
     }
 
     /**
-     * A query returning one JSON row {@code {"entity_id": ..., "value": ...}} per entity of {@code asOf} that has
+     * A query returning one JSON row {@code {"key": <entity id>, "value": ...}} per entity of {@code asOf} that has
      * events in the window; an entity without any has no row (its value is 0 for count, sum and count_distinct,
      * else null).
      *
      * @param asOf the time t (epoch ms) of each entity
      */
     public static String valuesAt(String table, AggregateFeature f, Window w, Map<String, Long> asOf) {
-        List<String> ids = new ArrayList<>(asOf.keySet());
-        String t = "toInt64(transform(entity_id, [" + ids.stream().map(SqlWriter::quote).collect(Collectors.joining(", ")) + "], ["
-                + ids.stream().map(id -> asOf.get(id).toString()).collect(Collectors.joining(", ")) + "], 0))";
+        List<String> ids = asOf.keySet().stream().map(SqlWriter::quote).toList();
+        String t = "toInt64(transform(entity_id, [" + String.join(", ", ids) + "], ["
+                + asOf.values().stream().map(Object::toString).collect(Collectors.joining(", ")) + "], 0))";
+        String events = "(" + matchingEvents(table, f) + " AND entity_id IN (" + String.join(", ", ids) + "))";
+        return query(f, w, "entity_id", events, t);
+    }
+
+    /**
+     * A query returning one JSON row {@code {"key": <row>, "value": ...}} per row of the points table (columns
+     * {@code row, entity_id, as_of}) whose entity has events in the window as of the row's {@code as_of}: the
+     * point-in-time join of training sets. Rows without events have no row in the answer.
+     */
+    public static String valuesAtPoints(String table, String points, AggregateFeature f, Window w) {
+        String source = points + " ALL INNER JOIN (" + matchingEvents(table, f) + ") USING entity_id";
+        return query(f, w, "row", source, "as_of");
+    }
+
+    /** The events a feature aggregates, with its value as column v when it has one. */
+    private static String matchingEvents(String table, AggregateFeature f) {
         List<String> where = new ArrayList<>();
         where.add("event_type = " + SqlWriter.quote(f.eventType()));
-        where.add("entity_id IN (" + ids.stream().map(SqlWriter::quote).collect(Collectors.joining(", ")) + ")");
-        where.add("ts <= " + t);
-        if (!w.isLifetime()) {
-            long g = w.tileMs();
-            where.add("ts >= intDiv(" + t + ", " + g + ") * " + g + " - " + w.length().toMillis());
-        }
         if (f.filter() != null) {
             where.add(SqlWriter.condition(f.filter()));
         }
-        String v = null;
+        String v = "";
         if (f.value() != null) {
             where.add("isNotNull(" + SqlWriter.value(f.value()) + ")");
-            v = "assumeNotNull(" + SqlWriter.value(f.value()) + ")";
+            v = ", assumeNotNull(" + SqlWriter.value(f.value()) + ") AS v";
         }
-        String from = " FROM " + table + " FINAL WHERE " + String.join(" AND ", where);
-        if (f.aggregation() == Aggregation.LAST_N && f.distinct()) {
-            return "SELECT entity_id, arrayMap(x -> x.3, arraySlice(arrayReverseSort(groupArray((t, toString(v), v))), 1, "
-                    + f.n() + ")) AS value FROM (SELECT entity_id, " + v + " AS v, max(ts) AS t" + from
-                    + " GROUP BY entity_id, v) GROUP BY entity_id FORMAT JSONEachRow";
-        }
-        return "SELECT entity_id, " + aggregate(f, v) + " AS value" + from + " GROUP BY entity_id FORMAT JSONEachRow";
+        return "SELECT entity_id, ts, event_id" + v + " FROM " + table + " FINAL WHERE " + String.join(" AND ", where);
     }
 
-    private static String aggregate(AggregateFeature f, String v) {
+    /** Aggregates the events of {@code source} within the window as of time {@code t}, per {@code key}. */
+    private static String query(AggregateFeature f, Window w, String key, String source, String t) {
+        String window = "ts <= " + t;
+        if (!w.isLifetime()) {
+            long g = w.tileMs();
+            window += " AND ts >= intDiv(" + t + ", " + g + ") * " + g + " - " + w.length().toMillis();
+        }
+        if (f.aggregation() == Aggregation.LAST_N && f.distinct()) {
+            return "SELECT key, arrayMap(x -> x.3, arraySlice(arrayReverseSort(groupArray((latest, toString(v), v))), 1, "
+                    + f.n() + ")) AS value FROM (SELECT " + key + " AS key, v, max(ts) AS latest FROM " + source + " WHERE "
+                    + window + " GROUP BY key, v) GROUP BY key FORMAT JSONEachRow";
+        }
+        return "SELECT " + key + " AS key, " + aggregate(f) + " AS value FROM " + source + " WHERE " + window
+                + " GROUP BY key FORMAT JSONEachRow";
+    }
+
+    private static String aggregate(AggregateFeature f) {
         return switch (f.aggregation()) {
             case COUNT -> "count()";
-            case SUM -> "sum(" + v + ")";
-            case MIN -> "min(" + v + ")";
-            case MAX -> "max(" + v + ")";
-            case AVG -> "avg(" + v + ")";
-            case COUNT_DISTINCT -> "uniqExact(" + v + ")";
-            case LAST -> "argMax(" + v + ", (ts, event_id))";
+            case SUM -> "sum(v)";
+            case MIN -> "min(v)";
+            case MAX -> "max(v)";
+            case AVG -> "avg(v)";
+            case COUNT_DISTINCT -> "uniqExact(v)";
+            case LAST -> "argMax(v, (ts, event_id))";
             case FIRST_SEEN -> "min(ts)";
             case LAST_SEEN -> "max(ts)";
-            case LAST_N -> "arrayMap(x -> x.3, arraySlice(arrayReverseSort(groupArray((ts, event_id, " + v + "))), 1, "
+            case LAST_N -> "arrayMap(x -> x.3, arraySlice(arrayReverseSort(groupArray((ts, event_id, v))), 1, "
                     + f.n() + "))";
         };
     }

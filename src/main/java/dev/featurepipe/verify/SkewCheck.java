@@ -89,7 +89,7 @@ public final class SkewCheck {
             if (!line.isBlank()) {
                 try {
                     JsonNode row = json.readTree(line);
-                    values.put(row.get("entity_id").asText(), typed(f.feature(), row.get("value")));
+                    values.put(row.get("key").asText(), typed(f.feature(), row.get("value")));
                 } catch (IOException e) {
                     throw new UncheckedIOException("ClickHouse answered a row that is not JSON: " + line, e);
                 }

@@ -146,7 +146,7 @@ class OnlineOfflineEquivalenceIT {
         for (String line : rows.split("\n")) {
             if (!line.isBlank()) {
                 JsonNode row = json.readTree(line);
-                values.put(row.get("entity_id").asText(), SkewCheck.typed(w.feature(), row.get("value")));
+                values.put(row.get("key").asText(), SkewCheck.typed(w.feature(), row.get("value")));
             }
         }
         return values;
