@@ -18,9 +18,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -85,6 +87,7 @@ public final class RedisOnlineStore implements OnlineStore {
     /** The keys and arguments of one apply.lua call, built event by event. */
     private final class Program {
         private final Map<String, Integer> keys = new LinkedHashMap<>();
+        private final Set<String> tilesTouched = new HashSet<>();
         private final List<String> args = new ArrayList<>(List.of("0"));
         private int events;
 
@@ -116,7 +119,8 @@ public final class RedisOnlineStore implements OnlineStore {
                         continue;
                     }
                     String prefix = g + ":" + start + ":";
-                    if (g > 0) {
+                    // the first write to a tile prunes older ones; within a batch, asking once per tile is enough
+                    if (g > 0 && tilesTouched.add(key + ":" + prefix)) {
                         opCount += op(ops, "T", key, Long.toString(g), Long.toString(start), Long.toString(tile.getValue()));
                     }
                     opCount += tileOps(ops, f, key, prefix, e, value);
