@@ -14,13 +14,8 @@ import picocli.CommandLine.Option;
         description = "Benchmarks, run against the local services (started when needed, stopped after).")
 final class BenchCommand {
 
-    @Command(name = "online", mixinStandardHelpOptions = true,
-            description = "Events/s of the online role on real retail events, Redis calls and commands per event, "
-                    + "and a plain pipelined Redis baseline measured in the same run.")
-    static final class Online extends ConfiguredCommand {
-        @Option(names = "--events", defaultValue = "200000", description = "events to apply (default: ${DEFAULT-VALUE})")
-        int events;
-
+    /** A benchmark against the local services: starts those not running, stops what it started. */
+    abstract static class LocalBenchmark extends ConfiguredCommand {
         @Option(names = "--file", description = "retail CSV (default: the shared UCI Online Retail file)")
         Path file;
 
@@ -30,34 +25,48 @@ final class BenchCommand {
             LocalServices services = localServices(config);
             List<String> started = services.up();
             try {
-                Path data = file != null ? file : DemoCommand.defaultRetailFile(config);
-                OnlineBench.Result r = new OnlineBench(config, data, events, System.out).run();
-                System.out.printf(Locale.ROOT, """
-
-                        online store (apply.lua, batches of %d):  %,.0f events/s  (batch p50 %.1f ms, p99 %.1f ms)
-                          Redis round trips per event:            %.4f
-                          Redis commands per event (in scripts):  %.1f  -> %,.0f commands/s
-                          baseline, plain HINCRBYFLOAT pipelined: %,.0f commands/s  (script/baseline %.2f)
-                        online consumer (stream -> Redis + MongoDB profiles -> XACK): %,.0f events/s
-                        """, config.get(Config.ONLINE_BATCH), r.storeEventsPerSecond(), r.batchP50Micros() / 1000.0,
-                        r.batchP99Micros() / 1000.0, r.roundTripsPerEvent(), r.commandsPerEvent(), r.scriptCommandsPerSecond(),
-                        r.baselineCommandsPerSecond(), r.scriptCommandsPerSecond() / r.baselineCommandsPerSecond(),
-                        r.consumerEventsPerSecond());
-                System.out.printf(Locale.ROOT, "bench-online: events=%d store_eps=%.0f consumer_eps=%.0f round_trips_per_event=%.4f"
-                                + " commands_per_event=%.1f baseline_commands_per_s=%.0f ratio=%.2f%n", r.events(),
-                        r.storeEventsPerSecond(), r.consumerEventsPerSecond(), r.roundTripsPerEvent(), r.commandsPerEvent(),
-                        r.baselineCommandsPerSecond(), r.scriptCommandsPerSecond() / r.baselineCommandsPerSecond());
+                run(config, file != null ? file : DemoCommand.defaultRetailFile(config));
                 return 0;
             } finally {
                 services.down(started);
             }
+        }
+
+        abstract void run(Config config, Path data);
+    }
+
+    @Command(name = "online", mixinStandardHelpOptions = true,
+            description = "Events/s of the online role on real retail events, Redis calls and commands per event, "
+                    + "and a plain pipelined Redis baseline measured in the same run.")
+    static final class Online extends LocalBenchmark {
+        @Option(names = "--events", defaultValue = "200000", description = "events to apply (default: ${DEFAULT-VALUE})")
+        int events;
+
+        @Override
+        void run(Config config, Path data) {
+            OnlineBench.Result r = new OnlineBench(config, data, events, System.out).run();
+            System.out.printf(Locale.ROOT, """
+
+                    online store (apply.lua, batches of %d):  %,.0f events/s  (batch p50 %.1f ms, p99 %.1f ms)
+                      Redis round trips per event:            %.4f
+                      Redis commands per event (in scripts):  %.1f  -> %,.0f commands/s
+                      baseline, plain HINCRBYFLOAT pipelined: %,.0f commands/s  (script/baseline %.2f)
+                    online consumer (stream -> Redis + MongoDB profiles -> XACK): %,.0f events/s
+                    """, config.get(Config.ONLINE_BATCH), r.storeEventsPerSecond(), r.batchP50Micros() / 1000.0,
+                    r.batchP99Micros() / 1000.0, r.roundTripsPerEvent(), r.commandsPerEvent(), r.scriptCommandsPerSecond(),
+                    r.baselineCommandsPerSecond(), r.scriptCommandsPerSecond() / r.baselineCommandsPerSecond(),
+                    r.consumerEventsPerSecond());
+            System.out.printf(Locale.ROOT, "bench-online: events=%d store_eps=%.0f consumer_eps=%.0f round_trips_per_event=%.4f"
+                            + " commands_per_event=%.1f baseline_commands_per_s=%.0f ratio=%.2f%n", r.events(),
+                    r.storeEventsPerSecond(), r.consumerEventsPerSecond(), r.roundTripsPerEvent(), r.commandsPerEvent(),
+                    r.baselineCommandsPerSecond(), r.scriptCommandsPerSecond() / r.baselineCommandsPerSecond());
         }
     }
 
     @Command(name = "offline", mixinStandardHelpOptions = true,
             description = "Events/s of the ClickHouse sink on real retail events, the same rows inserted straight into "
                     + "ClickHouse as the baseline, and event-to-queryable lag at a steady rate.")
-    static final class Offline extends ConfiguredCommand {
+    static final class Offline extends LocalBenchmark {
         @Option(names = "--events", defaultValue = "1000000", description = "events for the sink (at most the valid rows of the file; default: ${DEFAULT-VALUE})")
         int events;
 
@@ -67,32 +76,20 @@ final class BenchCommand {
         @Option(names = "--seconds", defaultValue = "20", description = "length of the lag measurement (default: ${DEFAULT-VALUE})")
         int seconds;
 
-        @Option(names = "--file", description = "retail CSV (default: the shared UCI Online Retail file)")
-        Path file;
-
         @Override
-        public Integer call() {
-            Config config = config();
-            LocalServices services = localServices(config);
-            List<String> started = services.up();
-            try {
-                Path data = file != null ? file : DemoCommand.defaultRetailFile(config);
-                OfflineBench.Result r = new OfflineBench(config, data, events, rate, seconds, System.out).run();
-                System.out.printf(Locale.ROOT, """
+        void run(Config config, Path data) {
+            OfflineBench.Result r = new OfflineBench(config, data, events, rate, seconds, System.out).run();
+            System.out.printf(Locale.ROOT, """
 
-                        ClickHouse sink (stream -> batches of %d -> INSERT -> XACK): %,.0f events/s (%,d events)
-                        baseline, the same rows inserted straight into ClickHouse:   %,.0f events/s (sink/baseline %.2f)
-                        event-to-queryable lag at %,d events/s: p50 %.0f ms, p99 %.0f ms, max %.0f ms (%,d events)
-                        """, config.get(Config.OFFLINE_BATCH_SIZE), r.sinkEventsPerSecond(), r.events(),
-                        r.rawInsertEventsPerSecond(), r.sinkEventsPerSecond() / r.rawInsertEventsPerSecond(), rate,
-                        r.lagP50Millis(), r.lagP99Millis(), r.lagMaxMillis(), r.lagEvents());
-                System.out.printf(Locale.ROOT, "bench-offline: sink_eps=%.0f raw_insert_eps=%.0f ratio=%.2f lag_p50_ms=%.0f"
-                                + " lag_p99_ms=%.0f%n", r.sinkEventsPerSecond(), r.rawInsertEventsPerSecond(),
-                        r.sinkEventsPerSecond() / r.rawInsertEventsPerSecond(), r.lagP50Millis(), r.lagP99Millis());
-                return 0;
-            } finally {
-                services.down(started);
-            }
+                    ClickHouse sink (stream -> batches of %d -> INSERT -> XACK): %,.0f events/s (%,d events)
+                    baseline, the same rows inserted straight into ClickHouse:   %,.0f events/s (sink/baseline %.2f)
+                    event-to-queryable lag at %,d events/s: p50 %.0f ms, p99 %.0f ms, max %.0f ms (%,d events)
+                    """, config.get(Config.OFFLINE_BATCH_SIZE), r.sinkEventsPerSecond(), r.events(),
+                    r.rawInsertEventsPerSecond(), r.sinkEventsPerSecond() / r.rawInsertEventsPerSecond(), rate,
+                    r.lagP50Millis(), r.lagP99Millis(), r.lagMaxMillis(), r.lagEvents());
+            System.out.printf(Locale.ROOT, "bench-offline: sink_eps=%.0f raw_insert_eps=%.0f ratio=%.2f lag_p50_ms=%.0f"
+                            + " lag_p99_ms=%.0f%n", r.sinkEventsPerSecond(), r.rawInsertEventsPerSecond(),
+                    r.sinkEventsPerSecond() / r.rawInsertEventsPerSecond(), r.lagP50Millis(), r.lagP99Millis());
         }
     }
 }
