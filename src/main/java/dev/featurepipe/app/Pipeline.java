@@ -58,7 +58,7 @@ public final class Pipeline implements AutoCloseable {
         String stream = config.get(Config.STREAM);
         this.redis = own(new RedisConnections(config.get(Config.REDIS_URL)));
         this.offlineTable = new ClickHouseEventTable(new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null),
-                config.get(Config.CLICKHOUSE_DATABASE), registry, json);
+                config.get(Config.CLICKHOUSE_DATABASE), registry);
         try {
             startRoles(config, roles, clock, json, metrics, codec, stream);
         } catch (RuntimeException e) {

@@ -1,6 +1,5 @@
 package dev.featurepipe.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.config.Config;
@@ -47,7 +46,7 @@ final class VerifyCommand extends ConfiguredCommand {
                         + " did not catch up within " + timeout.toSeconds() + " s; is './fp run' running?");
             }
             ClickHouseEventTable offline = new ClickHouseEventTable(new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null),
-                    config.get(Config.CLICKHOUSE_DATABASE), registry, new ObjectMapper());
+                    config.get(Config.CLICKHOUSE_DATABASE), registry);
             SkewCheck check = new SkewCheck(registry, new RedisOnlineStore(redis, registry, config.get(Config.STREAM),
                     Clock.systemUTC()), offline);
             long t = System.currentTimeMillis();

@@ -45,7 +45,11 @@ public final class ClickHouseClient {
 
     /** Sends rows as JSONEachRow (one JSON object per line, UTF-8) into a table. */
     public void insertJsonRows(String table, byte[] rows) {
-        String sql = "INSERT INTO " + table + " FORMAT JSONEachRow";
+        insert("INSERT INTO " + table + " FORMAT JSONEachRow", rows);
+    }
+
+    /** Runs an INSERT statement (which names its format) with the rows as the body. */
+    public void insert(String sql, byte[] rows) {
         send(HttpRequest.newBuilder(uri(sql)).POST(HttpRequest.BodyPublishers.ofByteArray(rows)), sql);
     }
 

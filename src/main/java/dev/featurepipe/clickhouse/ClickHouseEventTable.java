@@ -1,26 +1,20 @@
 package dev.featurepipe.clickhouse;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.core.JsonGenerator;
-import com.fasterxml.jackson.core.io.SerializedString;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.OfflineStore;
 import dev.featurepipe.core.registry.FieldDef;
 import dev.featurepipe.core.registry.Registry;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The raw events in ClickHouse: one typed column per registered field, event time as epoch ms, partitioned by
- * month, a ReplacingMergeTree whose key ends in the event id so a re-delivered event replaces itself.
+ * month, a ReplacingMergeTree whose key ends in the event id so a re-delivered event replaces itself. Rows are
+ * sent as RowBinary, the input format that costs ClickHouse the least to parse.
  */
 public final class ClickHouseEventTable implements OfflineStore {
     public static final String TABLE = "events";
@@ -29,13 +23,11 @@ public final class ClickHouseEventTable implements OfflineStore {
     private final ClickHouseClient clickhouse;
     private final String database;
     private final Registry registry;
-    private final ObjectMapper json;
 
-    public ClickHouseEventTable(ClickHouseClient server, String database, Registry registry, ObjectMapper json) {
+    public ClickHouseEventTable(ClickHouseClient server, String database, Registry registry) {
         this.clickhouse = server.withDatabase(database);
         this.database = database;
         this.registry = registry;
-        this.json = json;
     }
 
     @Override
@@ -70,37 +62,26 @@ public final class ClickHouseEventTable implements OfflineStore {
 
     @Override
     public void insert(List<Event> events) {
-        ByteArrayOutputStream rows = new ByteArrayOutputStream(events.size() * 256);
-        try (JsonGenerator out = json.getFactory().createGenerator(rows)) {
-            out.setRootValueSeparator(new SerializedString("\n"));
-            for (Event e : events) {
-                out.writeStartObject();
-                out.writeStringField("event_id", e.id());
-                out.writeStringField("event_type", e.type());
-                out.writeStringField("entity_id", e.entityId());
-                out.writeNumberField("ts", e.ts());
-                for (Map.Entry<String, Object> field : e.fields().entrySet()) {
-                    out.writeFieldName(field.getKey());
-                    writeValue(out, field.getValue());
+        List<FieldDef> fields = List.copyOf(registry.allFields().values());
+        RowBinaryWriter rows = new RowBinaryWriter(events.size() * 160);
+        for (Event e : events) {
+            rows.string(e.id()).string(e.type()).string(e.entityId()).int64(e.ts());
+            for (FieldDef f : fields) {
+                Object value = e.field(f.name());
+                rows.nullable(value != null);
+                if (value != null) {
+                    switch (f.type()) {
+                        case STRING -> rows.string((String) value);
+                        case LONG -> rows.int64((Long) value);
+                        case DOUBLE -> rows.float64((Double) value);
+                        case BOOLEAN -> rows.uint8((Boolean) value ? 1 : 0);
+                    }
                 }
-                out.writeEndObject();
             }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e); // writing to memory
         }
-        clickhouse.insertJsonRows(TABLE, rows.toByteArray());
-    }
-
-    private static void writeValue(JsonGenerator out, Object value) throws IOException {
-        if (value instanceof String s) {
-            out.writeString(s);
-        } else if (value instanceof Long l) {
-            out.writeNumber(l);
-        } else if (value instanceof Double d) {
-            out.writeNumber(d);
-        } else {
-            out.writeNumber(Boolean.TRUE.equals(value) ? 1 : 0);
-        }
+        List<String> columns = new ArrayList<>(List.of("event_id", "event_type", "entity_id", "ts"));
+        fields.forEach(f -> columns.add(f.name()));
+        clickhouse.insert("INSERT INTO " + TABLE + " (" + String.join(", ", columns) + ") FORMAT RowBinary", rows.toByteArray());
     }
 
     @Override

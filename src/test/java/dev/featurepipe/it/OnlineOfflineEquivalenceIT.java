@@ -61,7 +61,7 @@ class OnlineOfflineEquivalenceIT {
         redis = new RedisConnections(config.get(Config.REDIS_URL));
         online = new RedisOnlineStore(redis, registry, config.get(Config.STREAM), clock);
         offline = new ClickHouseEventTable(new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null),
-                config.get(Config.CLICKHOUSE_DATABASE), registry, json);
+                config.get(Config.CLICKHOUSE_DATABASE), registry);
         offline.ensureSchema();
     }
 

@@ -44,7 +44,7 @@ class TrainingSetIT {
         Config config = TestServices.config("src/test/resources/registry/property.yaml", Map.of());
         Registry registry = RegistryLoader.load(Path.of("src/test/resources/registry/property.yaml"));
         ClickHouseClient server = new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null);
-        ClickHouseEventTable events = new ClickHouseEventTable(server, config.get(Config.CLICKHOUSE_DATABASE), registry, new ObjectMapper());
+        ClickHouseEventTable events = new ClickHouseEventTable(server, config.get(Config.CLICKHOUSE_DATABASE), registry);
         events.ensureSchema();
         try {
             Random random = new Random(7);
