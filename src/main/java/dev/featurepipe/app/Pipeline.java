@@ -2,6 +2,7 @@ package dev.featurepipe.app;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.featurepipe.clickhouse.BatchSnapshots;
 import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.config.Config;
@@ -12,10 +13,13 @@ import dev.featurepipe.http.HttpApi;
 import dev.featurepipe.ingest.EventValidator;
 import dev.featurepipe.ingest.IngestRoutes;
 import dev.featurepipe.ingest.IngestService;
+import dev.featurepipe.materialize.MaterializeScheduler;
+import dev.featurepipe.materialize.Materializer;
 import dev.featurepipe.mongo.MongoConnection;
 import dev.featurepipe.mongo.MongoProfileStore;
 import dev.featurepipe.offline.OfflineSink;
 import dev.featurepipe.online.OnlineConsumer;
+import dev.featurepipe.redis.RedisBatchValueStore;
 import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisEventLog;
 import dev.featurepipe.redis.RedisOnlineStore;
@@ -33,6 +37,7 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
@@ -49,6 +54,7 @@ public final class Pipeline implements AutoCloseable {
     private final RedisConnections redis;
     private final ClickHouseEventTable offlineTable;
     private HttpApi http;
+    private Materializer materializer;
 
     private Pipeline(Config config, Set<Role> roles, Clock clock) {
         this.registry = RegistryLoader.load(config.path(Config.REGISTRY));
@@ -81,8 +87,11 @@ public final class Pipeline implements AutoCloseable {
             online = new RedisOnlineStore(redis, registry, stream, clock);
         }
         String consumer = config.get(Config.CONSUMER_NAME);
+        BatchSnapshots snapshots = new BatchSnapshots(new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null),
+                config.get(Config.CLICKHOUSE_DATABASE));
         if (roles.contains(Role.OFFLINE)) {
             offlineTable.ensureSchema();
+            snapshots.ensureSchema();
             checks.put("clickhouse", this::clickhouseAnswers);
             own(new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, OfflineSink.GROUP, consumer,
                     config.get(Config.OFFLINE_BATCH_SIZE), config.get(Config.OFFLINE_BATCH_INTERVAL),
@@ -94,6 +103,14 @@ public final class Pipeline implements AutoCloseable {
                     config.get(Config.ONLINE_BATCH), Duration.ZERO, config.get(Config.CLAIM_IDLE),
                     config.get(Config.MAX_DELIVERIES)),
                     new OnlineConsumer(online, profiles, metrics), metrics).start());
+        }
+        if (roles.contains(Role.MATERIALIZE) && !registry.batchFeatures().isEmpty()) {
+            offlineTable.ensureSchema();
+            snapshots.ensureSchema();
+            checks.put("clickhouse", this::clickhouseAnswers);
+            var store = new RedisBatchValueStore(redis, stream);
+            materializer = new Materializer(snapshots, store, clock, metrics);
+            own(new MaterializeScheduler(registry.batchFeatures(), materializer, store, clock).start());
         }
         List<HttpApi.Routes> routes = new ArrayList<>();
         if (roles.contains(Role.INGEST)) {
@@ -160,6 +177,11 @@ public final class Pipeline implements AutoCloseable {
 
     public RedisConnections redis() {
         return redis;
+    }
+
+    /** The materializer of the batch features, when this process runs the materialize role and has any. */
+    public Optional<Materializer> materializer() {
+        return Optional.ofNullable(materializer);
     }
 
     public ClickHouseEventTable offlineTable() {

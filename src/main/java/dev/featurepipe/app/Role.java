@@ -7,7 +7,7 @@ import java.util.Set;
 
 /** The roles one featurepipe process can run; any subset, all by default. */
 public enum Role {
-    INGEST, ONLINE, OFFLINE, SERVE;
+    INGEST, ONLINE, OFFLINE, SERVE, MATERIALIZE;
 
     /** Parses "ingest,serve"; the error lists the known roles. */
     public static Set<Role> parse(String list) {
@@ -15,7 +15,8 @@ public enum Role {
         for (String name : list.split(",")) {
             String n = name.trim().toUpperCase(Locale.ROOT);
             if (Arrays.stream(values()).noneMatch(r -> r.name().equals(n))) {
-                throw new IllegalArgumentException("unknown role '" + name.trim() + "' (known: ingest, online, offline, serve)");
+                throw new IllegalArgumentException("unknown role '" + name.trim() + "' (known: "
+                        + Arrays.stream(values()).map(r -> r.name().toLowerCase(Locale.ROOT)).toList() + ")");
             }
             roles.add(valueOf(n));
         }

@@ -63,6 +63,7 @@ final class DemoCommand extends ConfiguredCommand {
             ReplaySummary summary = replay(json, api, data);
             printSummary(summary);
             waitForConsumers(pipeline, config.get(Config.STREAM));
+            materialize(pipeline);
             showFeatures(api, summary.lastCustomers());
             System.out.printf(Locale.ROOT, "%nClickHouse %s.events: %,d events (FINAL)%n",
                     config.get(Config.CLICKHOUSE_DATABASE), pipeline.offlineTable().countEvents());
@@ -112,6 +113,14 @@ final class DemoCommand extends ConfiguredCommand {
             throw new FeaturepipeException("the consumer groups did not catch up within " + timeout.toMinutes() + " minutes");
         }
         System.out.println(" done: both groups caught up");
+    }
+
+    /** Computes the batch features from the events just replayed, so that they are served too. */
+    private static void materialize(Pipeline pipeline) {
+        pipeline.materializer().ifPresent(materializer -> {
+            System.out.println("\nMaterializing the batch features");
+            pipeline.registry().batchFeatures().forEach(f -> MaterializeProgress.run(materializer, f, false));
+        });
     }
 
     private static void showFeatures(URI api, List<String> customers) throws IOException, InterruptedException {

@@ -11,8 +11,8 @@ import picocli.CommandLine.Option;
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = "Run the pipeline: all roles in this process, or the ones named with --roles.")
 final class RunCommand extends ConfiguredCommand {
-    @Option(names = "--roles", defaultValue = "ingest,online,offline,serve",
-            description = "comma-separated roles: ingest, online, offline, serve (default: all)")
+    @Option(names = "--roles", defaultValue = "ingest,online,offline,serve,materialize",
+            description = "comma-separated roles: ingest, online, offline, serve, materialize (default: all)")
     String roles;
 
     @Override

@@ -1,6 +1,7 @@
 package dev.featurepipe.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.featurepipe.clickhouse.BatchSnapshots;
 import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.core.FeaturepipeException;
@@ -16,8 +17,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "training-set", mixinStandardHelpOptions = true,
-        description = "A point-in-time training set: each label row with every requested window and lifetime feature "
-                + "as of the row's time, from ClickHouse.")
+        description = "A point-in-time training set: each label row with every requested window, lifetime and batch "
+                + "feature as of the row's time, from ClickHouse.")
 final class TrainingSetCommand extends ConfiguredCommand {
     @Option(names = "--labels", required = true, description = "CSV with a header: the entity's key column, ts (epoch ms "
             + "or ISO-8601), and label columns, copied to the output")
@@ -26,7 +27,7 @@ final class TrainingSetCommand extends ConfiguredCommand {
     @Option(names = "--out", required = true, description = "CSV to write")
     Path out;
 
-    @Option(names = "--features", split = ",", description = "served names (default: every window and lifetime feature)")
+    @Option(names = "--features", split = ",", description = "served names (default: every window, lifetime and batch feature)")
     List<String> features = List.of();
 
     @Option(names = "--entity", description = "the labels' entity (default: the registry's only one)")
@@ -37,7 +38,9 @@ final class TrainingSetCommand extends ConfiguredCommand {
         Config config = config();
         Registry registry = RegistryLoader.load(config.path(Config.REGISTRY));
         String target = entity != null ? entity : onlyEntity(registry);
-        ClickHouseClient clickhouse = new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), config.get(Config.CLICKHOUSE_DATABASE));
+        ClickHouseClient server = new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null);
+        new BatchSnapshots(server, config.get(Config.CLICKHOUSE_DATABASE)).ensureSchema();
+        ClickHouseClient clickhouse = server.withDatabase(config.get(Config.CLICKHOUSE_DATABASE));
         TrainingSetExport export = new TrainingSetExport(registry, clickhouse, new ObjectMapper());
         int count = features.isEmpty() ? registry.served(target).size() : features.size();
         TrainingSetExport.Summary summary;

@@ -3,6 +3,7 @@ package dev.featurepipe.clickhouse;
 import dev.featurepipe.core.StoreRejectedException;
 import dev.featurepipe.core.StoreUnavailableException;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -40,7 +41,26 @@ public final class ClickHouseClient {
 
     /** Runs a statement or query and returns the response body. */
     public String execute(String sql) {
-        return send(HttpRequest.newBuilder(uri(null)).POST(HttpRequest.BodyPublishers.ofString(sql)), sql);
+        return send(HttpRequest.newBuilder(uri(null)).POST(HttpRequest.BodyPublishers.ofString(sql)), sql,
+                HttpResponse.BodyHandlers.ofString(), body -> body);
+    }
+
+    /** Reads a query's answer as it arrives, for answers too large to hold as one string. */
+    @FunctionalInterface
+    public interface BodyReader {
+        void read(InputStream body) throws IOException;
+    }
+
+    /** Runs a query and hands its answer, streamed, to {@code reader}. */
+    public void stream(String sql, BodyReader reader) {
+        InputStream body = send(HttpRequest.newBuilder(uri(null)).POST(HttpRequest.BodyPublishers.ofString(sql)), sql,
+                HttpResponse.BodyHandlers.ofInputStream(), in -> new String(in.readAllBytes(), StandardCharsets.UTF_8));
+        try (body) {
+            reader.read(body);
+        } catch (IOException e) {
+            throw new StoreUnavailableException("ClickHouse at " + base + " broke off its answer to " + abbreviate(sql)
+                    + ": " + e, e);
+        }
     }
 
     /** Sends rows as JSONEachRow (one JSON object per line, UTF-8) into a table. */
@@ -50,7 +70,8 @@ public final class ClickHouseClient {
 
     /** Runs an INSERT statement (which names its format) with the rows as the body. */
     public void insert(String sql, byte[] rows) {
-        send(HttpRequest.newBuilder(uri(sql)).POST(HttpRequest.BodyPublishers.ofByteArray(rows)), sql);
+        send(HttpRequest.newBuilder(uri(sql)).POST(HttpRequest.BodyPublishers.ofByteArray(rows)), sql,
+                HttpResponse.BodyHandlers.ofString(), body -> body);
     }
 
     public ClickHouseClient withDatabase(String name) {
@@ -70,26 +91,34 @@ public final class ClickHouseClient {
         return URI.create(url.toString());
     }
 
-    private String send(HttpRequest.Builder request, String sql) {
-        HttpResponse<String> response;
+    /** How to read an error answer's body of type T as text. */
+    @FunctionalInterface
+    private interface ErrorText<T> {
+        String of(T body) throws IOException;
+    }
+
+    private <T> T send(HttpRequest.Builder request, String sql, HttpResponse.BodyHandler<T> handler, ErrorText<T> errorText) {
+        HttpResponse<T> response;
+        String error;
         try {
-            response = http.send(request.timeout(TIMEOUT).build(), HttpResponse.BodyHandlers.ofString());
+            response = http.send(request.timeout(TIMEOUT).build(), handler);
+            if (response.statusCode() == 200) {
+                return response.body();
+            }
+            error = errorText.of(response.body());
         } catch (IOException e) {
             throw new StoreUnavailableException("ClickHouse at " + base + " did not answer: " + e, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StoreUnavailableException("interrupted while waiting for ClickHouse at " + base, e);
         }
-        if (response.statusCode() != 200) {
-            String message = "ClickHouse at " + base + " answered " + response.statusCode() + " to " + abbreviate(sql)
-                    + ": " + abbreviate(response.body().strip());
-            Matcher code = ERROR_CODE.matcher(response.body());
-            if (response.statusCode() == 503 || (code.find() && TRANSIENT_ERRORS.contains(Integer.parseInt(code.group(1))))) {
-                throw new StoreUnavailableException(message, null);
-            }
-            throw new StoreRejectedException(message, null);
+        String message = "ClickHouse at " + base + " answered " + response.statusCode() + " to " + abbreviate(sql)
+                + ": " + abbreviate(error.strip());
+        Matcher code = ERROR_CODE.matcher(error);
+        if (response.statusCode() == 503 || (code.find() && TRANSIENT_ERRORS.contains(Integer.parseInt(code.group(1))))) {
+            throw new StoreUnavailableException(message, null);
         }
-        return response.body();
+        throw new StoreRejectedException(message, null);
     }
 
     private static String abbreviate(String s) {

@@ -17,7 +17,8 @@ public interface OnlineStore {
 
     /**
      * Reads {@code features} of {@code entity} for each id as of {@code now}, in one round trip; features without
-     * online state are absent from an id's map.
+     * online state are absent from an id's map. A batch feature's value comes as {@link Materialized}, with the
+     * time it was computed.
      */
     Map<String, Map<String, Object>> read(String entity, List<String> ids, Collection<ServedFeature> features, long now);
 }

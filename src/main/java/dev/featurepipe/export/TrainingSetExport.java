@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.csv.CsvGenerator;
 import com.fasterxml.jackson.dataformat.csv.CsvMapper;
 import com.fasterxml.jackson.dataformat.csv.CsvSchema;
+import dev.featurepipe.clickhouse.BatchSnapshots;
 import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.clickhouse.FeatureSql;
@@ -26,13 +27,15 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.Function;
 import java.util.function.LongConsumer;
 
 /**
  * Point-in-time training sets: for each label row (an entity id, a time, label columns), every requested window
  * and lifetime feature as of that row's time, computed by ClickHouse from the raw events, so no value uses an
- * event later than the label. The labels go into a temporary ClickHouse table that one query per feature joins
- * with the events.
+ * event later than the label; and every requested batch feature as the latest run at or before that time had
+ * computed it (see {@link BatchSnapshots}). The labels go into a temporary ClickHouse table that one query per
+ * feature joins with the events or the batch values.
  */
 public final class TrainingSetExport {
     /** What an export wrote. */
@@ -66,7 +69,7 @@ public final class TrainingSetExport {
         long started = System.nanoTime();
         String key = registry.entity(entity).orElseThrow(() -> new FeaturepipeException("unknown entity '" + entity
                 + "' (known: " + registry.entityNames() + ")")).keyField();
-        List<ServedFeature.WindowValue> features = features(entity, names);
+        List<ServedFeature> features = features(entity, names);
         List<String> labelColumns = new ArrayList<>();
         List<Label> rows = readLabels(labels, key, labelColumns);
         String points = "points_" + UUID.randomUUID().toString().replace("-", "");
@@ -74,8 +77,10 @@ public final class TrainingSetExport {
         try {
             insertPoints(points, rows);
             List<Map<Integer, Object>> values = new ArrayList<>();
-            for (ServedFeature.WindowValue f : features) {
-                values.add(valuesAtPoints(points, f));
+            for (ServedFeature f : features) {
+                values.add(f instanceof ServedFeature.BatchValue b
+                        ? valuesAtPoints(BatchSnapshots.valuesAtPoints(points, b.feature()), JsonNode::asText)
+                        : windowValuesAtPoints(points, (ServedFeature.WindowValue) f));
                 progress.accept(1);
             }
             write(out, key, labelColumns, features, rows, values);
@@ -85,17 +90,18 @@ public final class TrainingSetExport {
         return new Summary(rows.size(), features.size(), (System.nanoTime() - started) / 1e9);
     }
 
-    private List<ServedFeature.WindowValue> features(String entity, List<String> names) {
+    /** The named window, lifetime and batch features (all of them when none is named); profile fields are refused. */
+    private List<ServedFeature> features(String entity, List<String> names) {
         Map<String, ServedFeature> served = registry.served(entity);
         List<String> wanted = names.isEmpty() ? List.copyOf(served.keySet()) : names;
-        List<ServedFeature.WindowValue> features = new ArrayList<>();
+        List<ServedFeature> features = new ArrayList<>();
         for (String name : wanted) {
             ServedFeature f = served.get(name);
             if (f == null) {
                 throw new FeaturepipeException("unknown feature '" + name + "' of '" + entity + "' (features: " + served.keySet() + ")");
             }
-            if (f instanceof ServedFeature.WindowValue w) {
-                features.add(w);
+            if (!(f instanceof ServedFeature.ProfileValue)) {
+                features.add(f);
             } else if (!names.isEmpty()) {
                 throw new FeaturepipeException("'" + name + "' is a profile field: MongoDB keeps its current value only, "
                         + "not its history, so it has no value as of a label's time; a lifetime feature (last, sum, max) "
@@ -159,14 +165,19 @@ public final class TrainingSetExport {
         }
     }
 
-    private Map<Integer, Object> valuesAtPoints(String points, ServedFeature.WindowValue f) {
+    private Map<Integer, Object> windowValuesAtPoints(String points, ServedFeature.WindowValue f) {
+        return valuesAtPoints(FeatureSql.valuesAtPoints(ClickHouseEventTable.TABLE, points, f.feature(), f.window()),
+                value -> SkewCheck.typed(f.feature(), value));
+    }
+
+    /** Runs a query answering {@code {"key": <row>, "value": ...}} per label row that has a value. */
+    private Map<Integer, Object> valuesAtPoints(String sql, Function<JsonNode, Object> typed) {
         Map<Integer, Object> values = new HashMap<>();
-        String sql = FeatureSql.valuesAtPoints(ClickHouseEventTable.TABLE, points, f.feature(), f.window());
         for (String line : clickhouse.execute(sql).split("\n")) {
             if (!line.isBlank()) {
                 try {
                     JsonNode row = json.readTree(line);
-                    values.put(row.get("key").asInt(), SkewCheck.typed(f.feature(), row.get("value")));
+                    values.put(row.get("key").asInt(), typed.apply(row.get("value")));
                 } catch (IOException e) {
                     throw new UncheckedIOException("ClickHouse answered a row that is not JSON: " + line, e);
                 }
@@ -175,7 +186,7 @@ public final class TrainingSetExport {
         return values;
     }
 
-    private void write(Path out, String key, List<String> labelColumns, List<ServedFeature.WindowValue> features,
+    private void write(Path out, String key, List<String> labelColumns, List<ServedFeature> features,
                        List<Label> rows, List<Map<Integer, Object>> values) {
         CsvSchema.Builder schema = CsvSchema.builder().addColumn(key).addColumn("ts");
         labelColumns.forEach(schema::addColumn);
@@ -192,7 +203,8 @@ public final class TrainingSetExport {
                     csv.writeString(c);
                 }
                 for (int f = 0; f < features.size(); f++) {
-                    Object v = values.get(f).getOrDefault(i, SkewCheck.empty(features.get(f).feature()));
+                    Object v = values.get(f).getOrDefault(i, features.get(f) instanceof ServedFeature.WindowValue w
+                            ? SkewCheck.empty(w.feature()) : null);
                     csv.writeString(v == null ? "" : v instanceof List<?> ? json.writeValueAsString(v) : v.toString());
                 }
                 csv.writeEndArray();

@@ -192,9 +192,12 @@ public final class RedisOnlineStore implements OnlineStore {
                                                  long now) {
         RedisAsyncCommands<String, String> async = redis.shared().async();
         Map<String, AggregateFeature> byName = new LinkedHashMap<>();
+        List<String> batchNames = new ArrayList<>();
         for (ServedFeature f : features) {
             if (f instanceof ServedFeature.WindowValue w) {
                 byName.putIfAbsent(w.feature().name(), w.feature());
+            } else if (f instanceof ServedFeature.BatchValue b) {
+                batchNames.add(b.name());
             }
         }
         List<Map<String, RedisFuture<?>>> reads = new ArrayList<>(ids.size());
@@ -204,6 +207,7 @@ public final class RedisOnlineStore implements OnlineStore {
                 String key = featureKey(entity, id, name);
                 perFeature.put(name, f.aggregation() == Aggregation.LAST_N ? async.zrevrange(key, 0, f.n() - 1) : async.hgetall(key));
             });
+            batchNames.forEach(name -> perFeature.put(name, async.get(featureKey(entity, id, name))));
             reads.add(perFeature);
         }
         Map<String, Map<String, Object>> result = new LinkedHashMap<>();
@@ -211,7 +215,12 @@ public final class RedisOnlineStore implements OnlineStore {
             for (int i = 0; i < ids.size(); i++) {
                 Map<String, Object> values = new HashMap<>();
                 for (ServedFeature f : features) {
-                    if (f instanceof ServedFeature.WindowValue w) {
+                    if (f instanceof ServedFeature.BatchValue b) {
+                        Object stored = reads.get(i).get(b.name()).get(REPLY_TIMEOUT_S, TimeUnit.SECONDS);
+                        if (stored != null) {
+                            values.put(b.name(), RedisBatchValueStore.decode(b.feature(), (String) stored));
+                        }
+                    } else if (f instanceof ServedFeature.WindowValue w) {
                         Object state = reads.get(i).get(w.feature().name()).get(REPLY_TIMEOUT_S, TimeUnit.SECONDS);
                         if (state instanceof List<?> members && !members.isEmpty()) {
                             values.put(w.name(), recent(w.feature(), members));

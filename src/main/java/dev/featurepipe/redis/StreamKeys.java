@@ -24,4 +24,14 @@ final class StreamKeys {
     static String feature(String namespace, String entity, String id, String feature) {
         return namespace + ":" + entity + ":" + id + ":" + feature;
     }
+
+    /** The marks of a batch feature's materialization runs (a hash). */
+    static String batchMarks(String namespace, String feature) {
+        return namespace + ":batch:" + feature;
+    }
+
+    /** Held by the process materializing a batch feature. */
+    static String batchLock(String namespace, String feature) {
+        return namespace + ":batch:" + feature + ":lock";
+    }
 }

@@ -1,5 +1,6 @@
 package dev.featurepipe.serve;
 
+import dev.featurepipe.core.Materialized;
 import dev.featurepipe.core.OnlineStore;
 import dev.featurepipe.core.ProfileStore;
 import dev.featurepipe.core.StoreUnavailableException;
@@ -68,12 +69,18 @@ public final class FeatureService {
             found.putAll(profileValues.getOrDefault(id, Map.of()));
             Map<String, Object> values = new LinkedHashMap<>();
             Map<String, String> status = new LinkedHashMap<>();
+            Map<String, Long> computedAt = new LinkedHashMap<>();
             for (ServedFeature f : features) {
-                values.put(f.name(), found.containsKey(f.name()) ? found.get(f.name()) : emptyValue(f));
+                Object value = found.containsKey(f.name()) ? found.get(f.name()) : emptyValue(f);
+                if (value instanceof Materialized m) {
+                    value = m.value();
+                    computedAt.put(f.name(), m.computedAt());
+                }
+                values.put(f.name(), value);
                 status.put(f.name(), found.containsKey(f.name()) ? "ok"
                         : profileDown && f instanceof ServedFeature.ProfileValue ? "unavailable" : "missing");
             }
-            vectors.add(new FeatureVector(entity, id, values, status));
+            vectors.add(new FeatureVector(entity, id, values, status, computedAt));
         }
         return vectors;
     }

@@ -13,16 +13,18 @@ public final class Registry {
     private final Map<String, EventTypeDef> eventTypes;
     private final List<AggregateFeature> aggregates;
     private final List<ProfileFeature> profiles;
+    private final List<BatchFeature> batches;
     private final Map<String, Map<String, ServedFeature>> servedByEntity = new LinkedHashMap<>();
     private final Map<String, FieldDef> allFields = new LinkedHashMap<>();
     private final long onlineRetentionMs;
 
     Registry(Map<String, EntityDef> entities, Map<String, EventTypeDef> eventTypes,
-             List<AggregateFeature> aggregates, List<ProfileFeature> profiles) {
+             List<AggregateFeature> aggregates, List<ProfileFeature> profiles, List<BatchFeature> batches) {
         this.entities = Map.copyOf(entities);
         this.eventTypes = new LinkedHashMap<>(eventTypes);
         this.aggregates = List.copyOf(aggregates);
         this.profiles = List.copyOf(profiles);
+        this.batches = List.copyOf(batches);
         entities.keySet().forEach(e -> servedByEntity.put(e, new LinkedHashMap<>()));
         for (AggregateFeature f : aggregates) {
             Map<String, ServedFeature> served = servedByEntity.get(f.entity());
@@ -30,6 +32,9 @@ public final class Registry {
                 String name = f.servedName(w);
                 served.put(name, new ServedFeature.WindowValue(name, f, w));
             }
+        }
+        for (BatchFeature b : batches) {
+            servedByEntity.get(b.entity()).put(b.name(), new ServedFeature.BatchValue(b.name(), b));
         }
         for (ProfileFeature p : profiles) {
             servedByEntity.get(p.entity()).put(p.name(), new ServedFeature.ProfileValue(p.name(), p));
@@ -62,6 +67,11 @@ public final class Registry {
 
     public List<ProfileFeature> profilesOf(String eventType) {
         return profiles.stream().filter(p -> p.eventType().equals(eventType)).toList();
+    }
+
+    /** The features computed by SQL in ClickHouse and materialized, in registry order. */
+    public List<BatchFeature> batchFeatures() {
+        return batches;
     }
 
     /** The features served for an entity, by served name, in registry order. */

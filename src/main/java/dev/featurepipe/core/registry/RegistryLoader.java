@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -30,6 +31,9 @@ import org.yaml.snakeyaml.nodes.Node;
  */
 public final class RegistryLoader {
     private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_]*");
+    private static final Pattern PLACEHOLDER = Pattern.compile("\\{[^}]*}");
+    private static final Duration DEFAULT_BATCH_TTL = Duration.ofDays(2);
+    private static final Duration DEFAULT_BATCH_REFRESH = Duration.ofHours(1);
 
     private final YamlNodes yaml = new YamlNodes();
     private final Map<String, EntityDef> entities = new LinkedHashMap<>();
@@ -73,15 +77,16 @@ public final class RegistryLoader {
         Optional.ofNullable(top.get("entities")).ifPresent(this::readEntities);
         Optional.ofNullable(top.get("events")).ifPresent(this::readEvents);
         List<AggregateFeature> aggregates = new ArrayList<>();
+        List<BatchFeature> batches = new ArrayList<>();
         Optional.ofNullable(top.get("features")).ifPresent(n -> yaml.sequence(n, "'features'")
-                .forEach(f -> readAggregate(f).ifPresent(aggregates::add)));
+                .forEach(f -> readFeature(f, aggregates, batches)));
         List<ProfileFeature> profiles = new ArrayList<>();
         Optional.ofNullable(top.get("profile")).ifPresent(n -> yaml.sequence(n, "'profile'")
                 .forEach(p -> readProfile(p).ifPresent(profiles::add)));
         if (!yaml.errors().isEmpty()) {
             throw new RegistryException(source, yaml.errors());
         }
-        return new Registry(entities, eventTypes, aggregates, profiles);
+        return new Registry(entities, eventTypes, aggregates, profiles, batches);
     }
 
     private void readEntities(Node node) {
@@ -103,14 +108,12 @@ public final class RegistryLoader {
             checkName(def, name, "event type");
             Map<String, Node> map = yaml.mapping(def, what);
             yaml.onlyKeys(map, def, what, List.of("entity", "fields", "description"));
-            Optional<String> entity = yaml.required(map, def, "entity", what);
-            entity.filter(e -> !entities.containsKey(e)).ifPresent(e ->
-                    yaml.error(map.get("entity"), what + " names unknown entity '" + e + "' (declared: " + entities.keySet() + ")"));
+            Optional<String> entity = entityOf(map, def, what);
             Map<String, FieldDef> fields = new LinkedHashMap<>();
             Optional.ofNullable(map.get("fields")).ifPresent(f ->
                     yaml.mapping(f, what + " fields").forEach((field, spec) -> readField(what, field, spec, entity)
                             .ifPresent(d -> fields.put(field, d))));
-            entity.filter(entities::containsKey).ifPresent(e -> eventTypes.put(name, new EventTypeDef(name, e, fields)));
+            entity.ifPresent(e -> eventTypes.put(name, new EventTypeDef(name, e, fields)));
         });
     }
 
@@ -150,13 +153,23 @@ public final class RegistryLoader {
         return Optional.of(def);
     }
 
-    private Optional<AggregateFeature> readAggregate(Node node) {
+    /** A feature is an aggregate over events ({@code kind: aggregate}, the default) or {@code kind: batch}. */
+    private void readFeature(Node node, List<AggregateFeature> aggregates, List<BatchFeature> batches) {
         Map<String, Node> map = yaml.mapping(node, "a feature");
         Optional<String> name = yaml.required(map, node, "name", "a feature");
         String what = "feature '" + name.orElse("?") + "'";
         name.ifPresent(n -> checkName(node, n, "feature"));
-        yaml.onlyKeys(map, node, what, List.of("name", "event", "aggregation", "value", "filter", "windows", "tile", "n",
-                "distinct", "description"));
+        String kind = yaml.optional(map, "kind", what).orElse("aggregate");
+        switch (kind) {
+            case "aggregate" -> readAggregate(node, map, name, what).ifPresent(aggregates::add);
+            case "batch" -> readBatch(node, map, name, what).ifPresent(batches::add);
+            default -> yaml.error(map.get("kind"), what + " has unknown kind '" + kind + "' (known: aggregate, batch)");
+        }
+    }
+
+    private Optional<AggregateFeature> readAggregate(Node node, Map<String, Node> map, Optional<String> name, String what) {
+        yaml.onlyKeys(map, node, what, List.of("name", "kind", "event", "aggregation", "value", "filter", "windows", "tile",
+                "n", "distinct", "description"));
         Optional<EventTypeDef> event = eventOf(map, node, what);
         Optional<Aggregation> aggregation = yaml.required(map, node, "aggregation", what).flatMap(a ->
                 oneOf(map.get("aggregation"), a, what + " has unknown aggregation", Aggregation.values(), Aggregation::registryName));
@@ -179,6 +192,43 @@ public final class RegistryLoader {
                 value, filter, windows, n, distinct);
         windows.forEach(w -> claimServedName(node, feature.entity(), feature.servedName(w)));
         return Optional.of(feature);
+    }
+
+    private Optional<BatchFeature> readBatch(Node node, Map<String, Node> map, Optional<String> name, String what) {
+        yaml.onlyKeys(map, node, what, List.of("name", "kind", "entity", "type", "sql", "ttl", "refresh", "description"));
+        Optional<String> entity = entityOf(map, node, what);
+        Optional<FieldType> type = yaml.required(map, node, "type", what).flatMap(t ->
+                oneOf(map.get("type"), t, what + " has unknown type", FieldType.values(), FieldType::registryName));
+        Optional<String> sql = yaml.required(map, node, "sql", what).map(String::strip);
+        sql.ifPresent(text -> checkBatchSql(map.get("sql"), text, what));
+        Duration ttl = yaml.optional(map, "ttl", what).flatMap(t -> duration(map.get("ttl"), t, what + " ttl"))
+                .orElse(DEFAULT_BATCH_TTL);
+        Duration refresh = yaml.optional(map, "refresh", what).flatMap(t -> duration(map.get("refresh"), t, what + " refresh"))
+                .orElse(DEFAULT_BATCH_REFRESH);
+        if (refresh.multipliedBy(2).compareTo(ttl) > 0) {
+            yaml.error(node, what + ": refresh " + Durations.format(refresh) + " is more than half the ttl "
+                    + Durations.format(ttl) + "; a value must be written again before it expires");
+        }
+        if (name.isEmpty() || entity.isEmpty() || type.isEmpty() || sql.isEmpty()) {
+            return Optional.empty();
+        }
+        claimServedName(node, entity.get(), name.get());
+        return Optional.of(new BatchFeature(name.get(), entity.get(), type.get(), sql.get(), ttl, refresh));
+    }
+
+    /** The SQL reads the events through {@code {events}} (so it can be computed as of a time) and ends with no FORMAT. */
+    private void checkBatchSql(Node at, String sql, String what) {
+        if (!sql.contains(BatchFeature.EVENTS)) {
+            yaml.error(at, what + ": the sql must read the events as " + BatchFeature.EVENTS
+                    + " (the events up to the computation time), e.g. SELECT entity_id, count() AS value FROM {events} GROUP BY entity_id");
+        }
+        PLACEHOLDER.matcher(sql).results().map(m -> m.group())
+                .filter(p -> !p.equals(BatchFeature.EVENTS) && !p.equals(BatchFeature.AS_OF)).findFirst()
+                .ifPresent(p -> yaml.error(at, what + ": unknown placeholder " + p + " in the sql (known: "
+                        + BatchFeature.EVENTS + ", " + BatchFeature.AS_OF + ")"));
+        if (sql.endsWith(";") || sql.toUpperCase(Locale.ROOT).matches("(?s).*\\bFORMAT\\s+\\w+$")) {
+            yaml.error(at, what + ": end the sql without ';' or FORMAT; featurepipe adds what it needs");
+        }
     }
 
     private Expr readValue(Map<String, Node> map, Node node, String what, Aggregation agg, EventTypeDef event) {
@@ -311,6 +361,16 @@ public final class RegistryLoader {
         Expr filter = readFilter(map, what, event.get());
         claimServedName(node, event.get().entity(), name.get());
         return value.map(v -> new ProfileFeature(name.get(), event.get().entity(), event.get().name(), rule.get(), v, filter));
+    }
+
+    /** The declared entity named by the 'entity' key; empty (with an error) when missing or unknown. */
+    private Optional<String> entityOf(Map<String, Node> map, Node node, String what) {
+        return yaml.required(map, node, "entity", what).filter(e -> {
+            if (!entities.containsKey(e)) {
+                yaml.error(map.get("entity"), what + " names unknown entity '" + e + "' (declared: " + entities.keySet() + ")");
+            }
+            return entities.containsKey(e);
+        });
     }
 
     private Optional<EventTypeDef> eventOf(Map<String, Node> map, Node node, String what) {

@@ -8,6 +8,10 @@ public sealed interface ServedFeature {
     record WindowValue(String name, AggregateFeature feature, Window window) implements ServedFeature {
     }
 
+    /** A batch feature's value, computed in ClickHouse and materialized. */
+    record BatchValue(String name, BatchFeature feature) implements ServedFeature {
+    }
+
     /** A field of the entity's profile document. */
     record ProfileValue(String name, ProfileFeature feature) implements ServedFeature {
     }

@@ -1,0 +1,62 @@
+package dev.featurepipe.cli;
+
+import dev.featurepipe.clickhouse.BatchSnapshots;
+import dev.featurepipe.clickhouse.ClickHouseClient;
+import dev.featurepipe.config.Config;
+import dev.featurepipe.core.FeaturepipeException;
+import dev.featurepipe.core.registry.BatchFeature;
+import dev.featurepipe.core.registry.Registry;
+import dev.featurepipe.core.registry.RegistryLoader;
+import dev.featurepipe.materialize.Materializer;
+import dev.featurepipe.redis.RedisBatchValueStore;
+import dev.featurepipe.redis.RedisConnections;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Clock;
+import java.util.List;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "materialize", mixinStandardHelpOptions = true,
+        description = "Compute batch features in ClickHouse now and write them to the online store: the values that "
+                + "changed since the last run, or with --full every entity's value (a backfill).")
+final class MaterializeCommand extends ConfiguredCommand {
+    @Option(names = "--full", description = "write every entity's value, not only the changes")
+    boolean full;
+
+    @Option(names = "--features", split = ",", description = "batch features to run (default: all of the registry)")
+    List<String> features = List.of();
+
+    @Override
+    public Integer call() {
+        Config config = config();
+        Registry registry = RegistryLoader.load(config.path(Config.REGISTRY));
+        List<BatchFeature> selected = select(registry);
+        BatchSnapshots snapshots = new BatchSnapshots(new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null),
+                config.get(Config.CLICKHOUSE_DATABASE));
+        snapshots.ensureSchema();
+        try (RedisConnections redis = new RedisConnections(config.get(Config.REDIS_URL))) {
+            var store = new RedisBatchValueStore(redis, config.get(Config.STREAM));
+            Materializer materializer = new Materializer(snapshots, store, Clock.systemUTC(), new SimpleMeterRegistry());
+            for (BatchFeature f : selected) {
+                MaterializeProgress.run(materializer, f, full);
+            }
+        }
+        return 0;
+    }
+
+    private List<BatchFeature> select(Registry registry) {
+        List<BatchFeature> all = registry.batchFeatures();
+        if (features.isEmpty()) {
+            if (all.isEmpty()) {
+                throw new FeaturepipeException("the registry has no batch features (kind: batch) to materialize");
+            }
+            return all;
+        }
+        List<String> known = all.stream().map(BatchFeature::name).toList();
+        List<String> unknown = features.stream().filter(n -> !known.contains(n)).toList();
+        if (!unknown.isEmpty()) {
+            throw new FeaturepipeException("not batch features of the registry: " + unknown + " (batch features: " + known + ")");
+        }
+        return all.stream().filter(f -> features.contains(f.name())).toList();
+    }
+}
