@@ -1,5 +1,6 @@
 package dev.featurepipe.cli;
 
+import dev.featurepipe.bench.MaterializeBench;
 import dev.featurepipe.bench.OfflineBench;
 import dev.featurepipe.bench.OnlineBench;
 import dev.featurepipe.config.Config;
@@ -10,7 +11,8 @@ import java.util.Locale;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Online.class, BenchCommand.Offline.class},
+@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Online.class, BenchCommand.Offline.class,
+            BenchCommand.Materialize.class},
         description = "Benchmarks, run against the local services (started when needed, stopped after).")
 final class BenchCommand {
 
@@ -90,6 +92,24 @@ final class BenchCommand {
             System.out.printf(Locale.ROOT, "bench-offline: sink_eps=%.0f raw_insert_eps=%.0f ratio=%.2f lag_p50_ms=%.0f"
                             + " lag_p99_ms=%.0f%n", r.sinkEventsPerSecond(), r.rawInsertEventsPerSecond(),
                     r.sinkEventsPerSecond() / r.rawInsertEventsPerSecond(), r.lagP50Millis(), r.lagP99Millis());
+        }
+    }
+
+    @Command(name = "materialize", mixinStandardHelpOptions = true,
+            description = "A full materialization of every batch feature over the retail events spread across many "
+                    + "entities, with a plain pipelined Redis SET baseline measured in the same run.")
+    static final class Materialize extends LocalBenchmark {
+        @Option(names = "--entities", defaultValue = "1000000", description = "entities (default: ${DEFAULT-VALUE})")
+        int entities;
+
+        @Override
+        void run(Config config, Path data) {
+            List<MaterializeBench.FeatureResult> results = new MaterializeBench(config, data, entities, System.out).run();
+            for (MaterializeBench.FeatureResult r : results) {
+                System.out.printf(Locale.ROOT, "bench-materialize: feature=%s values=%d seconds=%.1f values_per_s=%.0f"
+                                + " write_per_s=%.0f baseline_set_per_s=%.0f ratio=%.2f%n", r.feature(), r.values(), r.seconds(),
+                        r.valuesPerSecond(), r.writePerSecond(), r.baselinePerSecond(), r.writePerSecond() / r.baselinePerSecond());
+            }
         }
     }
 }

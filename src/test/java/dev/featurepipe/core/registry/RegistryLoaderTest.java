@@ -162,4 +162,47 @@ class RegistryLoaderTest {
         assertThatThrownBy(() -> RegistryLoader.parse("entities: [\n", "test"))
                 .hasMessageContaining("not valid YAML");
     }
+
+    @Test
+    void batchFeaturesAreServedByNameWithTheirSqlAsOfATime() {
+        Registry registry = RegistryLoader.parse(HEAD + """
+                features:
+                  - name: spend_30d
+                    kind: batch
+                    entity: customer
+                    type: double
+                    ttl: 3d
+                    sql: SELECT entity_id, sum(amount) AS value FROM {events} WHERE ts > {as_of} - 2592000000 GROUP BY entity_id
+                """, "test");
+
+        BatchFeature f = registry.batchFeatures().get(0);
+        assertThat(registry.served("customer").get("spend_30d")).isEqualTo(new ServedFeature.BatchValue("spend_30d", f));
+        assertThat(f.ttl()).isEqualTo(Duration.ofDays(3));
+        assertThat(f.refresh()).isEqualTo(Duration.ofHours(1));
+        assertThat(f.sqlAt("db.events", 1000)).isEqualTo("SELECT entity_id, sum(amount) AS value FROM "
+                + "(SELECT * FROM db.events FINAL WHERE ts <= 1000) WHERE ts > 1000 - 2592000000 GROUP BY entity_id");
+    }
+
+    @Test
+    void batchFeatureMistakesAreReported() {
+        RegistryException e = catchThrowableOfType(RegistryException.class, () -> RegistryLoader.parse(HEAD + """
+                features:
+                  - {name: a, kind: batch, entity: customer, type: long, sql: SELECT entity_id, 1 AS value FROM db.events}
+                  - {name: b, kind: batch, entity: shop, type: long, sql: "SELECT 1 FROM {events} WHERE x = {when}"}
+                  - {name: c, kind: batch, entity: customer, type: decimal, sql: "SELECT 1 FROM {events};"}
+                  - {name: d, kind: batch, entity: customer, type: long, refresh: 2d, sql: "SELECT 1 FROM {events}"}
+                  - {name: e, kind: stream, entity: customer}
+                  - {name: f, kind: batch, entity: customer, type: long, event: purchase, sql: "SELECT 1 FROM {events}"}
+                """, "test"));
+
+        assertThat(e.errors()).extracting(RegistryError::message).anySatisfy(m -> assertThat(m)
+                        .contains("feature 'a': the sql must read the events as {events}"))
+                .anySatisfy(m -> assertThat(m).contains("unknown entity 'shop'"))
+                .anySatisfy(m -> assertThat(m).contains("unknown placeholder {when}"))
+                .anySatisfy(m -> assertThat(m).contains("unknown type 'decimal'"))
+                .anySatisfy(m -> assertThat(m).contains("feature 'c': end the sql without ';' or FORMAT"))
+                .anySatisfy(m -> assertThat(m).contains("refresh 2d is more than half the ttl 2d"))
+                .anySatisfy(m -> assertThat(m).contains("unknown kind 'stream' (known: aggregate, batch)"))
+                .anySatisfy(m -> assertThat(m).contains("unknown key 'event' in feature 'f'"));
+    }
 }
