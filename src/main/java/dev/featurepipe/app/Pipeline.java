@@ -108,7 +108,7 @@ public final class Pipeline implements AutoCloseable {
             offlineTable.ensureSchema();
             snapshots.ensureSchema();
             checks.put("clickhouse", this::clickhouseAnswers);
-            var store = new RedisBatchValueStore(redis, stream);
+            var store = new RedisBatchValueStore(redis, stream, consumer);
             materializer = new Materializer(snapshots, store, clock, metrics);
             own(new MaterializeScheduler(registry.batchFeatures(), materializer, store, clock).start());
         }

@@ -16,7 +16,7 @@ public enum Role {
             String n = name.trim().toUpperCase(Locale.ROOT);
             if (Arrays.stream(values()).noneMatch(r -> r.name().equals(n))) {
                 throw new IllegalArgumentException("unknown role '" + name.trim() + "' (known: "
-                        + Arrays.stream(values()).map(r -> r.name().toLowerCase(Locale.ROOT)).toList() + ")");
+                        + String.join(", ", Arrays.stream(values()).map(r -> r.name().toLowerCase(Locale.ROOT)).toList()) + ")");
             }
             roles.add(valueOf(n));
         }

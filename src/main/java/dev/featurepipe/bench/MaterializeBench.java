@@ -83,7 +83,7 @@ public final class MaterializeBench {
                 out.printf(Locale.ROOT, "data: %,d events of %,d entities in %s.events%n", events, entities, database);
                 BatchSnapshots snapshots = new BatchSnapshots(clickhouse, database);
                 snapshots.ensureSchema();
-                RedisBatchValueStore store = new RedisBatchValueStore(redis, run);
+                RedisBatchValueStore store = new RedisBatchValueStore(redis, run, run);
                 Materializer materializer = new Materializer(snapshots, store, Clock.systemUTC(), new SimpleMeterRegistry());
                 List<FeatureResult> results = new ArrayList<>();
                 for (BatchFeature f : registry.batchFeatures()) {

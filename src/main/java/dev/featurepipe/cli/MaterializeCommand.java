@@ -35,7 +35,8 @@ final class MaterializeCommand extends ConfiguredCommand {
                 config.get(Config.CLICKHOUSE_DATABASE));
         snapshots.ensureSchema();
         try (RedisConnections redis = new RedisConnections(config.get(Config.REDIS_URL))) {
-            var store = new RedisBatchValueStore(redis, config.get(Config.STREAM));
+            var store = new RedisBatchValueStore(redis, config.get(Config.STREAM),
+                    config.get(Config.CONSUMER_NAME) + ":materialize");
             Materializer materializer = new Materializer(snapshots, store, Clock.systemUTC(), new SimpleMeterRegistry());
             for (BatchFeature f : selected) {
                 MaterializeProgress.run(materializer, f, full);

@@ -14,7 +14,6 @@ import io.lettuce.core.api.sync.RedisCommands;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
@@ -24,19 +23,26 @@ import java.util.function.Function;
  * their own: a chunk of values costs one flush and one wait. The run marks are a hash per feature.
  */
 public final class RedisBatchValueStore implements BatchValueStore {
+    private static final String LOCK = "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end"
+            + " if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end return 0";
     private static final String UNLOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end"
             + " return 0";
     private static final long WRITE_TIMEOUT_S = 30;
 
     private final RedisConnections redis;
     private final String namespace;
-    private final String owner = UUID.randomUUID().toString();
+    private final String owner;
     private StatefulRedisConnection<String, String> writer;
 
-    /** @param namespace prefix of every key (the stream's name), as for {@link RedisOnlineStore} */
-    public RedisBatchValueStore(RedisConnections redis, String namespace) {
+    /**
+     * @param namespace prefix of every key (the stream's name), as for {@link RedisOnlineStore}
+     * @param owner who claims features: a process restarted under the same name takes back the claims its
+     *              predecessor left, instead of waiting for them to expire
+     */
+    public RedisBatchValueStore(RedisConnections redis, String namespace, String owner) {
         this.redis = redis;
         this.namespace = namespace;
+        this.owner = owner;
     }
 
     /** The stored form of a value: its computation time, a space, its text. */
@@ -60,8 +66,8 @@ public final class RedisBatchValueStore implements BatchValueStore {
 
     @Override
     public boolean tryLock(BatchFeature f, Duration hold) {
-        return "OK".equals(call("claiming " + f.name(), c -> c.set(StreamKeys.batchLock(namespace, f.name()), owner,
-                SetArgs.Builder.nx().px(hold.toMillis()))));
+        return call("claiming " + f.name(), c -> c.<Long>eval(LOCK, ScriptOutputType.INTEGER,
+                new String[] {StreamKeys.batchLock(namespace, f.name())}, owner, Long.toString(hold.toMillis()))) == 1L;
     }
 
     @Override

@@ -72,7 +72,7 @@ class MaterializeIT {
         events.ensureSchema();
         snapshots = new BatchSnapshots(server, config.get(Config.CLICKHOUSE_DATABASE));
         snapshots.ensureSchema();
-        store = new RedisBatchValueStore(redis, config.get(Config.STREAM));
+        store = new RedisBatchValueStore(redis, config.get(Config.STREAM), "it");
         materializer = new Materializer(snapshots, store, clock, new SimpleMeterRegistry());
     }
 
@@ -145,12 +145,14 @@ class MaterializeIT {
 
     @Test
     void oneProcessAtATimeMaterializesAFeature() {
-        RedisBatchValueStore other = new RedisBatchValueStore(redis, config.get(Config.STREAM));
+        RedisBatchValueStore other = new RedisBatchValueStore(redis, config.get(Config.STREAM), "other");
         assertThat(other.tryLock(spend, Duration.ofMinutes(1))).isTrue();
 
         assertThatThrownBy(() -> materializer.run(spend, false, Materializer.Progress.NONE))
                 .isInstanceOf(FeaturepipeException.class).hasMessageContaining("another process");
-        other.unlock(spend);
+        RedisBatchValueStore restarted = new RedisBatchValueStore(redis, config.get(Config.STREAM), "other");
+        assertThat(restarted.tryLock(spend, Duration.ofMinutes(1))).as("the same name takes back its claim").isTrue();
+        restarted.unlock(spend);
         events.insert(List.of(order("u1", T0, 1)));
         assertThat(materializer.run(spend, false, Materializer.Progress.NONE).written()).isEqualTo(1);
     }
