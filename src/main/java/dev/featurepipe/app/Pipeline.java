@@ -89,10 +89,13 @@ public final class Pipeline implements AutoCloseable {
         String consumer = config.get(Config.CONSUMER_NAME);
         BatchSnapshots snapshots = new BatchSnapshots(new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null),
                 config.get(Config.CLICKHOUSE_DATABASE));
-        if (roles.contains(Role.OFFLINE)) {
+        boolean materializes = roles.contains(Role.MATERIALIZE) && !registry.batchFeatures().isEmpty();
+        if (roles.contains(Role.OFFLINE) || materializes) {
             offlineTable.ensureSchema();
             snapshots.ensureSchema();
             checks.put("clickhouse", this::clickhouseAnswers);
+        }
+        if (roles.contains(Role.OFFLINE)) {
             own(new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, OfflineSink.GROUP, consumer,
                     config.get(Config.OFFLINE_BATCH_SIZE), config.get(Config.OFFLINE_BATCH_INTERVAL),
                     config.get(Config.CLAIM_IDLE), config.get(Config.MAX_DELIVERIES)),
@@ -104,10 +107,7 @@ public final class Pipeline implements AutoCloseable {
                     config.get(Config.MAX_DELIVERIES)),
                     new OnlineConsumer(online, profiles, metrics), metrics).start());
         }
-        if (roles.contains(Role.MATERIALIZE) && !registry.batchFeatures().isEmpty()) {
-            offlineTable.ensureSchema();
-            snapshots.ensureSchema();
-            checks.put("clickhouse", this::clickhouseAnswers);
+        if (materializes) {
             var store = new RedisBatchValueStore(redis, stream, consumer);
             materializer = new Materializer(snapshots, store, clock, metrics);
             own(new MaterializeScheduler(registry.batchFeatures(), materializer, store, clock).start());
