@@ -98,13 +98,13 @@ public final class Pipeline implements AutoCloseable {
         if (roles.contains(Role.OFFLINE)) {
             own(new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, OfflineSink.GROUP, consumer,
                     config.get(Config.OFFLINE_BATCH_SIZE), config.get(Config.OFFLINE_BATCH_INTERVAL),
-                    config.get(Config.CLAIM_IDLE), config.get(Config.MAX_DELIVERIES)),
+                    config.get(Config.CLAIM_IDLE), config.get(Config.MAX_DELIVERIES), config.get(Config.STREAM_ENTRY_EVENTS)),
                     new OfflineSink(offlineTable, metrics), metrics).start());
         }
         if (roles.contains(Role.ONLINE)) {
             own(new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, OnlineConsumer.GROUP, consumer,
                     config.get(Config.ONLINE_BATCH), Duration.ZERO, config.get(Config.CLAIM_IDLE),
-                    config.get(Config.MAX_DELIVERIES)),
+                    config.get(Config.MAX_DELIVERIES), config.get(Config.STREAM_ENTRY_EVENTS)),
                     new OnlineConsumer(online, profiles, metrics), metrics).start());
         }
         if (materializes) {
@@ -118,7 +118,7 @@ public final class Pipeline implements AutoCloseable {
             RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
             RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
             var eventLog = new RedisEventLog(redis, codec, stream, config.get(Config.INGEST_DEDUPE_TTL),
-                    config.get(Config.STREAM_MAX_BACKLOG));
+                    config.get(Config.STREAM_MAX_BACKLOG), config.get(Config.STREAM_ENTRY_EVENTS));
             own(new StreamTrimmer(redis, stream, config.get(Config.STREAM_TRIM_INTERVAL), metrics));
             var validator = new EventValidator(registry, config.get(Config.MAX_FUTURE_SKEW).toMillis());
             routes.add(new IngestRoutes(new IngestService(validator, eventLog, json, clock, config.get(Config.INGEST_MAX_EVENTS), metrics)));

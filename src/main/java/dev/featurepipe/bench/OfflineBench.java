@@ -36,7 +36,9 @@ import org.HdrHistogram.Histogram;
  * {@code ts}, a poller asking ClickHouse for the newest {@code ts} every 20 ms; an event's lag is the first poll
  * that sees it minus its time (HdrHistogram).</li>
  * </ol>
- * Everything goes to a stream and a ClickHouse database of its own, removed at the end.
+ * Both throughput figures are taken after a warm-up run of the first 100,000 events through both paths, so they
+ * measure compiled code, as a long-running sink runs. Everything goes to streams and ClickHouse databases of its
+ * own, removed at the end.
  * Run: {@code ./fp bench offline [--events N] [--rate R] [--seconds S]}.
  */
 public final class OfflineBench {
@@ -47,6 +49,8 @@ public final class OfflineBench {
 
     private static final String PROBE = "lag-probe";
     private static final Duration POLL = Duration.ofMillis(20);
+    /** Events the sink and the inserts run before the measured runs, so that the JIT has compiled their code. */
+    private static final int WARM_UP_EVENTS = 100_000;
 
     private final Config config;
     private final Path file;
@@ -76,12 +80,18 @@ public final class OfflineBench {
                 EventCodec codec = new EventCodec(json, registry);
                 Event template = events.get(0);
                 int count = events.size();
+                List<Event> warmUp = events.subList(0, Math.min(count, WARM_UP_EVENTS));
+                out.printf(Locale.ROOT, "warm-up (not measured): %,d events through the sink and straight into ClickHouse%n",
+                        warmUp.size());
+                rawInsert(table(clickhouse, database + "_warm_raw", registry), warmUp);
+                sink(redis, codec, table(clickhouse, database + "_warm_sink", registry), fillStream(redis, codec, warmUp, "warm"),
+                        warmUp.size());
                 ClickHouseEventTable rawTable = table(clickhouse, database + "_raw", registry);
                 out.printf(Locale.ROOT, "baseline: %,d events inserted straight into ClickHouse%n", count);
                 double raw = rawInsert(rawTable, events);
                 ClickHouseEventTable sinkTable = table(clickhouse, database + "_sink", registry);
                 out.printf(Locale.ROOT, "sink: the same events through the stream into ClickHouse%n");
-                String stream = fillStream(redis, codec, events);
+                String stream = fillStream(redis, codec, events, "sink");
                 events = null; // the sink runs with the heap a pipeline process would have, not holding the data set
                 double sink = sink(redis, codec, sinkTable, stream, count);
                 ClickHouseEventTable lagTable = table(clickhouse, database + "_lag", registry);
@@ -91,7 +101,7 @@ public final class OfflineBench {
                         lag.getValueAtPercentile(99) / 1000.0, lag.getMaxValue() / 1000.0);
             } finally {
                 BenchData.deleteKeys(redis.shared().sync(), run);
-                for (String suffix : List.of("_sink", "_raw", "_lag")) {
+                for (String suffix : List.of("_warm_raw", "_warm_sink", "_sink", "_raw", "_lag")) {
                     clickhouse.execute("DROP DATABASE IF EXISTS " + database + suffix);
                 }
             }
@@ -104,17 +114,19 @@ public final class OfflineBench {
         return table;
     }
 
-    private RedisStreamConsumer sinkConsumer(RedisConnections redis, EventCodec codec, ClickHouseEventTable table, String stream) {
+    private RedisStreamConsumer sinkConsumer(RedisConnections redis, EventCodec codec, ClickHouseEventTable table, String stream,
+                                             Duration maxWait) {
         SimpleMeterRegistry metrics = new SimpleMeterRegistry();
         return new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, OfflineSink.GROUP, "bench",
-                config.get(Config.OFFLINE_BATCH_SIZE), config.get(Config.OFFLINE_BATCH_INTERVAL), config.get(Config.CLAIM_IDLE),
-                config.get(Config.MAX_DELIVERIES)), new OfflineSink(table, metrics), metrics).start();
+                config.get(Config.OFFLINE_BATCH_SIZE), maxWait, config.get(Config.CLAIM_IDLE),
+                config.get(Config.MAX_DELIVERIES), config.get(Config.STREAM_ENTRY_EVENTS)), new OfflineSink(table, metrics), metrics).start();
     }
 
-    private String fillStream(RedisConnections redis, EventCodec codec, List<Event> events) {
-        String stream = run + ":sink";
+    private String fillStream(RedisConnections redis, EventCodec codec, List<Event> events, String name) {
+        String stream = run + ":" + name;
         RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
-        RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ZERO, Long.MAX_VALUE);
+        RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ZERO, Long.MAX_VALUE,
+                config.get(Config.STREAM_ENTRY_EVENTS));
         for (int from = 0; from < events.size(); from += 1000) {
             log.append(events.subList(from, Math.min(events.size(), from + 1000)));
         }
@@ -124,7 +136,8 @@ public final class OfflineBench {
     private double sink(RedisConnections redis, EventCodec codec, ClickHouseEventTable table, String stream, int count) {
         System.gc();
         long t0 = System.nanoTime();
-        try (RedisStreamConsumer consumer = sinkConsumer(redis, codec, table, stream)) {
+        // a full stream gives full batches; not waiting FP_OFFLINE_BATCH_INTERVAL for the last one to fill
+        try (RedisStreamConsumer consumer = sinkConsumer(redis, codec, table, stream, Duration.ZERO)) {
             if (!StreamGroups.awaitCaughtUp(redis.shared().sync(), stream, Duration.ofMinutes(10), () -> { })) {
                 throw new IllegalStateException("the offline group did not catch up within 10 minutes");
             }
@@ -152,7 +165,8 @@ public final class OfflineBench {
     private Histogram lag(RedisConnections redis, EventCodec codec, ClickHouseEventTable table, Event template) {
         String stream = run + ":lag";
         RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
-        RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ZERO, Long.MAX_VALUE);
+        RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ZERO, Long.MAX_VALUE,
+                config.get(Config.STREAM_ENTRY_EVENTS));
         List<long[]> polls = new CopyOnWriteArrayList<>(); // {poll time, newest ts visible}
         AtomicBoolean polling = new AtomicBoolean(true);
         Thread poller = new Thread(() -> {
@@ -166,7 +180,7 @@ public final class OfflineBench {
         List<Long> sent = new ArrayList<>();
         int perTick = Math.max(1, rate / 100);
         long tickNanos = 1_000_000_000L * perTick / rate;
-        try (RedisStreamConsumer consumer = sinkConsumer(redis, codec, table, stream)) {
+        try (RedisStreamConsumer consumer = sinkConsumer(redis, codec, table, stream, config.get(Config.OFFLINE_BATCH_INTERVAL))) {
             poller.start();
             long start = System.nanoTime();
             long ticks = (long) seconds * rate / perTick;

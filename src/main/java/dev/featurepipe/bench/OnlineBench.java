@@ -149,7 +149,8 @@ public final class OnlineBench {
         String stream = run + ":b";
         EventCodec codec = new EventCodec(new ObjectMapper(), registry);
         RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
-        RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ZERO, Long.MAX_VALUE);
+        RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ZERO, Long.MAX_VALUE,
+                config.get(Config.STREAM_ENTRY_EVENTS));
         for (int from = 0; from < events.size(); from += 1000) {
             log.append(events.subList(from, Math.min(events.size(), from + 1000)));
         }
@@ -159,7 +160,7 @@ public final class OnlineBench {
         long t0 = System.nanoTime();
         try (RedisStreamConsumer consumer = new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream,
                 OnlineConsumer.GROUP, "bench", config.get(Config.ONLINE_BATCH), Duration.ZERO, config.get(Config.CLAIM_IDLE),
-                config.get(Config.MAX_DELIVERIES)), handler, metrics).start()) {
+                config.get(Config.MAX_DELIVERIES), config.get(Config.STREAM_ENTRY_EVENTS)), handler, metrics).start()) {
             while (!StreamGroups.status(redis.shared().sync(), stream).stream().allMatch(StreamGroups.GroupStatus::caughtUp)) {
                 Thread.sleep(20);
             }

@@ -58,6 +58,9 @@ public final class Config {
     public static final Setting<Integer> STREAM_MAX_BACKLOG = new Setting<>("FP_STREAM_MAX_BACKLOG", "1000000",
             "most entries the event stream may hold; ingest answers 503 with Retry-After beyond it (backpressure)",
             positive(1_000_000_000));
+    public static final Setting<Integer> STREAM_ENTRY_EVENTS = new Setting<>("FP_STREAM_ENTRY_EVENTS", "100",
+            "most events of one ingest request that share a stream entry (the stream and its consumers pay per entry)",
+            positive(10_000));
     public static final Setting<Duration> STREAM_TRIM_INTERVAL = new Setting<>("FP_STREAM_TRIM_INTERVAL", "1s",
             "how often the ingest role trims the stream below the oldest entry a consumer group still needs", duration());
     public static final Setting<Integer> HTTP_MAX_BODY_MB = new Setting<>("FP_HTTP_MAX_BODY_MB", "32",
@@ -73,7 +76,7 @@ public final class Config {
 
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
-            STREAM_MAX_BACKLOG, STREAM_TRIM_INTERVAL,
+            STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
             CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, ONLINE_BATCH, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW);
 

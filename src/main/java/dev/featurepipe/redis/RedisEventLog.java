@@ -12,35 +12,46 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
-/** The event log as a Redis Stream, appended to by one Lua call per request so a request is all or nothing. */
+/**
+ * The event log as a Redis Stream, appended to by one Lua call per request so a request is all or nothing. The
+ * events of a request share entries, up to {@code entryEvents} per entry, one encoded event per line: the stream
+ * and its consumers then pay per entry, not per event. An event's position is {@code <entry id>/<index>}.
+ */
 public final class RedisEventLog implements EventLog {
     private final RedisConnections redis;
     private final EventCodec codec;
     private final String stream;
     private final long dedupeTtlMs;
     private final long maxBacklog;
+    private final int entryEvents;
     private final RedisScript appendScript;
 
-    /** @param maxBacklog the most entries the stream may hold; an append beyond it is refused as a whole */
-    public RedisEventLog(RedisConnections redis, EventCodec codec, String stream, Duration dedupeTtl, long maxBacklog) {
+    /**
+     * @param maxBacklog the most entries the stream may hold; an append beyond it is refused as a whole
+     * @param entryEvents the most events one stream entry holds
+     */
+    public RedisEventLog(RedisConnections redis, EventCodec codec, String stream, Duration dedupeTtl, long maxBacklog,
+                         int entryEvents) {
         this.redis = redis;
         this.codec = codec;
         this.stream = stream;
         this.dedupeTtlMs = dedupeTtl.toMillis();
         this.maxBacklog = maxBacklog;
+        this.entryEvents = entryEvents;
         this.appendScript = RedisScript.load(commands(), "append.lua");
     }
 
     @Override
     public List<Appended> append(List<Event> events) {
         String[] keys = new String[events.size() + 1];
-        String[] args = new String[events.size() + 2];
+        String[] args = new String[events.size() + 3];
         keys[0] = stream;
         args[0] = Long.toString(dedupeTtlMs);
         args[1] = Long.toString(maxBacklog);
+        args[2] = Integer.toString(entryEvents);
         for (int i = 0; i < events.size(); i++) {
             keys[i + 1] = StreamKeys.ingestedMark(stream, events.get(i).id());
-            args[i + 2] = codec.encode(events.get(i));
+            args[i + 3] = codec.encode(events.get(i));
         }
         List<Object> reply;
         try {

@@ -26,9 +26,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One consumer of a consumer group on the event stream. Reads batches (up to {@code maxBatch} entries, waiting at
+ * One consumer of a consumer group on the event stream. Reads batches (about {@code maxBatch} events, waiting at
  * most {@code maxWait} to fill one), hands them to a {@link BatchHandler} and acknowledges them only after it
- * returned.
+ * returned. An entry holds one or more events, one per line (see {@link RedisEventLog}); reads ask for as many
+ * entries as the last read's events per entry suggest, and never for more than ten batches' worth of entries
+ * as full as ingest makes them ({@code entryEvents}), so a batch stays within memory.
  * <ul>
  * <li>While a store is unavailable the batch is retried with backoff, never skipped. An entry that is not an
  * event of the registry, or an event the handler rejects for any other reason, goes to the dead-letter stream
@@ -55,7 +57,11 @@ public final class RedisStreamConsumer implements AutoCloseable {
 
     /** Where one consumer reads, how it batches, and when it takes over or gives up entries. */
     public record Options(String stream, String group, String consumer, int maxBatch, Duration maxWait,
-                          Duration claimIdle, int maxDeliveries) {
+                          Duration claimIdle, int maxDeliveries, int entryEvents) {
+    }
+
+    /** A stream entry with its events' encoded payloads. */
+    private record Entry(String id, List<String> payloads) {
     }
 
     private final RedisConnections redis;
@@ -69,6 +75,7 @@ public final class RedisStreamConsumer implements AutoCloseable {
     private final Thread thread;
     private volatile boolean running = true;
     private String claimCursor = "0-0";
+    private double eventsPerEntry; // of the last read; at first, as full as ingest makes entries
 
     public RedisStreamConsumer(RedisConnections redis, EventCodec codec, Options options, BatchHandler handler,
                                MeterRegistry metrics) {
@@ -76,6 +83,7 @@ public final class RedisStreamConsumer implements AutoCloseable {
         this.codec = codec;
         this.options = options;
         this.handler = handler;
+        this.eventsPerEntry = options.entryEvents();
         this.processed = metrics.counter("featurepipe.consumer.events", "group", options.group());
         this.failures = metrics.counter("featurepipe.consumer.failures", "group", options.group());
         this.deadLetters = metrics.counter("featurepipe.consumer.dead.letters", "group", options.group());
@@ -104,13 +112,14 @@ public final class RedisStreamConsumer implements AutoCloseable {
         log.info("consumer {}/{}: started on stream {}", options.group(), options.consumer(), options.stream());
         boolean ownPending = true;
         long nextClaim = System.nanoTime() + options.claimIdle().toNanos();
-        List<StreamMessage<String, String>> batch = new ArrayList<>();
+        List<Entry> batch = new ArrayList<>();
+        int batchEvents = 0;
         long deadline = Long.MAX_VALUE; // System.nanoTime() by which the batch is processed, full or not
         while (running) {
             try {
                 if (ownPending) {
-                    List<StreamMessage<String, String>> pending = reader.xreadgroup(me,
-                            XReadArgs.Builder.count(options.maxBatch()), XReadArgs.StreamOffset.from(options.stream(), "0"));
+                    List<Entry> pending = entries(reader.xreadgroup(me, XReadArgs.Builder.count(entriesFor(options.maxBatch())),
+                            XReadArgs.StreamOffset.from(options.stream(), "0")));
                     ownPending = !pending.isEmpty();
                     processUntilDone(pending, true);
                     continue;
@@ -121,16 +130,17 @@ public final class RedisStreamConsumer implements AutoCloseable {
                     continue;
                 }
                 long wait = batch.isEmpty() ? IDLE_BLOCK.toMillis() : Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
-                List<StreamMessage<String, String>> read = reader.xreadgroup(me,
-                        XReadArgs.Builder.count(options.maxBatch() - batch.size()).block(Math.min(wait, MAX_BLOCK.toMillis())),
-                        XReadArgs.StreamOffset.lastConsumed(options.stream()));
+                List<Entry> read = entries(reader.xreadgroup(me, XReadArgs.Builder.count(entriesFor(options.maxBatch() - batchEvents))
+                                .block(Math.min(wait, MAX_BLOCK.toMillis())), XReadArgs.StreamOffset.lastConsumed(options.stream())));
                 if (batch.isEmpty() && !read.isEmpty()) {
                     deadline = System.nanoTime() + options.maxWait().toNanos();
                 }
                 batch.addAll(read);
-                if (!batch.isEmpty() && (batch.size() >= options.maxBatch() || System.nanoTime() - deadline >= 0)) {
+                batchEvents += read.stream().mapToInt(e -> e.payloads().size()).sum();
+                if (!batch.isEmpty() && (batchEvents >= options.maxBatch() || System.nanoTime() - deadline >= 0)) {
                     processUntilDone(batch, false);
                     batch.clear();
+                    batchEvents = 0;
                 }
             } catch (RuntimeException e) {
                 failures.increment();
@@ -139,24 +149,46 @@ public final class RedisStreamConsumer implements AutoCloseable {
                 // a read whose reply was lost leaves entries pending on this consumer: read them again
                 ownPending = true;
                 batch.clear();
+                batchEvents = 0;
                 pause(Duration.ofSeconds(1));
             }
         }
         log.info("consumer {}/{}: stopped", options.group(), options.consumer());
     }
 
-    /** Takes over entries other consumers left pending for longer than claimIdle. */
-    private List<StreamMessage<String, String>> claim(RedisCommands<String, String> reader, Consumer<String> me) {
-        ClaimedMessages<String, String> result = reader.xautoclaim(options.stream(), new XAutoClaimArgs<String>()
-                .consumer(me).minIdleTime(options.claimIdle()).startId(claimCursor).count(options.maxBatch()));
-        claimCursor = result.getId();
-        List<StreamMessage<String, String>> messages = result.getMessages().stream().filter(m -> m.getBody() != null).toList();
-        if (!messages.isEmpty()) {
-            claimed.increment(messages.size());
-            log.info("consumer {}/{}: claimed {} entries idle for over {} s", options.group(), options.consumer(),
-                    messages.size(), options.claimIdle().toSeconds());
+    /** How many entries to read for about {@code events} more events. */
+    private int entriesFor(int events) {
+        int cap = Math.max(1, 10 * options.maxBatch() / options.entryEvents());
+        return (int) Math.max(1, Math.min(cap, Math.ceil(events / eventsPerEntry)));
+    }
+
+    /** Splits the entries into their events' payloads, and notes how many events an entry held on average. */
+    private List<Entry> entries(List<StreamMessage<String, String>> messages) {
+        List<Entry> entries = new ArrayList<>(messages.size());
+        int events = 0;
+        for (StreamMessage<String, String> m : messages) {
+            List<String> payloads = List.of(m.getBody().getOrDefault("e", "").split("\n", -1));
+            entries.add(new Entry(m.getId(), payloads));
+            events += payloads.size();
         }
-        return messages;
+        if (!entries.isEmpty()) {
+            eventsPerEntry = (double) events / entries.size();
+        }
+        return entries;
+    }
+
+    /** Takes over entries other consumers left pending for longer than claimIdle. */
+    private List<Entry> claim(RedisCommands<String, String> reader, Consumer<String> me) {
+        ClaimedMessages<String, String> result = reader.xautoclaim(options.stream(), new XAutoClaimArgs<String>()
+                .consumer(me).minIdleTime(options.claimIdle()).startId(claimCursor).count(entriesFor(options.maxBatch())));
+        claimCursor = result.getId();
+        List<Entry> entries = entries(result.getMessages().stream().filter(m -> m.getBody() != null).toList());
+        if (!entries.isEmpty()) {
+            claimed.increment(entries.size());
+            log.info("consumer {}/{}: claimed {} entries idle for over {} s", options.group(), options.consumer(),
+                    entries.size(), options.claimIdle().toSeconds());
+        }
+        return entries;
     }
 
     /**
@@ -166,35 +198,41 @@ public final class RedisStreamConsumer implements AutoCloseable {
      *
      * @param reread whether these entries were delivered before (own pending or claimed)
      */
-    private void processUntilDone(List<StreamMessage<String, String>> batch, boolean reread) {
+    private void processUntilDone(List<Entry> batch, boolean reread) {
         if (batch.isEmpty()) {
             return;
         }
         Map<String, Long> deliveries = reread ? deliveries(batch) : Map.of();
-        List<LoggedEvent> events = new ArrayList<>(batch.size());
-        List<StreamMessage<String, String>> messages = new ArrayList<>(batch.size());
-        for (StreamMessage<String, String> m : batch) {
-            long delivered = deliveries.getOrDefault(m.getId(), 1L);
+        List<LoggedEvent> events = new ArrayList<>();
+        List<String> payloads = new ArrayList<>(); // of events, for the dead-letter stream
+        for (Entry entry : batch) {
+            long delivered = deliveries.getOrDefault(entry.id(), 1L);
             if (delivered > options.maxDeliveries()) {
-                deadLetter(m, "delivered " + delivered + " times without being acknowledged (more than "
-                        + options.maxDeliveries() + "): the consumers failed or died on it");
+                deadLetter(entry.id(), String.join("\n", entry.payloads()), "delivered " + delivered
+                        + " times without being acknowledged (more than " + options.maxDeliveries()
+                        + "): the consumers failed or died on it");
                 continue;
             }
-            try {
-                events.add(new LoggedEvent(m.getId(), codec.decode(m.getBody().getOrDefault("e", ""))));
-                messages.add(m);
-            } catch (EventCodec.MalformedEventException e) {
-                deadLetter(m, e.getMessage());
+            for (int i = 0; i < entry.payloads().size(); i++) {
+                String position = entry.id() + "/" + i;
+                String payload = entry.payloads().get(i);
+                try {
+                    events.add(new LoggedEvent(position, codec.decode(payload)));
+                    payloads.add(payload);
+                } catch (EventCodec.MalformedEventException e) {
+                    deadLetter(position, payload, e.getMessage());
+                }
             }
         }
         if (!events.isEmpty() && handleRetrying(events).isPresent()) {
             for (int i = 0; i < events.size(); i++) {
-                StreamMessage<String, String> message = messages.get(i);
-                handleRetrying(List.of(events.get(i))).ifPresent(failure -> deadLetter(message, failure.toString()));
+                LoggedEvent event = events.get(i);
+                String payload = payloads.get(i);
+                handleRetrying(List.of(event)).ifPresent(failure -> deadLetter(event.position(), payload, failure.toString()));
             }
         }
         if (running) {
-            String[] ids = batch.stream().map(StreamMessage::getId).toArray(String[]::new);
+            String[] ids = batch.stream().map(Entry::id).toArray(String[]::new);
             redis.shared().sync().xack(options.stream(), options.group(), ids);
             processed.increment(events.size());
         } else {
@@ -204,11 +242,11 @@ public final class RedisStreamConsumer implements AutoCloseable {
     }
 
     /** How often each entry of the batch has been delivered (XPENDING). */
-    private Map<String, Long> deliveries(List<StreamMessage<String, String>> batch) {
+    private Map<String, Long> deliveries(List<Entry> batch) {
         Map<String, Long> counts = new HashMap<>();
         List<PendingMessage> pending = redis.shared().sync().xpending(options.stream(),
                 Consumer.from(options.group(), options.consumer()),
-                Range.create(batch.get(0).getId(), batch.get(batch.size() - 1).getId()), Limit.from(batch.size()));
+                Range.create(batch.get(0).id(), batch.get(batch.size() - 1).id()), Limit.from(batch.size()));
         pending.forEach(p -> counts.put(p.getId(), p.getRedeliveryCount()));
         return counts;
     }
@@ -235,12 +273,13 @@ public final class RedisStreamConsumer implements AutoCloseable {
         return Optional.empty(); // stopping: nothing is acknowledged
     }
 
-    private void deadLetter(StreamMessage<String, String> m, String reason) {
+    /** @param position an event's position, or an entry's id when the whole entry goes */
+    private void deadLetter(String position, String payload, String reason) {
         deadLetters.increment();
-        log.warn("consumer {}/{}: entry {} moved to {}: {}", options.group(), options.consumer(), m.getId(),
+        log.warn("consumer {}/{}: {} moved to {}: {}", options.group(), options.consumer(), position,
                 StreamKeys.deadLetters(options.stream()), reason);
-        redis.shared().sync().xadd(StreamKeys.deadLetters(options.stream()), "id", m.getId(), "group", options.group(),
-                "reason", reason, "e", m.getBody().getOrDefault("e", ""));
+        redis.shared().sync().xadd(StreamKeys.deadLetters(options.stream()), "id", position, "group", options.group(),
+                "reason", reason, "e", payload);
     }
 
     private void pause(Duration d) {

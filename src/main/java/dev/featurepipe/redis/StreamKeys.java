@@ -5,7 +5,7 @@ final class StreamKeys {
     private StreamKeys() {
     }
 
-    /** Remembers that ingest appended an event_id (value: its stream id). */
+    /** Remembers that ingest appended an event_id (value: its position in the stream). */
     static String ingestedMark(String stream, String eventId) {
         return stream + ":ingested:" + eventId;
     }

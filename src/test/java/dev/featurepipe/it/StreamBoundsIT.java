@@ -43,7 +43,8 @@ class StreamBoundsIT {
     @Test
     void aFullStreamRefusesWholeRequestsWith503AndTrimmingKeepsWhatAGroupStillNeeds() {
         Config config = TestServices.config("src/test/resources/registry/it.yaml",
-                Map.of(Config.STREAM_MAX_BACKLOG, "20", Config.STREAM_TRIM_INTERVAL, "100ms"));
+                Map.of(Config.STREAM_MAX_BACKLOG, "20", Config.STREAM_TRIM_INTERVAL, "100ms",
+                        Config.STREAM_ENTRY_EVENTS, "1")); // one entry per event, so entries can be counted here
         String stream = config.get(Config.STREAM);
         try (Pipeline pipeline = Pipeline.start(config, EnumSet.of(Role.INGEST), Clock.systemUTC())) {
             Api api = new Api(pipeline.httpPort());

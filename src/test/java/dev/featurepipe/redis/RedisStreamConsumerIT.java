@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.EventCodec;
+import dev.featurepipe.core.EventLog;
 import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.StoreUnavailableException;
 import dev.featurepipe.core.registry.Registry;
@@ -58,13 +59,17 @@ class RedisStreamConsumerIT {
         redis.close();
     }
 
+    private static Event order(String eventId) {
+        return new Event(eventId, "order", "u1", 1, Map.of("amount", 1.0, "sku", "a"));
+    }
+
     private String append(String eventId) {
-        return sync.xadd(stream, Map.of("e", codec.encode(new Event(eventId, "order", "u1", 1, Map.of("amount", 1.0, "sku", "a")))));
+        return sync.xadd(stream, Map.of("e", codec.encode(order(eventId))));
     }
 
     private RedisStreamConsumer consumer(String name, RedisStreamConsumer.BatchHandler handler) {
         return new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, GROUP, name, 10, Duration.ZERO,
-                Duration.ofMillis(200), 5), handler, new SimpleMeterRegistry()).start();
+                Duration.ofMillis(200), 5, 3), handler, new SimpleMeterRegistry()).start();
     }
 
     private List<StreamMessage<String, String>> deadLetters() {
@@ -129,5 +134,46 @@ class RedisStreamConsumerIT {
         assertThat(handled).containsExactly("good-1", "good-2");
         assertThat(deadLetters()).singleElement().satisfies(m ->
                 assertThat(m.getBody().get("reason")).contains("cannot apply 'bad'"));
+    }
+
+    @Test
+    void theEventsOfARequestShareEntriesAndAreReadBackInOrderAtTheirPositions() {
+        RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ofMinutes(1), 1000, 3);
+        List<String> ids = List.of("a", "b", "c", "b", "d", "e", "f", "g");
+        List<EventLog.Appended> first = log.append(ids.stream().map(RedisStreamConsumerIT::order).toList());
+        List<EventLog.Appended> again = log.append(List.of(order("e"), order("h")));
+
+        List<StreamMessage<String, String>> entries = sync.xrange(stream, Range.create("-", "+"));
+        assertThat(entries).extracting(m -> m.getBody().get("e").split("\n").length).containsExactly(3, 3, 1, 1);
+        assertThat(first).extracting(EventLog.Appended::position).containsExactly(
+                entries.get(0).getId() + "/0", entries.get(0).getId() + "/1", entries.get(0).getId() + "/2",
+                entries.get(0).getId() + "/1", entries.get(1).getId() + "/0", entries.get(1).getId() + "/1",
+                entries.get(1).getId() + "/2", entries.get(2).getId() + "/0");
+        assertThat(first).extracting(EventLog.Appended::duplicate).containsExactly(false, false, false, true, false, false, false, false);
+        assertThat(again).containsExactly(new EventLog.Appended(first.get(5).position(), true),
+                new EventLog.Appended(entries.get(3).getId() + "/0", false));
+
+        List<LoggedEvent> read = new CopyOnWriteArrayList<>();
+        try (RedisStreamConsumer worker = consumer("worker", read::addAll)) {
+            await().until(() -> read.size() == 8);
+        }
+        assertThat(read).extracting(e -> e.event().id()).containsExactly("a", "b", "c", "d", "e", "f", "g", "h");
+        assertThat(read.get(4).position()).isEqualTo(first.get(5).position());
+        assertThat(sync.xpending(stream, GROUP).getCount()).isZero();
+    }
+
+    @Test
+    void aBadEventInASharedEntryIsDeadLetteredAloneAtItsPosition() {
+        String entry = sync.xadd(stream, Map.of("e", String.join("\n", codec.encode(order("good-1")), "not json",
+                codec.encode(order("good-2")))));
+        try (RedisStreamConsumer worker = consumer("worker", batch -> batch.forEach(e -> handled.add(e.event().id())))) {
+            await().until(() -> sync.xpending(stream, GROUP).getCount() == 0 && handled.size() == 2);
+        }
+
+        assertThat(handled).containsExactly("good-1", "good-2");
+        assertThat(deadLetters()).singleElement().satisfies(m -> {
+            assertThat(m.getBody()).containsEntry("id", entry + "/1").containsEntry("e", "not json");
+            assertThat(m.getBody().get("reason")).contains("not JSON");
+        });
     }
 }
