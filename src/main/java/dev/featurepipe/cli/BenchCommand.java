@@ -3,6 +3,7 @@ package dev.featurepipe.cli;
 import dev.featurepipe.bench.MaterializeBench;
 import dev.featurepipe.bench.OfflineBench;
 import dev.featurepipe.bench.OnlineBench;
+import dev.featurepipe.bench.TrainingSetBench;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.services.LocalServices;
 import java.nio.file.Path;
@@ -12,7 +13,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Online.class, BenchCommand.Offline.class,
-            BenchCommand.Materialize.class},
+            BenchCommand.Materialize.class, BenchCommand.TrainingSet.class},
         description = "Benchmarks, run against the local services (started when needed, stopped after).")
 final class BenchCommand {
 
@@ -110,6 +111,26 @@ final class BenchCommand {
                                 + " write_per_s=%.0f baseline_set_per_s=%.0f ratio=%.2f%n", r.feature(), r.values(), r.seconds(),
                         r.valuesPerSecond(), r.writePerSecond(), r.baselinePerSecond(), r.writePerSecond() / r.baselinePerSecond());
             }
+        }
+    }
+
+    @Command(name = "training-set", mixinStandardHelpOptions = true,
+            description = "A point-in-time training set for random labels over the retail events, with the bare "
+                    + "label-to-events join measured in the same run as the baseline.")
+    static final class TrainingSet extends LocalBenchmark {
+        @Option(names = "--labels", defaultValue = "100000", description = "label rows (default: ${DEFAULT-VALUE})")
+        int labels;
+
+        @Option(names = "--features", split = ",", defaultValue = "orders_7d,orders_90d,lines_24h,spend_7d,spend_90d,"
+                + "avg_line_90d,distinct_items_90d,last_items,first_seen,cancelled_lines_90d",
+                description = "features of the training set (default: ten window and lifetime features of the demo registry)")
+        List<String> features;
+
+        @Override
+        void run(Config config, Path data) {
+            TrainingSetBench.Result r = new TrainingSetBench(config, data, labels, features, System.out).run();
+            System.out.printf(Locale.ROOT, "bench-training-set: labels=%d features=%d seconds=%.1f baseline_join_seconds=%.1f"
+                    + " ratio=%.2f%n", r.labels(), r.features(), r.seconds(), r.baselineSeconds(), r.seconds() / r.baselineSeconds());
         }
     }
 }
