@@ -26,6 +26,7 @@ import dev.featurepipe.redis.RedisOnlineStore;
 import dev.featurepipe.redis.RedisStreamConsumer;
 import dev.featurepipe.redis.StreamTrimmer;
 import dev.featurepipe.serve.FeatureService;
+import dev.featurepipe.serve.FeastRoutes;
 import dev.featurepipe.serve.ServeRoutes;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -46,8 +47,6 @@ import org.slf4j.LoggerFactory;
 /** One featurepipe process: the roles it was asked to run, wired to their stores, started in order. */
 public final class Pipeline implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Pipeline.class);
-    /** Most ids one POST /v1/features may ask for. */
-    static final int MAX_IDS_PER_REQUEST = 1000;
 
     private final Deque<AutoCloseable> resources = new ArrayDeque<>();
     private final Registry registry;
@@ -124,8 +123,9 @@ public final class Pipeline implements AutoCloseable {
             routes.add(new IngestRoutes(new IngestService(validator, eventLog, json, clock, config.get(Config.INGEST_MAX_EVENTS), metrics)));
         }
         if (roles.contains(Role.SERVE)) {
-            routes.add(new ServeRoutes(new FeatureService(registry, online, profiles, clock, metrics, MAX_IDS_PER_REQUEST),
-                    json, metrics));
+            var service = new FeatureService(registry, online, profiles, clock, metrics, config.get(Config.SERVE_MAX_IDS));
+            routes.add(new ServeRoutes(service, json, metrics));
+            routes.add(new FeastRoutes(service, registry, json));
         }
         if (!routes.isEmpty()) {
             HttpApi.ReadinessCheck readiness = () -> {

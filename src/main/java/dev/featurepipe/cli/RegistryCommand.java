@@ -24,7 +24,7 @@ final class RegistryCommand {
                 Registry registry = RegistryLoader.load(file);
                 long served = registry.entityNames().stream().mapToLong(e -> registry.served(e).size()).sum();
                 System.out.println(file + ": ok (" + registry.eventTypes().size() + " event types, " + served
-                        + " served features)");
+                        + " served features, " + registry.featureSets().size() + " feature sets)");
                 return 0;
             } catch (RegistryException e) {
                 System.err.println(e.getMessage());

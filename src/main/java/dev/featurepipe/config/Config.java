@@ -67,6 +67,8 @@ public final class Config {
             "largest request body the HTTP API reads, in MiB (larger: 413)", positive(1024));
     public static final Setting<Integer> INGEST_MAX_EVENTS = new Setting<>("FP_INGEST_MAX_EVENTS", "10000",
             "most events one ingest request may carry", positive(1_000_000));
+    public static final Setting<Integer> SERVE_MAX_IDS = new Setting<>("FP_SERVE_MAX_IDS", "1000",
+            "most entity ids one feature request may ask for (more: 400)", positive(100_000));
     public static final Setting<Duration> INGEST_DEDUPE_TTL = new Setting<>("FP_INGEST_DEDUPE_TTL", "24h",
             "how long ingest remembers an event_id, so a re-sent event is not appended twice (0s: never)",
             durationOrZero());
@@ -78,7 +80,7 @@ public final class Config {
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
             STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
             CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, ONLINE_BATCH, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
-            INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW);
+            INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS);
 
     private final Map<Setting<?>, Object> values = new HashMap<>();
     private final Map<Setting<?>, String> texts = new HashMap<>();

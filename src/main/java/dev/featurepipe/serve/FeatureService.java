@@ -4,6 +4,7 @@ import dev.featurepipe.core.Materialized;
 import dev.featurepipe.core.OnlineStore;
 import dev.featurepipe.core.ProfileStore;
 import dev.featurepipe.core.StoreUnavailableException;
+import dev.featurepipe.core.registry.FeatureSet;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.http.ApiException;
@@ -83,6 +84,29 @@ public final class FeatureService {
             vectors.add(new FeatureVector(entity, id, values, status, computedAt));
         }
         return vectors;
+    }
+
+    /**
+     * The features a request asks for: those of its feature set, else the names it gives (empty: all).
+     *
+     * @param featureSet a feature set of the registry, or null
+     * @throws ApiException 400 for an unknown feature set, one of another entity, or both a set and names
+     */
+    public List<String> wanted(String entity, List<String> names, String featureSet) {
+        if (featureSet == null) {
+            return names;
+        }
+        if (!names.isEmpty()) {
+            throw new ApiException(400, "ask for features by name or by feature set, not both", List.of());
+        }
+        FeatureSet set = registry.featureSet(featureSet).orElseThrow(() -> new ApiException(400,
+                "unknown feature set '" + featureSet + "'", List.of("feature sets: " + registry.featureSets().stream()
+                        .map(FeatureSet::name).toList())));
+        if (!set.entity().equals(entity)) {
+            throw new ApiException(400, "feature set '" + featureSet + "' is of entity '" + set.entity() + "', not '"
+                    + entity + "'", List.of());
+        }
+        return set.features();
     }
 
     /** What a feature is without any state: 0 for count, sum and count_distinct, else null. */

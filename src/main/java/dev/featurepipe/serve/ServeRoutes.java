@@ -37,7 +37,9 @@ public final class ServeRoutes implements HttpApi.Routes {
         String names = ctx.queryParam("features");
         List<String> wanted = names == null || names.isBlank() ? List.of()
                 : Arrays.stream(names.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
-        FeatureVector v = features.vectors(ctx.pathParam("entity"), List.of(ctx.pathParam("id")), wanted).get(0);
+        String entity = ctx.pathParam("entity");
+        FeatureVector v = features.vectors(entity, List.of(ctx.pathParam("id")),
+                features.wanted(entity, wanted, ctx.queryParam("feature_set"))).get(0);
         ctx.json(v);
         sample.stop(latency);
     }
@@ -52,14 +54,16 @@ public final class ServeRoutes implements HttpApi.Routes {
         }
         if (body == null || !body.path("entity").isTextual() || !body.path("ids").isArray()) {
             throw new ApiException(400, "the body must be {\"entity\": \"...\", \"ids\": [...], \"features\": [...]}",
-                    List.of("'entity' (string) and 'ids' (array) are required; 'features' is optional"));
+                    List.of("'entity' (string) and 'ids' (array) are required; 'features' or 'feature_set' is optional"));
         }
         List<String> ids = new ArrayList<>();
         body.get("ids").forEach(id -> ids.add(id.asText()));
         List<String> wanted = new ArrayList<>();
         body.path("features").forEach(f -> wanted.add(f.asText()));
-        List<FeatureVector> vectors = features.vectors(body.get("entity").asText(), ids, wanted);
-        ctx.json(Map.of("entity", body.get("entity").asText(), "results", vectors));
+        String entity = body.get("entity").asText();
+        String featureSet = body.path("feature_set").isTextual() ? body.get("feature_set").asText() : null;
+        List<FeatureVector> vectors = features.vectors(entity, ids, features.wanted(entity, wanted, featureSet));
+        ctx.json(Map.of("entity", entity, "results", vectors));
         sample.stop(latency);
     }
 }

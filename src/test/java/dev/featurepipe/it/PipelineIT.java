@@ -246,6 +246,74 @@ class PipelineIT {
         assertThat(ready.body().get("stores").get("mongodb").asBoolean()).isTrue();
     }
 
+    @Test
+    void feastClientsGetTheRequestAndAnswerShapesOfFeastsDocumentation() {
+        Random random = new Random(1001);
+        List<Sent> events = new ArrayList<>();
+        for (String driver : List.of("1001", "1002")) {
+            for (int i = 0; i < 2 + Integer.parseInt(driver) % 1000; i++) {
+                events.add(randomEvent(random, driver, NOW - (i + 1) * MINUTE));
+            }
+        }
+        sendShuffled(events, random);
+        awaitConsumers();
+
+        Api.Reply reply = api.post("/get-online-features", "application/json", """
+                {"features": ["user:orders_1h", "user:spend_1h", "checkout:country"],
+                 "entities": {"user_id": [1001, 1002, 1003]}}""");
+
+        assertThat(reply.status()).isEqualTo(200);
+        JsonNode body = reply.body();
+        assertThat(body.fieldNames()).toIterable().containsExactly("metadata", "results");
+        assertThat(body.at("/metadata/feature_names")).isEqualTo(json.valueToTree(List.of("user_id", "orders_1h", "spend_1h", "country")));
+        assertThat(body.get("results")).hasSize(4).allSatisfy(column -> {
+            assertThat(column.fieldNames()).toIterable().containsExactly("values", "statuses", "event_timestamps");
+            assertThat(column.get("values")).hasSize(3);
+            assertThat(column.get("statuses")).hasSize(3);
+            assertThat(column.get("event_timestamps")).hasSize(3);
+        });
+        assertThat(body.at("/results/0/values")).isEqualTo(json.valueToTree(List.of(1001, 1002, 1003)));
+        assertThat(body.at("/results/0/statuses")).isEqualTo(json.valueToTree(List.of("PRESENT", "PRESENT", "PRESENT")));
+        assertThat(body.at("/results/1/values")).isEqualTo(json.valueToTree(List.of(3, 4, 0)));
+        assertThat(body.at("/results/1/statuses")).isEqualTo(json.valueToTree(List.of("PRESENT", "PRESENT", "NOT_FOUND")));
+        assertThat(body.at("/results/2/values/1").asDouble()).isCloseTo(events.stream().filter(e -> e.user().equals("1002"))
+                .mapToDouble(Sent::amount).sum(), within(1e-6));
+        assertThat(body.at("/results/1/event_timestamps/0").asText()).isEqualTo("1970-01-01T00:00:00Z");
+
+        Api.Reply byService = api.post("/get-online-features", "application/json", """
+                {"feature_service": "checkout", "entities": {"user_id": ["1001"]}, "full_feature_names": true}""");
+        assertThat(byService.body().at("/metadata/feature_names")).isEqualTo(json.valueToTree(
+                List.of("user_id", "checkout__orders_1h", "checkout__spend_1h", "checkout__country")));
+        assertThat(byService.body().at("/results/1/values/0").asLong()).isEqualTo(3);
+
+        Api.Reply unknownKey = api.post("/get-online-features", "application/json", """
+                {"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": [1001]}}""");
+        assertThat(unknownKey.status()).isEqualTo(400);
+        assertThat(unknownKey.body().get("error").asText()).isEqualTo("unknown entity key 'driver_id'");
+        Api.Reply unknownView = api.post("/get-online-features", "application/json", """
+                {"features": ["driver_hourly_stats:orders_1h"], "entities": {"user_id": [1001]}}""");
+        assertThat(unknownView.status()).isEqualTo(400);
+        assertThat(unknownView.body().get("error").asText()).contains("unknown feature view 'driver_hourly_stats'");
+    }
+
+    @Test
+    void aFeatureSetSelectsTheFeaturesOfOneModel() {
+        String user = users(1).get(0);
+        sendShuffled(List.of(randomEvent(new Random(3), user, NOW - MINUTE)), new Random(3));
+        awaitConsumers();
+
+        JsonNode one = api.get("/v1/features/user/" + user + "?feature_set=checkout").body();
+        assertThat(one.get("features").fieldNames()).toIterable().containsExactly("orders_1h", "spend_1h", "country");
+        assertThat(one.at("/features/orders_1h").asLong()).isEqualTo(1);
+        JsonNode many = api.postJson("/v1/features", Map.of("entity", "user", "ids", List.of(user), "feature_set", "checkout")).body();
+        assertThat(many.at("/results/0/features")).isEqualTo(one.get("features"));
+
+        Api.Reply both = api.get("/v1/features/user/" + user + "?feature_set=checkout&features=orders_1h");
+        assertThat(both.status()).isEqualTo(400);
+        assertThat(api.get("/v1/features/user/" + user + "?feature_set=nope").body().get("error").asText())
+                .isEqualTo("unknown feature set 'nope'");
+    }
+
     private void assertWindows(JsonNode reply, List<Sent> events) {
         Map<String, long[]> windows = Map.of("10m", new long[] {10 * MINUTE, 5 * MINUTE}, "1h", new long[] {HOUR, 5 * MINUTE},
                 "24h", new long[] {24 * HOUR, HOUR});

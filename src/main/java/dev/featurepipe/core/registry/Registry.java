@@ -14,17 +14,20 @@ public final class Registry {
     private final List<AggregateFeature> aggregates;
     private final List<ProfileFeature> profiles;
     private final List<BatchFeature> batches;
+    private final Map<String, FeatureSet> featureSets = new LinkedHashMap<>();
     private final Map<String, Map<String, ServedFeature>> servedByEntity = new LinkedHashMap<>();
     private final Map<String, FieldDef> allFields = new LinkedHashMap<>();
     private final long onlineRetentionMs;
 
     Registry(Map<String, EntityDef> entities, Map<String, EventTypeDef> eventTypes,
-             List<AggregateFeature> aggregates, List<ProfileFeature> profiles, List<BatchFeature> batches) {
+             List<AggregateFeature> aggregates, List<ProfileFeature> profiles, List<BatchFeature> batches,
+             List<FeatureSet> featureSets) {
         this.entities = Map.copyOf(entities);
         this.eventTypes = new LinkedHashMap<>(eventTypes);
         this.aggregates = List.copyOf(aggregates);
         this.profiles = List.copyOf(profiles);
         this.batches = List.copyOf(batches);
+        featureSets.forEach(s -> this.featureSets.put(s.name(), s));
         entities.keySet().forEach(e -> servedByEntity.put(e, new LinkedHashMap<>()));
         for (AggregateFeature f : aggregates) {
             Map<String, ServedFeature> served = servedByEntity.get(f.entity());
@@ -77,6 +80,14 @@ public final class Registry {
     /** The features served for an entity, by served name, in registry order. */
     public Map<String, ServedFeature> served(String entity) {
         return servedByEntity.getOrDefault(entity, Map.of());
+    }
+
+    public Optional<FeatureSet> featureSet(String name) {
+        return Optional.ofNullable(featureSets.get(name));
+    }
+
+    public Collection<FeatureSet> featureSets() {
+        return featureSets.values();
     }
 
     /** How long online tiles must be kept: the longest finite window plus its tile (0 without one). */

@@ -70,7 +70,7 @@ public final class RegistryLoader {
 
     private Registry read(Node root, String source) {
         Map<String, Node> top = yaml.mapping(root, "the registry");
-        yaml.onlyKeys(top, root, "the registry", List.of("entities", "events", "features", "profile"));
+        yaml.onlyKeys(top, root, "the registry", List.of("entities", "events", "features", "profile", "feature_sets"));
         if (!top.containsKey("entities") || !top.containsKey("events")) {
             yaml.error(root, "the registry needs 'entities' and 'events'");
         }
@@ -83,10 +83,13 @@ public final class RegistryLoader {
         List<ProfileFeature> profiles = new ArrayList<>();
         Optional.ofNullable(top.get("profile")).ifPresent(n -> yaml.sequence(n, "'profile'")
                 .forEach(p -> readProfile(p).ifPresent(profiles::add)));
+        List<FeatureSet> sets = new ArrayList<>();
+        Optional.ofNullable(top.get("feature_sets")).ifPresent(n -> yaml.mapping(n, "'feature_sets'")
+                .forEach((name, def) -> readFeatureSet(name, def).ifPresent(sets::add)));
         if (!yaml.errors().isEmpty()) {
             throw new RegistryException(source, yaml.errors());
         }
-        return new Registry(entities, eventTypes, aggregates, profiles, batches);
+        return new Registry(entities, eventTypes, aggregates, profiles, batches, sets);
     }
 
     private void readEntities(Node node) {
@@ -266,6 +269,36 @@ public final class RegistryLoader {
             yaml.error(at, what + ": " + e.getMessage());
             return Optional.empty();
         }
+    }
+
+    /** {@code name: {entity: E, features: [served names of E]}}, read after every feature is known. */
+    private Optional<FeatureSet> readFeatureSet(String name, Node def) {
+        String what = "feature set '" + name + "'";
+        checkName(def, name, "feature set");
+        Map<String, Node> map = yaml.mapping(def, what);
+        yaml.onlyKeys(map, def, what, List.of("entity", "features", "description"));
+        Optional<String> entity = entityOf(map, def, what);
+        Node list = map.get("features");
+        if (list == null) {
+            yaml.error(def, what + " needs 'features', the served names it holds");
+            return Optional.empty();
+        }
+        List<String> features = new ArrayList<>();
+        for (Node f : yaml.sequence(list, what + " 'features'")) {
+            yaml.scalar(f, what + " feature").ifPresent(feature -> entity.ifPresent(e -> {
+                if (!servedNames.get(e).containsKey(feature)) {
+                    yaml.error(f, what + " lists '" + feature + "', which entity '" + e + "' does not serve");
+                } else if (features.contains(feature)) {
+                    yaml.error(f, what + " lists '" + feature + "' twice");
+                } else {
+                    features.add(feature);
+                }
+            }));
+        }
+        if (features.isEmpty() && yaml.errors().isEmpty()) {
+            yaml.error(list, what + " lists no features");
+        }
+        return entity.map(e -> new FeatureSet(name, e, features));
     }
 
     /** {@code windows: [1h, 24h, lifetime]}; without the key, the lifetime window alone. */

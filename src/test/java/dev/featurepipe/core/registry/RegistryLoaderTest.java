@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class RegistryLoaderTest {
@@ -204,5 +205,38 @@ class RegistryLoaderTest {
                 .anySatisfy(m -> assertThat(m).contains("refresh 2d is more than half the ttl 2d"))
                 .anySatisfy(m -> assertThat(m).contains("unknown kind 'stream' (known: aggregate, batch)"))
                 .anySatisfy(m -> assertThat(m).contains("unknown key 'event' in feature 'f'"));
+    }
+
+    @Test
+    void featureSetsNameServedFeaturesOfOneEntity() {
+        Registry registry = RegistryLoader.parse(HEAD + """
+                features:
+                  - {name: spend, event: purchase, aggregation: sum, value: amount, windows: [1h, 24h]}
+                feature_sets:
+                  fraud_v1:
+                    entity: customer
+                    features: [spend_24h, spend_1h]
+                """, "test");
+
+        assertThat(registry.featureSet("fraud_v1")).contains(new FeatureSet("fraud_v1", "customer", List.of("spend_24h", "spend_1h")));
+        assertThat(registry.featureSet("other")).isEmpty();
+    }
+
+    @Test
+    void featureSetMistakesAreReported() {
+        RegistryException e = catchThrowableOfType(RegistryException.class, () -> RegistryLoader.parse(HEAD + """
+                features:
+                  - {name: spend, event: purchase, aggregation: sum, value: amount, windows: [1h]}
+                feature_sets:
+                  a: {entity: customer, features: [spend_1h, spend_2h, spend_1h]}
+                  b: {entity: shop, features: [spend_1h]}
+                  c: {entity: customer}
+                """, "test"));
+
+        assertThat(e.errors()).extracting(RegistryError::message)
+                .anySatisfy(m -> assertThat(m).contains("feature set 'a' lists 'spend_2h', which entity 'customer' does not serve"))
+                .anySatisfy(m -> assertThat(m).contains("feature set 'a' lists 'spend_1h' twice"))
+                .anySatisfy(m -> assertThat(m).contains("feature set 'b' names unknown entity 'shop'"))
+                .anySatisfy(m -> assertThat(m).contains("feature set 'c' needs 'features'"));
     }
 }
