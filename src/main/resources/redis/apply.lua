@@ -11,6 +11,8 @@
 --   G k score member n      the same, but raise an existing member's score only (distinct values)
 --   T k g start cutoff      on the first write to tile (g, start), drop the fields of g-tiles before cutoff
 --   E k ttl                 expire the key after ttl ms
+-- After the events: the number of window caches of the entities the batch touched, their ttl in ms, and their
+-- indexes in KEYS; each cache's generation is bumped, so no value cached before this call is served again.
 -- Returns per event 1 when applied, 0 when it had been applied before.
 local arity = { I = 3, N = 3, X = 3, L = 5, D = 2, Z = 4, G = 4, T = 4, E = 2 }
 
@@ -83,5 +85,10 @@ for _ = 1, tonumber(ARGV[1]) do
     a = a + 1 + arity[op]
   end
   out[#out + 1] = fresh and 1 or 0
+end
+for i = 1, tonumber(ARGV[a]) do
+  local k = KEYS[tonumber(ARGV[a + 1 + i])]
+  redis.call('HINCRBY', k, 'gen', 1)
+  redis.call('PEXPIRE', k, ARGV[a + 1])
 end
 return out

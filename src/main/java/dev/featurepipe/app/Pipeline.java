@@ -104,7 +104,7 @@ public final class Pipeline implements AutoCloseable {
             own(new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, OnlineConsumer.GROUP, consumer,
                     config.get(Config.ONLINE_BATCH), Duration.ZERO, config.get(Config.CLAIM_IDLE),
                     config.get(Config.MAX_DELIVERIES), config.get(Config.STREAM_ENTRY_EVENTS)),
-                    new OnlineConsumer(online, profiles, metrics), metrics).start());
+                    own(new OnlineConsumer(online, profiles, metrics)), metrics).start());
         }
         if (materializes) {
             var store = new RedisBatchValueStore(redis, stream, consumer);
@@ -123,7 +123,10 @@ public final class Pipeline implements AutoCloseable {
             routes.add(new IngestRoutes(new IngestService(validator, eventLog, json, clock, config.get(Config.INGEST_MAX_EVENTS), metrics)));
         }
         if (roles.contains(Role.SERVE)) {
-            var service = new FeatureService(registry, online, profiles, clock, metrics, config.get(Config.SERVE_MAX_IDS));
+            var service = own(new FeatureService(registry, online, profiles, clock, metrics, new FeatureService.Options(
+                    config.get(Config.SERVE_MAX_IDS), config.get(Config.SERVE_DEADLINE),
+                    config.get(Config.SERVE_ONLINE_BUDGET), config.get(Config.SERVE_PROFILE_BUDGET),
+                    config.get(Config.SERVE_PROFILE_THREADS))));
             routes.add(new ServeRoutes(service, json, metrics));
             routes.add(new FeastRoutes(service, registry, json));
         }

@@ -155,10 +155,10 @@ public final class OnlineBench {
             log.append(events.subList(from, Math.min(events.size(), from + 1000)));
         }
         SimpleMeterRegistry metrics = new SimpleMeterRegistry();
-        OnlineConsumer handler = new OnlineConsumer(new RedisOnlineStore(redis, registry, stream, Clock.systemUTC()),
-                new MongoProfileStore(mongo.database(), registry, config.get(Config.ONLINE_BATCH)), metrics);
         long t0 = System.nanoTime();
-        try (RedisStreamConsumer consumer = new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream,
+        try (OnlineConsumer handler = new OnlineConsumer(new RedisOnlineStore(redis, registry, stream, Clock.systemUTC()),
+                new MongoProfileStore(mongo.database(), registry, config.get(Config.ONLINE_BATCH)), metrics);
+             RedisStreamConsumer consumer = new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream,
                 OnlineConsumer.GROUP, "bench", config.get(Config.ONLINE_BATCH), Duration.ZERO, config.get(Config.CLAIM_IDLE),
                 config.get(Config.MAX_DELIVERIES), config.get(Config.STREAM_ENTRY_EVENTS)), handler, metrics).start()) {
             while (!StreamGroups.status(redis.shared().sync(), stream).stream().allMatch(StreamGroups.GroupStatus::caughtUp)) {

@@ -69,6 +69,16 @@ public final class Config {
             "most events one ingest request may carry", positive(1_000_000));
     public static final Setting<Integer> SERVE_MAX_IDS = new Setting<>("FP_SERVE_MAX_IDS", "1000",
             "most entity ids one feature request may ask for (more: 400)", positive(100_000));
+    public static final Setting<Duration> SERVE_DEADLINE = new Setting<>("FP_SERVE_DEADLINE", "50ms",
+            "longest a feature request waits for its stores; what has not come by then is served with status timeout",
+            duration());
+    public static final Setting<Duration> SERVE_ONLINE_BUDGET = new Setting<>("FP_SERVE_ONLINE_BUDGET", "20ms",
+            "longest a feature request waits for Redis (window, lifetime and batch features)", duration());
+    public static final Setting<Duration> SERVE_PROFILE_BUDGET = new Setting<>("FP_SERVE_PROFILE_BUDGET", "10ms",
+            "longest a feature request waits for MongoDB (profile fields)", duration());
+    public static final Setting<Integer> SERVE_PROFILE_THREADS = new Setting<>("FP_SERVE_PROFILE_THREADS", "16",
+            "threads reading profiles for feature requests (when all are busy and 64 reads per thread wait: unavailable)",
+            positive(1024));
     public static final Setting<Duration> INGEST_DEDUPE_TTL = new Setting<>("FP_INGEST_DEDUPE_TTL", "24h",
             "how long ingest remembers an event_id, so a re-sent event is not appended twice (0s: never)",
             durationOrZero());
@@ -80,7 +90,8 @@ public final class Config {
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
             STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
             CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, ONLINE_BATCH, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
-            INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS);
+            INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
+            SERVE_PROFILE_THREADS);
 
     private final Map<Setting<?>, Object> values = new HashMap<>();
     private final Map<Setting<?>, String> texts = new HashMap<>();

@@ -1,6 +1,7 @@
 package dev.featurepipe.core;
 
 import dev.featurepipe.core.registry.ServedFeature;
+import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -15,10 +16,22 @@ public interface OnlineStore {
     /** Applies each event's updates at most once (by event id); last_n ties in event time go by log position. */
     ApplyResult apply(List<LoggedEvent> events);
 
+    /** How long a caller without a deadline of its own waits for a read. */
+    Duration PATIENT = Duration.ofSeconds(15);
+
     /**
      * Reads {@code features} of {@code entity} for each id as of {@code now}, in one round trip; features without
      * online state are absent from an id's map. A batch feature's value comes as {@link Materialized}, with the
-     * time it was computed.
+     * time it was last computed.
+     *
+     * @throws StoreTimeoutException when the answer takes longer than {@code timeout}
      */
-    Map<String, Map<String, Object>> read(String entity, List<String> ids, Collection<ServedFeature> features, long now);
+    Map<String, Map<String, Object>> read(String entity, List<String> ids, Collection<ServedFeature> features, long now,
+                                         Duration timeout);
+
+    /** {@link #read(String, List, Collection, long, Duration)} waiting up to {@link #PATIENT}. */
+    default Map<String, Map<String, Object>> read(String entity, List<String> ids, Collection<ServedFeature> features,
+                                                 long now) {
+        return read(entity, ids, features, now, PATIENT);
+    }
 }

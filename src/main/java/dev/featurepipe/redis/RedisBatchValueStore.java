@@ -50,11 +50,17 @@ public final class RedisBatchValueStore implements BatchValueStore {
         return computedAt + " " + text;
     }
 
-    /** A stored value back in the feature's type. */
-    static Materialized decode(BatchFeature f, String stored) {
+    /**
+     * A stored value back in the feature's type. An incremental run rewrites only the values that changed, so a
+     * value is as fresh as the later of its own computation time and the last run that completed.
+     *
+     * @param lastRun the {@code computed_at} mark of the feature's last completed run, or null
+     */
+    static Materialized decode(BatchFeature f, String stored, String lastRun) {
         int space = stored.indexOf(' ');
+        long computedAt = Long.parseLong(stored.substring(0, space));
         return new Materialized(TileReader.typed(f.type(), stored.substring(space + 1)),
-                Long.parseLong(stored.substring(0, space)));
+                lastRun == null ? computedAt : Math.max(computedAt, Long.parseLong(lastRun)));
     }
 
     @Override

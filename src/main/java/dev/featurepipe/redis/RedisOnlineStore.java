@@ -10,9 +10,7 @@ import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.core.registry.Window;
 import io.lettuce.core.RedisException;
-import io.lettuce.core.RedisFuture;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.async.RedisAsyncCommands;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,13 +18,12 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * Online state in Redis: per entity and feature one hash of tiles, fields {@code <tile ms>:<tile start>:<part>}
@@ -34,10 +31,11 @@ import java.util.concurrent.TimeoutException;
  * applied by one call of {@code apply.lua}, which sets each event's applied mark first and skips an event whose
  * mark exists, so a redelivered event changes nothing. Tiles that no window can read any more are dropped when
  * a newer tile of their size is first written; keys of windowed features expire after their longest window.
+ * Reads fold tiles into window values once per tile period and write, and keep them in a window cache per entity
+ * ({@link OnlineRead}); the same apply call that writes an entity's tiles bumps its cache's generation.
  */
 public final class RedisOnlineStore implements OnlineStore {
     private static final long MIN_MARK_TTL_MS = Duration.ofDays(1).toMillis();
-    private static final long REPLY_TIMEOUT_S = 15;
 
     private final RedisConnections redis;
     private final Registry registry;
@@ -88,12 +86,14 @@ public final class RedisOnlineStore implements OnlineStore {
     private final class Program {
         private final Map<String, Integer> keys = new LinkedHashMap<>();
         private final Set<String> tilesTouched = new HashSet<>();
+        private final Set<String> caches = new LinkedHashSet<>();
         private final List<String> args = new ArrayList<>(List.of("0"));
         private int events;
 
         /** @return whether the event is late: too old for every window it has, so it changes no tile */
         boolean add(Event e, long now) {
             String entity = registry.eventType(e.type()).orElseThrow().entity();
+            caches.add(key(StreamKeys.windowCache(namespace, entity, e.entityId())));
             List<String> ops = new ArrayList<>();
             int opCount = 0;
             boolean skipped = false;
@@ -171,7 +171,12 @@ public final class RedisOnlineStore implements OnlineStore {
         }
 
         String[] args() {
-            return args.toArray(String[]::new);
+            List<String> all = new ArrayList<>(args.size() + caches.size() + 2);
+            all.addAll(args);
+            all.add(Integer.toString(caches.size()));
+            all.add(Long.toString(markTtlMs));
+            all.addAll(caches);
+            return all.toArray(String[]::new);
         }
     }
 
@@ -189,66 +194,15 @@ public final class RedisOnlineStore implements OnlineStore {
 
     @Override
     public Map<String, Map<String, Object>> read(String entity, List<String> ids, Collection<ServedFeature> features,
-                                                 long now) {
-        RedisAsyncCommands<String, String> async = redis.shared().async();
-        Map<String, AggregateFeature> byName = new LinkedHashMap<>();
-        List<String> batchNames = new ArrayList<>();
-        for (ServedFeature f : features) {
-            if (f instanceof ServedFeature.WindowValue w) {
-                byName.putIfAbsent(w.feature().name(), w.feature());
-            } else if (f instanceof ServedFeature.BatchValue b) {
-                batchNames.add(b.name());
-            }
-        }
-        List<Map<String, RedisFuture<?>>> reads = new ArrayList<>(ids.size());
-        for (String id : ids) {
-            Map<String, RedisFuture<?>> perFeature = new HashMap<>();
-            byName.forEach((name, f) -> {
-                String key = featureKey(entity, id, name);
-                perFeature.put(name, f.aggregation() == Aggregation.LAST_N ? async.zrevrange(key, 0, f.n() - 1) : async.hgetall(key));
-            });
-            batchNames.forEach(name -> perFeature.put(name, async.get(featureKey(entity, id, name))));
-            reads.add(perFeature);
-        }
-        Map<String, Map<String, Object>> result = new LinkedHashMap<>();
+                                                 long now, Duration timeout) {
         try {
-            for (int i = 0; i < ids.size(); i++) {
-                Map<String, Object> values = new HashMap<>();
-                for (ServedFeature f : features) {
-                    if (f instanceof ServedFeature.BatchValue b) {
-                        Object stored = reads.get(i).get(b.name()).get(REPLY_TIMEOUT_S, TimeUnit.SECONDS);
-                        if (stored != null) {
-                            values.put(b.name(), RedisBatchValueStore.decode(b.feature(), (String) stored));
-                        }
-                    } else if (f instanceof ServedFeature.WindowValue w) {
-                        Object state = reads.get(i).get(w.feature().name()).get(REPLY_TIMEOUT_S, TimeUnit.SECONDS);
-                        if (state instanceof List<?> members && !members.isEmpty()) {
-                            values.put(w.name(), recent(w.feature(), members));
-                        } else if (state instanceof Map<?, ?> tiles && !tiles.isEmpty()) {
-                            @SuppressWarnings("unchecked")
-                            Map<String, String> fields = (Map<String, String>) tiles;
-                            values.put(w.name(), TileReader.value(w.feature(), w.window(), fields, now));
-                        }
-                    }
-                }
-                result.put(ids.get(i), values);
-            }
-        } catch (ExecutionException | TimeoutException e) {
+            return new OnlineRead(redis.shared().async(), namespace, entity, ids, features, now, timeout.toNanos()).run();
+        } catch (RedisException | ExecutionException e) {
             throw redis.failure("reading features of " + ids.size() + " " + entity + "(s)", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw redis.failure("reading features of " + ids.size() + " " + entity + "(s)", e);
         }
-        return result;
-    }
-
-    private static List<Object> recent(AggregateFeature f, List<?> members) {
-        List<Object> values = new ArrayList<>(members.size());
-        for (Object m : members) {
-            String text = (String) m;
-            values.add(TileReader.typed(f.value().type(), f.distinct() ? text : text.substring(text.indexOf('\0') + 1)));
-        }
-        return values;
     }
 
     private String featureKey(String entity, String id, String feature) {

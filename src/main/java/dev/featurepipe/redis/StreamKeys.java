@@ -1,7 +1,7 @@
 package dev.featurepipe.redis;
 
 /** Names of the Redis keys featurepipe keeps beside its stream and per entity. */
-final class StreamKeys {
+public final class StreamKeys {
     private StreamKeys() {
     }
 
@@ -21,12 +21,20 @@ final class StreamKeys {
     }
 
     /** The online state of one feature of one entity: a hash of tiles, or a sorted set for last_n. */
-    static String feature(String namespace, String entity, String id, String feature) {
+    public static String feature(String namespace, String entity, String id, String feature) {
         return namespace + ":" + entity + ":" + id + ":" + feature;
     }
 
+    /**
+     * Window values of one entity as last computed, by served name, with the generation of the entity's state they
+     * were computed from (a hash; field {@code gen} is that generation, bumped by every write to the entity).
+     */
+    public static String windowCache(String namespace, String entity, String id) {
+        return namespace + ":" + entity + ":" + id + ":@windows";
+    }
+
     /** The marks of a batch feature's materialization runs (a hash). */
-    static String batchMarks(String namespace, String feature) {
+    public static String batchMarks(String namespace, String feature) {
         return namespace + ":batch:" + feature;
     }
 

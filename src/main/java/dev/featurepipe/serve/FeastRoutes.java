@@ -138,11 +138,12 @@ public final class FeastRoutes implements HttpApi.Routes {
         return refs;
     }
 
-    /** Feast's names of our statuses; Feast has none for a store that did not answer, so that is INVALID. */
+    /** Feast's names of our statuses; Feast has none for a store that did not answer in time, so that is INVALID. */
     private static String feastStatus(String status) {
         return switch (status) {
             case "ok" -> "PRESENT";
             case "missing" -> "NOT_FOUND";
+            case "stale" -> "OUTSIDE_MAX_AGE";
             default -> "INVALID";
         };
     }

@@ -9,33 +9,81 @@ import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.http.ApiException;
 import io.micrometer.core.instrument.MeterRegistry;
+import dev.featurepipe.core.StoreTimeoutException;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** Assembles feature vectors from the online store and the profile store, one round trip to each per request. */
-public final class FeatureService {
+/**
+ * Assembles feature vectors from the online store and the profile store, one round trip to each per request, both
+ * in flight at once. Each source gets its budget within the request's deadline; a source that fails or has not
+ * answered in time leaves its features with the status {@code unavailable} or {@code timeout}, and the answer goes
+ * out with what the others gave.
+ */
+public final class FeatureService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(FeatureService.class);
+    private static final long WARN_EVERY_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+    /**
+     * @param maxIds most ids per request
+     * @param deadline longest time a request waits for its sources, all together
+     * @param onlineBudget longest wait for the online store (Redis)
+     * @param profileBudget longest wait for the profile store (MongoDB)
+     * @param profileThreads threads reading profiles; a request finding all busy and 64 per thread queued gets
+     *                       its profile fields as {@code unavailable}
+     */
+    public record Options(int maxIds, Duration deadline, Duration onlineBudget, Duration profileBudget,
+                          int profileThreads) {
+    }
 
     private final Registry registry;
     private final OnlineStore online;
     private final ProfileStore profiles;
     private final Clock clock;
     private final MeterRegistry metrics;
-    private final int maxIds;
+    private final Options options;
+    private final ThreadPoolExecutor profileReaders;
+    private final Map<String, Long> lastWarned = new ConcurrentHashMap<>();
 
     public FeatureService(Registry registry, OnlineStore online, ProfileStore profiles, Clock clock,
-                          MeterRegistry metrics, int maxIds) {
+                          MeterRegistry metrics, Options options) {
         this.registry = registry;
         this.online = online;
         this.profiles = profiles;
         this.clock = clock;
         this.metrics = metrics;
-        this.maxIds = maxIds;
+        this.options = options;
+        AtomicInteger threads = new AtomicInteger();
+        this.profileReaders = new ThreadPoolExecutor(options.profileThreads(), options.profileThreads(), 0,
+                TimeUnit.SECONDS, new ArrayBlockingQueue<>(64 * options.profileThreads()), r -> {
+                    Thread t = new Thread(r, "serve-profile-" + threads.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
+    }
+
+    /** What became of one source's read: its values, or why there are none. */
+    private record SourceAnswer(Map<String, Map<String, Object>> values, String failure) {
+        static final SourceAnswer NOT_ASKED = new SourceAnswer(Map.of(), null);
+
+        static SourceAnswer failed(String status) {
+            return new SourceAnswer(Map.of(), status);
+        }
     }
 
     /**
@@ -43,47 +91,103 @@ public final class FeatureService {
      * @throws ApiException 404 for an unknown entity, 400 for unknown feature names or too many ids
      */
     public List<FeatureVector> vectors(String entity, List<String> ids, List<String> names) {
+        long started = System.nanoTime();
+        long deadline = started + options.deadline().toNanos();
         if (registry.entity(entity).isEmpty()) {
             throw new ApiException(404, "unknown entity '" + entity + "'", List.of("known entities: " + registry.entityNames()));
         }
-        if (ids.isEmpty() || ids.size() > maxIds) {
-            throw new ApiException(400, "ask for 1 to " + maxIds + " ids per request, not " + ids.size(), List.of());
+        if (ids.isEmpty() || ids.size() > options.maxIds()) {
+            throw new ApiException(400, "ask for 1 to " + options.maxIds() + " ids per request, not " + ids.size(), List.of());
         }
         List<ServedFeature> features = select(entity, names);
         long now = clock.millis();
-        Map<String, Map<String, Object>> onlineValues = online.read(entity, ids, features, now);
-        boolean wantsProfile = features.stream().anyMatch(ServedFeature.ProfileValue.class::isInstance);
-        Map<String, Map<String, Object>> profileValues = Map.of();
-        boolean profileDown = false;
-        if (wantsProfile) {
-            try {
-                profileValues = profiles.read(entity, ids);
-            } catch (StoreUnavailableException e) {
-                profileDown = true;
-                metrics.counter("featurepipe.serve.source.failures", "source", "profile").increment();
-                log.warn("serve: profile store unavailable, answering without profile fields: {}", e.getMessage());
-            }
-        }
+        Future<Map<String, Map<String, Object>>> profileRead = readProfiles(entity, ids, features);
+        SourceAnswer onlineAnswer = readOnline(entity, ids, features, now,
+                Math.min(deadline, started + options.onlineBudget().toNanos()));
+        SourceAnswer profileAnswer = awaitProfiles(profileRead,
+                Math.min(deadline, started + options.profileBudget().toNanos()));
         List<FeatureVector> vectors = new ArrayList<>(ids.size());
         for (String id : ids) {
-            Map<String, Object> found = new LinkedHashMap<>(onlineValues.getOrDefault(id, Map.of()));
-            found.putAll(profileValues.getOrDefault(id, Map.of()));
             Map<String, Object> values = new LinkedHashMap<>();
             Map<String, String> status = new LinkedHashMap<>();
             Map<String, Long> computedAt = new LinkedHashMap<>();
             for (ServedFeature f : features) {
-                Object value = found.containsKey(f.name()) ? found.get(f.name()) : emptyValue(f);
+                SourceAnswer source = f instanceof ServedFeature.ProfileValue ? profileAnswer : onlineAnswer;
+                Map<String, Object> found = source.values().getOrDefault(id, Map.of());
+                boolean known = found.containsKey(f.name());
+                Object value = known ? found.get(f.name()) : source.failure() != null ? null : emptyValue(f);
+                String state = known ? "ok" : source.failure() != null ? source.failure() : "missing";
                 if (value instanceof Materialized m) {
                     value = m.value();
                     computedAt.put(f.name(), m.computedAt());
+                    if (f instanceof ServedFeature.BatchValue b && now - m.computedAt() > 2 * b.feature().refresh().toMillis()) {
+                        state = "stale";
+                    }
                 }
                 values.put(f.name(), value);
-                status.put(f.name(), found.containsKey(f.name()) ? "ok"
-                        : profileDown && f instanceof ServedFeature.ProfileValue ? "unavailable" : "missing");
+                status.put(f.name(), state);
             }
             vectors.add(new FeatureVector(entity, id, values, status, computedAt));
         }
         return vectors;
+    }
+
+    private SourceAnswer readOnline(String entity, List<String> ids, List<ServedFeature> features, long now,
+                                    long untilNanos) {
+        if (features.stream().allMatch(ServedFeature.ProfileValue.class::isInstance)) {
+            return SourceAnswer.NOT_ASKED;
+        }
+        try {
+            Duration budget = Duration.ofNanos(Math.max(0, untilNanos - System.nanoTime()));
+            return new SourceAnswer(online.read(entity, ids, features, now, budget), null);
+        } catch (StoreTimeoutException e) {
+            return failed("online", "timeout", e);
+        } catch (StoreUnavailableException e) {
+            return failed("online", "unavailable", e);
+        }
+    }
+
+    private Future<Map<String, Map<String, Object>>> readProfiles(String entity, List<String> ids,
+                                                                 List<ServedFeature> features) {
+        if (features.stream().noneMatch(ServedFeature.ProfileValue.class::isInstance)) {
+            return null;
+        }
+        try {
+            return profileReaders.submit(() -> profiles.read(entity, ids));
+        } catch (RejectedExecutionException e) {
+            return CompletableFuture.failedFuture(new StoreUnavailableException(
+                    "every profile reader is busy and " + profileReaders.getQueue().size() + " reads wait", e));
+        }
+    }
+
+    private SourceAnswer awaitProfiles(Future<Map<String, Map<String, Object>>> read, long untilNanos) {
+        if (read == null) {
+            return SourceAnswer.NOT_ASKED;
+        }
+        try {
+            return new SourceAnswer(read.get(Math.max(0, untilNanos - System.nanoTime()), TimeUnit.NANOSECONDS), null);
+        } catch (TimeoutException e) {
+            read.cancel(true);
+            return failed("profile", "timeout", new StoreTimeoutException("MongoDB: no profile within "
+                    + options.profileBudget().toMillis() + " ms"));
+        } catch (ExecutionException e) {
+            return failed("profile", "unavailable", e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return failed("profile", "unavailable", e);
+        }
+    }
+
+    private SourceAnswer failed(String source, String status, Throwable cause) {
+        metrics.counter("featurepipe.serve.source.failures", "source", source, "reason", status).increment();
+        long now = System.nanoTime();
+        Long last = lastWarned.get(source);
+        if (last == null || now - last > WARN_EVERY_NANOS) {
+            lastWarned.put(source, now); // a race here costs one extra line, not a flood
+            log.warn("serve: {} store {}, serving without its features (logged once per 10 s; every one is counted in"
+                    + " featurepipe_serve_source_failures_total): {}", source, status, cause.getMessage());
+        }
+        return SourceAnswer.failed(status);
     }
 
     /**
@@ -127,4 +231,8 @@ public final class FeatureService {
         return names.stream().distinct().map(served::get).toList();
     }
 
+    @Override
+    public void close() {
+        profileReaders.shutdownNow();
+    }
 }

@@ -41,10 +41,23 @@ public final class Api {
         return send(HttpRequest.newBuilder(base.resolve(path)).GET().build());
     }
 
+    /** The body of a GET as text (for /metrics). */
+    public String getText(String path) {
+        return exchange(HttpRequest.newBuilder(base.resolve(path)).GET().build()).body();
+    }
+
     private Reply send(HttpRequest request) {
+        HttpResponse<String> r = exchange(request);
         try {
-            HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
             return new Reply(r.statusCode(), r.body().isEmpty() ? json.nullNode() : json.readTree(r.body()), r.headers());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private HttpResponse<String> exchange(HttpRequest request) {
+        try {
+            return http.send(request, HttpResponse.BodyHandlers.ofString());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {

@@ -117,7 +117,8 @@ class MaterializeIT {
         long[] t = twoRuns();
 
         Map<String, Map<String, Object>> served = online(List.of("u1", "u2", "u3", "u4"));
-        assertThat(served.get("u1")).containsEntry("spend_1d", new Materialized(30.0, t[0]));
+        assertThat(served.get("u1")).as("unchanged, so not written again, but confirmed by the second run")
+                .containsEntry("spend_1d", new Materialized(30.0, t[1]));
         assertThat(served.get("u2")).containsEntry("spend_1d", new Materialized(10.0, t[1]));
         assertThat(served.get("u3")).doesNotContainKey("spend_1d");
         assertThat(served.get("u4")).containsEntry("spend_1d", new Materialized(1.0, t[1]));
@@ -170,7 +171,7 @@ class MaterializeIT {
     }
 
     @Test
-    void servedWithTheTimeItWasComputed() {
+    void servedWithTheTimeItWasComputedAndStaleOnceTwoRefreshesOld() {
         long[] t = twoRuns();
         try (Pipeline pipeline = Pipeline.start(config, Set.of(Role.SERVE), clock)) {
             Api api = new Api(pipeline.httpPort());
@@ -185,6 +186,14 @@ class MaterializeIT {
             assertThat(u2.body().at("/computed_at").has("orders")).isFalse();
             assertThat(u3.body().at("/features/spend_1d").isNull()).isTrue();
             assertThat(u3.body().at("/status/spend_1d").asText()).isEqualTo("missing");
+
+            clock.set(t[1] + 2 * spend.refresh().toMillis());
+            assertThat(api.get("/v1/features/user/u2?features=spend_1d").body().at("/status/spend_1d").asText())
+                    .as("two refreshes old is still fresh").isEqualTo("ok");
+            clock.set(t[1] + 2 * spend.refresh().toMillis() + 1);
+            Api.Reply late = api.get("/v1/features/user/u2?features=spend_1d");
+            assertThat(late.body().at("/status/spend_1d").asText()).isEqualTo("stale");
+            assertThat(late.body().at("/features/spend_1d").asDouble()).as("a stale value is still served").isEqualTo(10.0);
         }
     }
 

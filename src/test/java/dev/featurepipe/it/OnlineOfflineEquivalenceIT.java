@@ -87,10 +87,14 @@ class OnlineOfflineEquivalenceIT {
             List<String> users = List.of(run + "-" + c + "-a", run + "-" + c + "-b", run + "-" + c + "-c");
             List<Tx> events = PropertyModel.generate(random, users, now, t);
             clock.set(now);
-            applyInRandomCuts(random, events);
+            // a read between cuts fills the window caches, which the later cuts must invalidate
+            applyInRandomCuts(random, events, () -> online.read("user", users, features, t));
             users.forEach(u -> asOf.put(u, t));
             users.forEach(u -> byUser.put(u, events.stream().filter(e -> e.user().equals(u)).toList()));
-            served.putAll(online.read("user", users, features, t));
+            Map<String, Map<String, Object>> folded = online.read("user", users, features, t);
+            Map<String, Map<String, Object>> cached = online.read("user", users, features, t);
+            assertThat(cached).as("read again, from the window caches").isEqualTo(folded);
+            served.putAll(cached);
             sentOffline.addAll(events);
         }
         for (int from = 0; from < sentOffline.size(); from += 50_000) {
@@ -123,15 +127,19 @@ class OnlineOfflineEquivalenceIT {
         assertThat(mismatches).as("seed %d", SEED).isEmpty();
     }
 
-    /** Applies the events in batches of random size, then redelivers a random batch of them. */
-    private void applyInRandomCuts(Random random, List<Tx> events) {
+    /** Applies the events in batches of random size, reading once between two of them, then redelivers some. */
+    private void applyInRandomCuts(Random random, List<Tx> events, Runnable read) {
         List<LoggedEvent> logged = new ArrayList<>();
         for (int i = 0; i < events.size(); i++) {
             logged.add(new LoggedEvent("1-" + i, events.get(i).event()));
         }
+        int readAfter = logged.isEmpty() ? 0 : random.nextInt(logged.size());
         for (int from = 0; from < logged.size(); ) {
             int to = Math.min(logged.size(), from + 1 + random.nextInt(30));
             online.apply(logged.subList(from, to));
+            if (from <= readAfter && readAfter < to) {
+                read.run();
+            }
             from = to;
         }
         if (!logged.isEmpty()) {

@@ -1,0 +1,204 @@
+package dev.featurepipe.redis;
+
+import dev.featurepipe.core.StoreTimeoutException;
+import dev.featurepipe.core.registry.AggregateFeature;
+import dev.featurepipe.core.registry.Aggregation;
+import dev.featurepipe.core.registry.ServedFeature;
+import io.lettuce.core.KeyValue;
+import io.lettuce.core.LettuceFutures;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One read of features for some ids, in at most two pipelined round trips. The first asks each id's window cache
+ * for the window values (with the generation of the entity's state), the last_n lists and the batch values; only
+ * the windows the cache cannot answer are then folded from their tiles, and written back to the cache.
+ *
+ * <p>A cached value is served only when it was computed from the current generation and for the same lower bound:
+ * a window's value changes only with a write to the entity (which bumps the generation, in the same script call
+ * as the write) or when its lower bound moves to the next tile. The write-back is refused by Redis when the
+ * generation changed after it was read, and the tiles are read after the generation, so a value cached under a
+ * generation never misses a write of that generation.
+ */
+final class OnlineRead {
+    static final String WRITE_BACK = "if redis.call('HGET', KEYS[1], 'gen') == ARGV[1] then"
+            + " redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end return 0";
+
+    private final RedisAsyncCommands<String, String> async;
+    private final String namespace;
+    private final String entity;
+    private final List<String> ids;
+    private final long now;
+    private final long deadlineNanos;
+    private final long timeoutMs;
+    private final List<ServedFeature.WindowValue> tiled = new ArrayList<>();
+    private final Map<String, ServedFeature.WindowValue> lists = new LinkedHashMap<>(); // by served name
+    private final Map<String, ServedFeature.BatchValue> batches = new LinkedHashMap<>();
+
+    OnlineRead(RedisAsyncCommands<String, String> async, String namespace, String entity, List<String> ids,
+               Iterable<ServedFeature> features, long now, long timeoutNanos) {
+        this.async = async;
+        this.namespace = namespace;
+        this.entity = entity;
+        this.ids = ids;
+        this.now = now;
+        this.deadlineNanos = System.nanoTime() + timeoutNanos;
+        this.timeoutMs = TimeUnit.NANOSECONDS.toMillis(timeoutNanos);
+        for (ServedFeature f : features) {
+            if (f instanceof ServedFeature.WindowValue w && w.feature().aggregation() == Aggregation.LAST_N) {
+                lists.put(w.name(), w);
+            } else if (f instanceof ServedFeature.WindowValue w) {
+                tiled.add(w);
+            } else if (f instanceof ServedFeature.BatchValue b) {
+                batches.put(b.name(), b);
+            }
+        }
+    }
+
+    /** The values by id, then by served name; features without state are absent. */
+    Map<String, Map<String, Object>> run() throws ExecutionException, InterruptedException {
+        List<RedisFuture<?>> first = new ArrayList<>();
+        Map<String, RedisFuture<String>> lastRuns = new HashMap<>();
+        batches.keySet().forEach(name -> lastRuns.put(name, async.hget(StreamKeys.batchMarks(namespace, name), "computed_at")));
+        first.addAll(lastRuns.values());
+        String[] cacheFields = new String[tiled.size() + 1];
+        cacheFields[0] = "gen";
+        for (int i = 0; i < tiled.size(); i++) {
+            cacheFields[i + 1] = tiled.get(i).name();
+        }
+        List<RedisFuture<List<KeyValue<String, String>>>> cached = new ArrayList<>(ids.size());
+        List<Map<String, RedisFuture<?>>> direct = new ArrayList<>(ids.size());
+        for (String id : ids) {
+            if (!tiled.isEmpty()) {
+                cached.add(async.hmget(StreamKeys.windowCache(namespace, entity, id), cacheFields));
+            }
+            Map<String, RedisFuture<?>> reads = new HashMap<>();
+            lists.forEach((name, w) -> reads.put(name, async.zrevrange(key(id, w.feature().name()), 0, w.feature().n() - 1)));
+            batches.keySet().forEach(name -> reads.put(name, async.get(key(id, name))));
+            direct.add(reads);
+            first.addAll(reads.values());
+        }
+        first.addAll(cached);
+        await(first);
+
+        Map<String, Map<String, Object>> result = new LinkedHashMap<>();
+        List<Miss> misses = new ArrayList<>();
+        for (int i = 0; i < ids.size(); i++) {
+            Map<String, Object> values = new HashMap<>();
+            for (Map.Entry<String, RedisFuture<?>> read : direct.get(i).entrySet()) {
+                Object reply = read.getValue().get();
+                ServedFeature.BatchValue batch = batches.get(read.getKey());
+                if (batch != null && reply != null) {
+                    values.put(batch.name(), RedisBatchValueStore.decode(batch.feature(), (String) reply,
+                            lastRuns.get(batch.name()).get()));
+                } else if (batch == null && reply instanceof List<?> members && !members.isEmpty()) {
+                    values.put(read.getKey(), recent(lists.get(read.getKey()).feature(), members));
+                }
+            }
+            if (!tiled.isEmpty()) {
+                Miss miss = fromCache(ids.get(i), cached.get(i).get(), values);
+                if (!miss.windows.isEmpty()) {
+                    misses.add(miss);
+                }
+            }
+            result.put(ids.get(i), values);
+        }
+        if (!misses.isEmpty()) {
+            fold(misses, result);
+        }
+        return result;
+    }
+
+    /** The windows of one id the cache could not answer, and the generation the cache had. */
+    private record Miss(String id, String generation, List<ServedFeature.WindowValue> windows) {
+    }
+
+    private Miss fromCache(String id, List<KeyValue<String, String>> reply, Map<String, Object> values) {
+        String generation = reply.get(0).getValueOrElse(null);
+        List<ServedFeature.WindowValue> missed = new ArrayList<>();
+        for (int f = 0; f < tiled.size(); f++) {
+            ServedFeature.WindowValue w = tiled.get(f);
+            String entry = reply.get(f + 1).getValueOrElse(null);
+            int a = entry == null ? -1 : entry.indexOf(' ');
+            int b = a < 0 ? -1 : entry.indexOf(' ', a + 1);
+            if (generation == null || b < 0 || !entry.regionMatches(0, generation, 0, a) || a != generation.length()
+                    || Long.parseLong(entry, a + 1, b, 10) != w.window().lowerBound(now)) {
+                missed.add(w);
+            } else if (entry.charAt(b + 1) == 'v') {
+                values.put(w.name(), TileReader.typed(w.feature().resultType(), entry.substring(b + 2)));
+            } else if (entry.charAt(b + 1) == 'u') {
+                values.put(w.name(), null);
+            }
+        }
+        return new Miss(id, generation, missed);
+    }
+
+    /** Reads the tiles the missed windows need, folds them, and writes the values back to the cache. */
+    private void fold(List<Miss> misses, Map<String, Map<String, Object>> result)
+            throws ExecutionException, InterruptedException {
+        List<Map<String, RedisFuture<Map<String, String>>>> tiles = new ArrayList<>(misses.size());
+        List<RedisFuture<?>> all = new ArrayList<>();
+        for (Miss miss : misses) {
+            Map<String, RedisFuture<Map<String, String>>> perFeature = new HashMap<>();
+            for (ServedFeature.WindowValue w : miss.windows()) {
+                perFeature.computeIfAbsent(w.feature().name(), name -> async.hgetall(key(miss.id(), name)));
+            }
+            tiles.add(perFeature);
+            all.addAll(perFeature.values());
+        }
+        await(all);
+        for (int m = 0; m < misses.size(); m++) {
+            Miss miss = misses.get(m);
+            Map<String, Object> values = result.get(miss.id());
+            List<String> writeBack = new ArrayList<>();
+            writeBack.add(miss.generation());
+            for (ServedFeature.WindowValue w : miss.windows()) {
+                Map<String, String> fields = tiles.get(m).get(w.feature().name()).get();
+                String entry;
+                if (fields.isEmpty()) {
+                    entry = "n"; // no state
+                } else {
+                    Object value = TileReader.value(w.feature(), w.window(), fields, now);
+                    values.put(w.name(), value);
+                    entry = value == null ? "u" : "v" + value; // state, but nothing in this window; or the value
+                }
+                writeBack.add(w.name());
+                writeBack.add(miss.generation() + " " + w.window().lowerBound(now) + " " + entry);
+            }
+            if (miss.generation() != null) {
+                // not awaited: a lost write-back only costs the next read a fold
+                async.eval(WRITE_BACK, ScriptOutputType.INTEGER, new String[] {StreamKeys.windowCache(namespace, entity, miss.id())},
+                        writeBack.toArray(String[]::new));
+            }
+        }
+    }
+
+    private void await(List<RedisFuture<?>> replies) throws ExecutionException, InterruptedException {
+        long left = deadlineNanos - System.nanoTime();
+        if (!LettuceFutures.awaitAll(left, TimeUnit.NANOSECONDS, replies.toArray(RedisFuture[]::new))) {
+            throw new StoreTimeoutException("Redis: reading features of " + ids.size() + " " + entity
+                    + "(s) took longer than " + timeoutMs + " ms");
+        }
+    }
+
+    private String key(String id, String feature) {
+        return StreamKeys.feature(namespace, entity, id, feature);
+    }
+
+    private static List<Object> recent(AggregateFeature f, List<?> members) {
+        List<Object> values = new ArrayList<>(members.size());
+        for (Object m : members) {
+            String text = (String) m;
+            values.add(TileReader.typed(f.value().type(), f.distinct() ? text : text.substring(text.indexOf('\0') + 1)));
+        }
+        return values;
+    }
+}
