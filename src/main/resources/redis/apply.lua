@@ -88,7 +88,7 @@ for _ = 1, tonumber(ARGV[1]) do
 end
 for i = 1, tonumber(ARGV[a]) do
   local k = KEYS[tonumber(ARGV[a + 1 + i])]
-  redis.call('HINCRBY', k, 'gen', 1)
+  redis.call('HINCRBY', k, '@gen', 1)
   redis.call('PEXPIRE', k, ARGV[a + 1])
 end
 return out

@@ -29,7 +29,7 @@ import java.util.concurrent.TimeUnit;
  * generation never misses a write of that generation.
  */
 final class OnlineRead {
-    static final String WRITE_BACK = "if redis.call('HGET', KEYS[1], 'gen') == ARGV[1] then"
+    static final String WRITE_BACK = "if redis.call('HGET', KEYS[1], '" + StreamKeys.GENERATION + "') == ARGV[1] then"
             + " redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end return 0";
 
     private final RedisAsyncCommands<String, String> async;
@@ -70,7 +70,7 @@ final class OnlineRead {
         batches.keySet().forEach(name -> lastRuns.put(name, async.hget(StreamKeys.batchMarks(namespace, name), "computed_at")));
         first.addAll(lastRuns.values());
         String[] cacheFields = new String[tiled.size() + 1];
-        cacheFields[0] = "gen";
+        cacheFields[0] = StreamKeys.GENERATION;
         for (int i = 0; i < tiled.size(); i++) {
             cacheFields[i + 1] = tiled.get(i).name();
         }

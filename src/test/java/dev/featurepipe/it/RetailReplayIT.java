@@ -104,7 +104,7 @@ class RetailReplayIT {
         // a tile changed as a write changes it: with the generation of the customer's window cache bumped
         String key = config.get(Config.STREAM) + ":customer:" + customer;
         pipeline.redis().shared().sync().hincrbyfloat(key + ":spend", "0:0:s", 1.0);
-        pipeline.redis().shared().sync().hincrby(key + ":@windows", "gen", 1);
+        pipeline.redis().shared().sync().hincrby(key + ":@windows", "@gen", 1);
         List<String> skewed = verify();
         assertThat(skewed).anySatisfy(l -> assertThat(l).matches("\\s+spend_lifetime\\s+compared\\s+\\d+\\s+mismatched\\s+1"));
         assertThat(skewed.get(skewed.size() - 1)).endsWith("mismatched=1");

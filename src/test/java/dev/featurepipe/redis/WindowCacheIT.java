@@ -71,7 +71,7 @@ class WindowCacheIT {
         assertThat(read(T + MINUTE)).containsEntry("orders_10m", 1L).containsEntry("spend_1h", 2.0);
 
         String entry = sync.hget(cache, "orders_10m");
-        assertThat(entry).as("written back with the generation and lower bound").startsWith(sync.hget(cache, "gen") + " ");
+        assertThat(entry).as("written back with the generation and lower bound").startsWith(sync.hget(cache, StreamKeys.GENERATION) + " ");
         sync.hset(cache, "orders_10m", entry.replace(" v1", " v41")); // only a read from the cache can see this
         assertThat(read(T + 2 * MINUTE)).as("same generation, same lower bound").containsEntry("orders_10m", 41L);
 
@@ -87,9 +87,9 @@ class WindowCacheIT {
     void aWriteBackOfAnOlderGenerationIsRefused() {
         order("e1", T, 2.0);
         read(T);
-        String generation = sync.hget(cache, "gen");
+        String generation = sync.hget(cache, StreamKeys.GENERATION);
         order("e2", T, 3.0);
-        String current = sync.hget(cache, "gen");
+        String current = sync.hget(cache, StreamKeys.GENERATION);
         long lowerBound = ((ServedFeature.WindowValue) features.get(1)).window().lowerBound(T);
         // as a read that saw the older generation would write back, with an entry the current one would serve
         sync.eval(OnlineRead.WRITE_BACK, ScriptOutputType.INTEGER, new String[] {cache}, generation,
