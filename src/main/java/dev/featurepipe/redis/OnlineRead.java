@@ -29,6 +29,8 @@ import java.util.concurrent.TimeUnit;
  * generation never misses a write of that generation.
  */
 final class OnlineRead {
+    /** Ids whose tiles one round trip of a fold holds at once. */
+    private static final int FOLD_CHUNK = 10;
     static final String WRITE_BACK = "if redis.call('HGET', KEYS[1], '" + StreamKeys.GENERATION + "') == ARGV[1] then"
             + " redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end return 0";
 
@@ -111,8 +113,9 @@ final class OnlineRead {
             }
             result.put(ids.get(i), values);
         }
-        if (!misses.isEmpty()) {
-            fold(misses, result);
+        // a few ids at a time: the tiles of a busy entity are many, and a request may miss the cache for all its ids
+        for (int from = 0; from < misses.size(); from += FOLD_CHUNK) {
+            fold(misses.subList(from, Math.min(misses.size(), from + FOLD_CHUNK)), result);
         }
         return result;
     }
