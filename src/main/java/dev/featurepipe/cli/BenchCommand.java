@@ -3,10 +3,17 @@ package dev.featurepipe.cli;
 import dev.featurepipe.bench.MaterializeBench;
 import dev.featurepipe.bench.OfflineBench;
 import dev.featurepipe.bench.OnlineBench;
+import dev.featurepipe.bench.ServeBench;
+import dev.featurepipe.bench.ServeReport;
 import dev.featurepipe.bench.TrainingSetBench;
 import dev.featurepipe.config.Config;
-import dev.featurepipe.services.LocalServices;
+import dev.featurepipe.core.FeaturepipeException;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Locale;
 import picocli.CommandLine.Command;
@@ -14,28 +21,45 @@ import picocli.CommandLine.Option;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Online.class, BenchCommand.Offline.class,
             BenchCommand.Materialize.class, BenchCommand.TrainingSet.class},
-        description = "Benchmarks, run against the local services (started when needed, stopped after).")
-final class BenchCommand {
+        description = {"Benchmarks, run against the local services (started when needed, stopped after).",
+            "Without a subcommand: serving at fixed rates against the raw Redis round trip, ingestion, freshness and "
+                    + "offline lag, in one run of a JVM that runs every role; a markdown report and a chart under --results."})
+final class BenchCommand extends LocalBenchmark {
+    @Option(names = "--quick", description = "shorter runs on fewer events, within about 2 minutes")
+    boolean quick;
 
-    /** A benchmark against the local services: starts those not running, stops what it started. */
-    abstract static class LocalBenchmark extends ConfiguredCommand {
-        @Option(names = "--file", description = "retail CSV (default: the shared UCI Online Retail file)")
-        Path file;
+    @Option(names = "--results", defaultValue = "results", description = "directory of the reports, one folder per run "
+            + "(relative to the project directory; default: ${DEFAULT-VALUE})")
+    Path results;
 
-        @Override
-        public Integer call() {
-            Config config = config();
-            LocalServices services = localServices(config);
-            List<String> started = services.up();
-            try {
-                run(config, file != null ? file : DemoCommand.defaultRetailFile(config));
-                return 0;
-            } finally {
-                services.down(started);
-            }
+    @Override
+    void run(Config config, Path data) {
+        ServeBench.Result r;
+        try {
+            r = new ServeBench(config, data, quick, System.out).run();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new FeaturepipeException("the benchmark was interrupted", e);
         }
+        String stamp = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC).format(Instant.now());
+        Path report = ServeReport.write(r, machine(), "./fp bench" + (quick ? " --quick" : ""),
+                config.home().resolve(results).resolve("bench-" + stamp));
+        System.out.println();
+        System.out.println("report: " + report);
+        System.out.println(ServeReport.lastLine(r));
+    }
 
-        abstract void run(Config config, Path data);
+    /** Cores, processor model and Java of this machine, for the report. */
+    private static String machine() {
+        String model = "unknown processor";
+        try {
+            model = Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
+                    .map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse(model);
+        } catch (IOException e) {
+            // not Linux: the model stays unknown
+        }
+        return Runtime.getRuntime().availableProcessors() + " cores (" + model + "), Java " + Runtime.version()
+                + ", heap max " + (Runtime.getRuntime().maxMemory() >> 20) + " MB; services on the same machine";
     }
 
     @Command(name = "online", mixinStandardHelpOptions = true,
