@@ -25,6 +25,9 @@ public final class RedisConnections implements AutoCloseable {
     private static final Pattern TRANSIENT_REPLY =
             Pattern.compile("(BUSY|LOADING|OOM|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|NOREPLICAS)");
 
+    /** Commands a connection may hold unanswered. */
+    private static final int REQUEST_QUEUE = 100_000;
+
     private final RedisClient client;
     private final URI uri;
     private final List<StatefulRedisConnection<String, String>> dedicated = new ArrayList<>();
@@ -33,8 +36,11 @@ public final class RedisConnections implements AutoCloseable {
     public RedisConnections(URI uri) {
         this.uri = uri;
         this.client = RedisClient.create(RedisURI.create(uri));
+        // a bounded queue: when Redis falls behind, a command beyond it fails at once (serving answers unavailable,
+        // a consumer retries) instead of every caller's commands piling up in the heap until it runs out
         client.setOptions(ClientOptions.builder()
                 .timeoutOptions(TimeoutOptions.enabled(Duration.ofSeconds(10)))
+                .requestQueueSize(REQUEST_QUEUE)
                 .build());
     }
 
