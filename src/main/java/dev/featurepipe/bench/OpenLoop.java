@@ -34,6 +34,13 @@ final class OpenLoop {
     private OpenLoop() {
     }
 
+    /** Parks until {@code nanoTime} (System.nanoTime), however often the park returns early. */
+    static void sleepUntil(long nanoTime) {
+        for (long wait = nanoTime - System.nanoTime(); wait > 0; wait = nanoTime - System.nanoTime()) {
+            LockSupport.parkNanos(wait);
+        }
+    }
+
     /** Runs {@code warmUp} unmeasured, then {@code duration} measured, at {@code rate} calls/s. */
     static Result run(int rate, Duration warmUp, Duration duration, int workers, CallFactory calls)
             throws InterruptedException {
@@ -56,9 +63,7 @@ final class OpenLoop {
             Thread t = new Thread(() -> {
                 for (long i = next.getAndIncrement(); i < totalCalls; i = next.getAndIncrement()) {
                     long due = start + i * intervalNanos;
-                    for (long wait = due - System.nanoTime(); wait > 0; wait = due - System.nanoTime()) {
-                        LockSupport.parkNanos(wait);
-                    }
+                    sleepUntil(due);
                     try {
                         call.run(i);
                         if (i >= warmCalls) {

@@ -40,7 +40,6 @@ import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.LongFunction;
 import java.util.function.LongToIntFunction;
 import org.HdrHistogram.Histogram;
@@ -145,9 +144,7 @@ public final class ServeBench {
             Ingest batched = ingestBatched(port, events, key);
             out.printf(Locale.ROOT, "  %,.0f events/s; waiting for the consumer groups ...%n", batched.eventsPerSecond());
             long t0 = System.nanoTime();
-            if (!StreamGroups.awaitCaughtUp(pipeline.redis().shared().sync(), run + ":events", Duration.ofMinutes(20), () -> { })) {
-                throw new IllegalStateException("the consumer groups did not catch up within 20 minutes");
-            }
+            awaitConsumers(pipeline);
             double catchUp = (System.nanoTime() - t0) / 1e9;
             out.printf(Locale.ROOT, "  caught up %.1f s after the last request%n", catchUp);
             pipeline.materializer().ifPresent(m -> registry.batchFeatures().forEach(f -> m.run(f, true, Materializer.Progress.NONE)));
@@ -174,12 +171,12 @@ public final class ServeBench {
             Ingest singleEvents = ingestSingle(port, key);
             out.printf(Locale.ROOT, "ingest, single-event requests: %,.0f events/s (%,d requests, %,d failed); waiting for"
                     + " the consumer groups ...%n", singleEvents.eventsPerSecond(), singleEvents.requests(), singleEvents.failures());
-            StreamGroups.awaitCaughtUp(pipeline.redis().shared().sync(), run + ":events", Duration.ofMinutes(20), () -> { });
+            awaitConsumers(pipeline);
             List<Freshness> freshness = new ArrayList<>();
             for (int rate : FRESHNESS_RATES) {
                 freshness.add(freshness(rate, port, key, background, pipeline.offlineTable(), pipeline.redis().shared().sync(),
                         run + ":events"));
-                StreamGroups.awaitCaughtUp(pipeline.redis().shared().sync(), run + ":events", Duration.ofMinutes(20), () -> { });
+                awaitConsumers(pipeline);
             }
             return new Result(customers.size(), batched, catchUp, single, many, singleEvents, freshness,
                     heap.stop(), Runtime.getRuntime().maxMemory(), vector.stream().map(ServedFeature::name).toList());
@@ -340,7 +337,7 @@ public final class ServeBench {
             try (HttpConnection c = connect(port)) {
                 long start = System.nanoTime();
                 for (long i = 0; running.get(); i++) {
-                    sleepUntil(start + i * interval); // a fixed schedule: a slow answer is caught up, not skipped
+                    OpenLoop.sleepUntil(start + i * interval); // a fixed schedule: a slow answer is caught up, not skipped
                     StringBuilder body = new StringBuilder();
                     long now = System.currentTimeMillis();
                     for (int e = 0; e < perRequest; e++) {
@@ -487,9 +484,10 @@ public final class ServeBench {
         return z ^ (z >>> 31);
     }
 
-    private static void sleepUntil(long nanoTime) {
-        for (long wait = nanoTime - System.nanoTime(); wait > 0; wait = nanoTime - System.nanoTime()) {
-            LockSupport.parkNanos(wait);
+    /** Waits until both consumer groups have caught up with the bench's stream. */
+    private void awaitConsumers(Pipeline pipeline) throws InterruptedException {
+        if (!StreamGroups.awaitCaughtUp(pipeline.redis().shared().sync(), run + ":events", Duration.ofMinutes(20), () -> { })) {
+            throw new IllegalStateException("the consumer groups did not catch up within 20 minutes");
         }
     }
 
