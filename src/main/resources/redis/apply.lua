@@ -1,20 +1,20 @@
--- Applies a batch of events' online updates, each event at most once, in one call.
--- KEYS: every key the batch touches. ARGV[1]: the number of events; then per event: the index (in KEYS) of its
--- applied mark, the mark's ttl in ms, the number of operations, then the operations, each an opcode and its
--- arguments (k is an index in KEYS):
---   I k field amount        add (HINCRBYFLOAT)
---   N k field value         keep the smaller number
---   X k field value         keep the larger number
---   L k prefix ts id value  keep the value of the latest (ts, id) in prefix..'lt', 'li', 'lv'
---   D k field               set field to 1 (one distinct value)
---   Z k score member n      add to a sorted set and keep its n highest
---   G k score member n      the same, but raise an existing member's score only (distinct values)
---   T k g start cutoff      on the first write to tile (g, start), drop the fields of g-tiles before cutoff
---   E k ttl                 expire the key after ttl ms
--- After the events: the number of window caches of the entities the batch touched, their ttl in ms, and their
--- indexes in KEYS; each cache's generation is bumped, so no value cached before this call is served again.
--- Returns per event 1 when applied, 0 when it had been applied before.
-local arity = { I = 3, N = 3, X = 3, L = 5, D = 2, Z = 4, G = 4, T = 4, E = 2 }
+-- Applies the online updates of a chunk of events, all of them or none, in one call.
+-- KEYS: every key the call touches. ARGV: the number of events, the ttl in ms of their applied marks, the marks'
+-- indexes in KEYS; the number of window caches of the entities touched, their ttl in ms, their indexes; then the
+-- updates of all the events, folded together by the caller (k is an index in KEYS):
+--   I k field amount              add (HINCRBYFLOAT)
+--   N k field value               keep the smaller number
+--   X k field value               keep the larger number
+--   L k prefix ts id value        keep the value of the latest (ts, id) in prefix..'lt', 'li', 'lv'
+--   D k count field...            set each field to 1 (distinct values)
+--   Z k n count score member...   add to a sorted set and keep its n highest
+--   G k n count score member...   the same, but raise an existing member's score only (distinct values)
+--   T k g start cutoff            on the first write to tile (g, start), drop the fields of g-tiles before cutoff
+--   E k ttl                       expire the key after ttl ms
+-- If an event's mark exists (an earlier delivery applied it), nothing is written and the reply is per event 0
+-- (applied before) or 2 (not applied: send it again without the others). Otherwise the marks are set, the updates
+-- written, each cache's generation bumped (no value cached before this call is served again), and the reply is
+-- 1 per event.
 
 -- x > y comparing bytes, whatever the server's locale
 local function after(x, y)
@@ -40,55 +40,79 @@ local function prune(k, g, cutoff)
   if #old > 0 then redis.call('HDEL', k, unpack(old)) end
 end
 
-local out = {}
-local a = 2
-for _ = 1, tonumber(ARGV[1]) do
-  local fresh = redis.call('SET', KEYS[tonumber(ARGV[a])], '1', 'NX', 'PX', ARGV[a + 1])
-  local ops = tonumber(ARGV[a + 2])
-  a = a + 3
-  for _ = 1, ops do
-    local op = ARGV[a]
-    if fresh then
-      local k = KEYS[tonumber(ARGV[a + 1])]
-      if op == 'I' then
-        redis.call('HINCRBYFLOAT', k, ARGV[a + 2], ARGV[a + 3])
-      elseif op == 'N' or op == 'X' then
-        local cur = tonumber(redis.call('HGET', k, ARGV[a + 2]) or '')
-        local v = tonumber(ARGV[a + 3])
-        if not cur or (op == 'N' and v < cur) or (op == 'X' and v > cur) then
-          redis.call('HSET', k, ARGV[a + 2], ARGV[a + 3])
-        end
-      elseif op == 'L' then
-        local p, ts, id = ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4]
-        local cur = redis.call('HMGET', k, p .. 'lt', p .. 'li')
-        local cts = tonumber(cur[1] or '')
-        if not cts or ts > cts or (ts == cts and after(id, cur[2])) then
-          redis.call('HSET', k, p .. 'lt', ARGV[a + 3], p .. 'li', id, p .. 'lv', ARGV[a + 5])
-        end
-      elseif op == 'D' then
-        redis.call('HSET', k, ARGV[a + 2], '1')
-      elseif op == 'Z' or op == 'G' then
-        if op == 'G' then
-          redis.call('ZADD', k, 'GT', ARGV[a + 2], ARGV[a + 3])
-        else
-          redis.call('ZADD', k, ARGV[a + 2], ARGV[a + 3])
-        end
-        redis.call('ZREMRANGEBYRANK', k, 0, -1 - tonumber(ARGV[a + 4]))
-      elseif op == 'T' then
-        if redis.call('HSETNX', k, ARGV[a + 2] .. ':' .. ARGV[a + 3] .. ':m', '1') == 1 then
-          prune(k, ARGV[a + 2], tonumber(ARGV[a + 4]))
-        end
-      elseif op == 'E' then
-        redis.call('PEXPIRE', k, ARGV[a + 2])
-      end
+-- command k [flag] with ARGV[from .. from + n - 1] after it, in calls of at most 1000 (Lua's unpack is bounded)
+local function spread(command, k, flag, from, n, pairsOf)
+  for first = from, from + n - 1, 1000 do
+    local args = {}
+    for i = first, math.min(first + 999, from + n - 1) do
+      args[#args + 1] = ARGV[i]
+      if pairsOf then args[#args + 1] = pairsOf end
     end
-    a = a + 1 + arity[op]
+    if flag then redis.call(command, k, flag, unpack(args)) else redis.call(command, k, unpack(args)) end
   end
-  out[#out + 1] = fresh and 1 or 0
 end
-for i = 1, tonumber(ARGV[a]) do
+
+local events, markTtl = tonumber(ARGV[1]), ARGV[2]
+local marks = {}
+for i = 1, events do marks[i] = KEYS[tonumber(ARGV[2 + i])] end
+local out = {}
+if redis.call('EXISTS', unpack(marks)) > 0 then
+  for i, m in ipairs(marks) do out[i] = redis.call('EXISTS', m) == 1 and 0 or 2 end
+  return out
+end
+for i, m in ipairs(marks) do
+  redis.call('SET', m, '1', 'PX', markTtl)
+  out[i] = 1
+end
+
+local a = 3 + events
+local caches, cacheTtl = tonumber(ARGV[a]), ARGV[a + 1]
+for i = 1, caches do
   local k = KEYS[tonumber(ARGV[a + 1 + i])]
   redis.call('HINCRBY', k, '@gen', 1)
-  redis.call('PEXPIRE', k, ARGV[a + 1])
+  redis.call('PEXPIRE', k, cacheTtl)
+end
+
+a = a + 2 + caches
+while a <= #ARGV do
+  local op, k = ARGV[a], KEYS[tonumber(ARGV[a + 1])]
+  if op == 'I' then
+    redis.call('HINCRBYFLOAT', k, ARGV[a + 2], ARGV[a + 3])
+    a = a + 4
+  elseif op == 'N' or op == 'X' then
+    local cur = tonumber(redis.call('HGET', k, ARGV[a + 2]) or '')
+    local v = tonumber(ARGV[a + 3])
+    if not cur or (op == 'N' and v < cur) or (op == 'X' and v > cur) then
+      redis.call('HSET', k, ARGV[a + 2], ARGV[a + 3])
+    end
+    a = a + 4
+  elseif op == 'L' then
+    local p, ts, id = ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4]
+    local cur = redis.call('HMGET', k, p .. 'lt', p .. 'li')
+    local cts = tonumber(cur[1] or '')
+    if not cts or ts > cts or (ts == cts and after(id, cur[2])) then
+      redis.call('HSET', k, p .. 'lt', ARGV[a + 3], p .. 'li', id, p .. 'lv', ARGV[a + 5])
+    end
+    a = a + 6
+  elseif op == 'D' then
+    local n = tonumber(ARGV[a + 2])
+    spread('HSET', k, nil, a + 3, n, '1')
+    a = a + 3 + n
+  elseif op == 'Z' or op == 'G' then
+    local n = tonumber(ARGV[a + 3]) * 2
+    spread('ZADD', k, op == 'G' and 'GT' or nil, a + 4, n)
+    redis.call('ZREMRANGEBYRANK', k, 0, -1 - tonumber(ARGV[a + 2]))
+    a = a + 4 + n
+  elseif op == 'T' then
+    if redis.call('HSETNX', k, ARGV[a + 2] .. ':' .. ARGV[a + 3] .. ':m', '1') == 1 then
+      prune(k, ARGV[a + 2], tonumber(ARGV[a + 4]))
+    end
+    a = a + 5
+  elseif op == 'E' then
+    redis.call('PEXPIRE', k, ARGV[a + 2])
+    a = a + 3
+  else
+    return redis.error_reply('apply.lua: unknown operation ' .. tostring(op) .. ' at argument ' .. a)
+  end
 end
 return out

@@ -83,7 +83,7 @@ public final class Pipeline implements AutoCloseable {
             MongoConnection mongo = own(MongoConnection.open(config.get(Config.MONGO_URI), config.get(Config.MONGO_DATABASE)));
             checks.put("mongodb", mongo::ping);
             profiles = new MongoProfileStore(mongo.database(), registry, config.get(Config.ONLINE_BATCH));
-            online = new RedisOnlineStore(redis, registry, stream, clock);
+            online = new RedisOnlineStore(redis, registry, stream, clock, config.get(Config.ONLINE_SCRIPT_EVENTS));
         }
         String consumer = config.get(Config.CONSUMER_NAME);
         BatchSnapshots snapshots = new BatchSnapshots(new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null),

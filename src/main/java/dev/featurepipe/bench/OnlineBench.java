@@ -58,6 +58,7 @@ public final class OnlineBench {
     private final Config config;
     private final Path file;
     private final int eventCount;
+    private final int scriptEvents;
     private final PrintStream out;
     private final String run = "bench-" + UUID.randomUUID().toString().substring(0, 8);
 
@@ -65,6 +66,7 @@ public final class OnlineBench {
         this.config = config;
         this.file = file;
         this.eventCount = eventCount;
+        this.scriptEvents = config.get(Config.ONLINE_SCRIPT_EVENTS);
         this.out = out;
     }
 
@@ -76,10 +78,11 @@ public final class OnlineBench {
              MongoConnection mongo = MongoConnection.open(config.get(Config.MONGO_URI), run.replace('-', '_'))) {
             RedisCommands<String, String> sync = redis.shared().sync();
             try {
-                out.printf(Locale.ROOT, "online store: %,d events in batches of %d%n", events.size(), batch);
+                out.printf(Locale.ROOT, "online store: %,d events in batches of %d, %d per script call%n", events.size(), batch,
+                        scriptEvents);
                 Map<String, Long> before = commandStats(sync);
                 Histogram batchMicros = new Histogram(3_600_000_000L, 3);
-                RedisOnlineStore store = new RedisOnlineStore(redis, registry, run + ":a", Clock.systemUTC());
+                RedisOnlineStore store = new RedisOnlineStore(redis, registry, run + ":a", Clock.systemUTC(), scriptEvents);
                 long t0 = System.nanoTime();
                 for (int from = 0; from < events.size(); from += batch) {
                     long b0 = System.nanoTime();
@@ -156,7 +159,7 @@ public final class OnlineBench {
         }
         SimpleMeterRegistry metrics = new SimpleMeterRegistry();
         long t0 = System.nanoTime();
-        try (OnlineConsumer handler = new OnlineConsumer(new RedisOnlineStore(redis, registry, stream, Clock.systemUTC()),
+        try (OnlineConsumer handler = new OnlineConsumer(new RedisOnlineStore(redis, registry, stream, Clock.systemUTC(), scriptEvents),
                 new MongoProfileStore(mongo.database(), registry, config.get(Config.ONLINE_BATCH)), metrics);
              RedisStreamConsumer consumer = new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream,
                 OnlineConsumer.GROUP, "bench", config.get(Config.ONLINE_BATCH), Duration.ZERO, config.get(Config.CLAIM_IDLE),

@@ -74,12 +74,12 @@ final class BenchCommand extends LocalBenchmark {
             OnlineBench.Result r = new OnlineBench(config, data, events, System.out).run();
             System.out.printf(Locale.ROOT, """
 
-                    online store (apply.lua, batches of %d):  %,.0f events/s  (batch p50 %.1f ms, p99 %.1f ms)
+                    online store (apply.lua, batches of %d, %d per call):  %,.0f events/s  (batch p50 %.1f ms, p99 %.1f ms)
                       Redis round trips per event:            %.4f
                       Redis commands per event (in scripts):  %.1f  -> %,.0f commands/s
                       baseline, plain HINCRBYFLOAT pipelined: %,.0f commands/s  (script/baseline %.2f)
                     online consumer (stream -> Redis + MongoDB profiles -> XACK): %,.0f events/s
-                    """, config.get(Config.ONLINE_BATCH), r.storeEventsPerSecond(), r.batchP50Micros() / 1000.0,
+                    """, config.get(Config.ONLINE_BATCH), config.get(Config.ONLINE_SCRIPT_EVENTS), r.storeEventsPerSecond(), r.batchP50Micros() / 1000.0,
                     r.batchP99Micros() / 1000.0, r.roundTripsPerEvent(), r.commandsPerEvent(), r.scriptCommandsPerSecond(),
                     r.baselineCommandsPerSecond(), r.scriptCommandsPerSecond() / r.baselineCommandsPerSecond(),
                     r.consumerEventsPerSecond());

@@ -48,7 +48,7 @@ final class VerifyCommand extends ConfiguredCommand {
             ClickHouseEventTable offline = new ClickHouseEventTable(new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null),
                     config.get(Config.CLICKHOUSE_DATABASE), registry);
             SkewCheck check = new SkewCheck(registry, new RedisOnlineStore(redis, registry, config.get(Config.STREAM),
-                    Clock.systemUTC()), offline);
+                    Clock.systemUTC(), config.get(Config.ONLINE_SCRIPT_EVENTS)), offline);
             long t = System.currentTimeMillis();
             long checked = 0;
             long mismatched = 0;

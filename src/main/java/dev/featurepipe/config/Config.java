@@ -45,6 +45,9 @@ public final class Config {
             Config::nonEmpty);
     public static final Setting<Integer> ONLINE_BATCH = new Setting<>("FP_ONLINE_BATCH", "500",
             "events the online consumer reads and applies per round", positive(100_000));
+    public static final Setting<Integer> ONLINE_SCRIPT_EVENTS = new Setting<>("FP_ONLINE_SCRIPT_EVENTS", "100",
+            "most events one Redis script call of the online consumer applies (Redis answers no read while it runs)",
+            positive(10_000));
     public static final Setting<Duration> CLAIM_IDLE = new Setting<>("FP_CLAIM_IDLE", "60s",
             "a stream entry pending this long on a consumer that stopped is claimed by another consumer of its group",
             duration());
@@ -89,7 +92,7 @@ public final class Config {
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
             STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
-            CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, ONLINE_BATCH, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
+            CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
             SERVE_PROFILE_THREADS);
 

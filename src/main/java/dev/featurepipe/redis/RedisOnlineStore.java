@@ -13,7 +13,9 @@ import io.lettuce.core.RedisException;
 import io.lettuce.core.ScriptOutputType;
 import java.time.Clock;
 import java.time.Duration;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -28,8 +30,10 @@ import java.util.concurrent.ExecutionException;
 /**
  * Online state in Redis: per entity and feature one hash of tiles, fields {@code <tile ms>:<tile start>:<part>}
  * (the lifetime window is tile 0:0), or for last_n a sorted set scored by event time. A batch of events is
- * applied by one call of {@code apply.lua}, which sets each event's applied mark first and skips an event whose
- * mark exists, so a redelivered event changes nothing. Tiles that no window can read any more are dropped when
+ * applied by calls of {@code apply.lua}, each carrying at most {@code scriptEvents} of them: Redis serves nothing else
+ * while a script runs, so short calls keep reads quick behind a busy consumer. The script sets each event's applied
+ * mark first and skips an event whose mark exists, so a redelivered event changes nothing; it folds the updates of
+ * the rest into one command per field. Tiles that no window can read any more are dropped when
  * a newer tile of their size is first written; keys of windowed features expire after their longest window.
  * Reads fold tiles into window values once per tile period and write, and keep them in a window cache per entity
  * ({@link OnlineRead}); the same apply call that writes an entity's tiles bumps its cache's generation.
@@ -42,11 +46,16 @@ public final class RedisOnlineStore implements OnlineStore {
     private final String namespace;
     private final Clock clock;
     private final long markTtlMs;
+    private final int scriptEvents;
     private final RedisScript applyScript;
 
-    /** @param namespace prefix of every key (the stream's name, so pipelines on one Redis stay apart) */
-    public RedisOnlineStore(RedisConnections redis, Registry registry, String namespace, Clock clock) {
+    /**
+     * @param namespace prefix of every key (the stream's name, so pipelines on one Redis stay apart)
+     * @param scriptEvents most events one apply.lua call carries
+     */
+    public RedisOnlineStore(RedisConnections redis, Registry registry, String namespace, Clock clock, int scriptEvents) {
         this.redis = redis;
+        this.scriptEvents = scriptEvents;
         this.registry = registry;
         this.namespace = namespace;
         this.clock = clock;
@@ -56,46 +65,88 @@ public final class RedisOnlineStore implements OnlineStore {
 
     @Override
     public ApplyResult apply(List<LoggedEvent> events) {
-        if (events.isEmpty()) {
-            return new ApplyResult(0, 0, 0);
-        }
-        Program program = new Program();
-        boolean[] late = new boolean[events.size()];
-        long now = clock.millis();
-        for (int i = 0; i < events.size(); i++) {
-            late[i] = program.add(events.get(i).event(), now);
-        }
-        List<Long> results;
-        try {
-            results = applyScript.run(redis.shared().sync(), ScriptOutputType.MULTI, program.keys(), program.args());
-        } catch (RedisException e) {
-            throw redis.failure("applying " + events.size() + " events", e);
-        }
         int applied = 0;
         int lateApplied = 0;
-        for (int i = 0; i < results.size(); i++) {
-            if (results.get(i) == 1L) {
-                applied++;
-                lateApplied += late[i] ? 1 : 0;
+        // a failure part-way leaves the calls before it applied: the batch is then delivered again, and their
+        // events' marks make them duplicates
+        for (int from = 0; from < events.size(); from += scriptEvents) {
+            List<LoggedEvent> pending = events.subList(from, Math.min(events.size(), from + scriptEvents));
+            while (!pending.isEmpty()) {
+                Program program = new Program(clock.millis());
+                List<LoggedEvent> sent = new ArrayList<>();
+                List<Boolean> late = new ArrayList<>();
+                for (LoggedEvent e : pending) {
+                    Boolean isLate = program.add(e.event());
+                    if (isLate != null) {
+                        sent.add(e);
+                        late.add(isLate);
+                    }
+                }
+                List<Long> replies = run(program, sent.size());
+                List<LoggedEvent> again = new ArrayList<>();
+                for (int i = 0; i < replies.size(); i++) {
+                    if (replies.get(i) == APPLIED) {
+                        applied++;
+                        lateApplied += late.get(i) ? 1 : 0;
+                    } else if (replies.get(i) == SEND_AGAIN) {
+                        again.add(sent.get(i));
+                    }
+                }
+                pending = again; // smaller: a reply of SEND_AGAIN comes with at least one event applied before
             }
         }
         return new ApplyResult(applied, events.size() - applied, lateApplied);
     }
 
-    /** The keys and arguments of one apply.lua call, built event by event. */
-    private final class Program {
-        private final Map<String, Integer> keys = new LinkedHashMap<>();
-        private final Set<String> tilesTouched = new HashSet<>();
-        private final Set<String> caches = new LinkedHashSet<>();
-        private final List<String> args = new ArrayList<>(List.of("0"));
-        private int events;
+    private static final long APPLIED = 1;
+    private static final long SEND_AGAIN = 2;
 
-        /** @return whether the event is late: too old for every window it has, so it changes no tile */
-        boolean add(Event e, long now) {
+    private List<Long> run(Program program, int events) {
+        try {
+            return applyScript.run(redis.shared().sync(), ScriptOutputType.MULTI, program.keys(), program.args());
+        } catch (RedisException e) {
+            throw redis.failure("applying " + events + " events", e);
+        }
+    }
+
+    /** A field of a key (by its index in KEYS). */
+    private record Field(String key, String field) {
+    }
+
+    /** The members a sorted set gains, each with its highest score, and how many it keeps. */
+    private record SortedSetAdd(boolean raiseOnly, int keep, Map<String, Long> members) {
+    }
+
+    /** Keys and arguments of one apply.lua call: the events' updates folded together, as the script documents. */
+    private final class Program {
+        private final long now;
+        private final Map<String, Integer> keys = new LinkedHashMap<>();
+        private final Set<String> marks = new LinkedHashSet<>();
+        private final Set<String> caches = new LinkedHashSet<>();
+        private final Map<Field, Double> sums = new LinkedHashMap<>();
+        private final Map<Field, String> smallest = new LinkedHashMap<>();
+        private final Map<Field, String> largest = new LinkedHashMap<>();
+        private final Map<Field, String[]> latest = new LinkedHashMap<>(); // ts, id, value
+        private final Map<String, Set<String>> distinct = new LinkedHashMap<>();
+        private final Map<String, SortedSetAdd> sortedSets = new LinkedHashMap<>();
+        private final Map<Field, String[]> tiles = new LinkedHashMap<>(); // field: tile prefix; g, start, cutoff
+        private final Map<String, Long> ttls = new LinkedHashMap<>();
+
+        Program(long now) {
+            this.now = now;
+        }
+
+        /**
+         * @return whether the event is late (too old for every window it has, so it changes no tile), or null when
+         * the same event is in this program already
+         */
+        Boolean add(Event e) {
+            if (!marks.add(key(StreamKeys.appliedMark(namespace, e.id())))) {
+                return null;
+            }
             String entity = registry.eventType(e.type()).orElseThrow().entity();
             caches.add(key(StreamKeys.windowCache(namespace, entity, e.entityId())));
-            List<String> ops = new ArrayList<>();
-            int opCount = 0;
+            boolean changed = false;
             boolean skipped = false;
             for (AggregateFeature f : registry.aggregatesOf(e.type())) {
                 if (f.filter() != null && !Evaluator.test(f.filter(), e.fields())) {
@@ -108,7 +159,9 @@ public final class RedisOnlineStore implements OnlineStore {
                 String key = key(featureKey(entity, e.entityId(), f.name()));
                 if (f.aggregation() == Aggregation.LAST_N) {
                     String member = f.distinct() ? text(value) : e.id() + "\0" + text(value);
-                    opCount += op(ops, f.distinct() ? "G" : "Z", key, Long.toString(e.ts()), member, Integer.toString(f.n()));
+                    sortedSets.computeIfAbsent(key, k -> new SortedSetAdd(f.distinct(), f.n(), new LinkedHashMap<>()))
+                            .members().merge(member, e.ts(), Math::max);
+                    changed = true;
                     continue;
                 }
                 for (Map.Entry<Long, Long> tile : cutoffsByTile(f, now).entrySet()) {
@@ -119,46 +172,48 @@ public final class RedisOnlineStore implements OnlineStore {
                         continue;
                     }
                     String prefix = g + ":" + start + ":";
-                    // the first write to a tile prunes older ones; within a batch, asking once per tile is enough
-                    if (g > 0 && tilesTouched.add(key + ":" + prefix)) {
-                        opCount += op(ops, "T", key, Long.toString(g), Long.toString(start), Long.toString(tile.getValue()));
+                    if (g > 0) {
+                        tiles.putIfAbsent(new Field(key, prefix),
+                                new String[] {Long.toString(g), Long.toString(start), Long.toString(tile.getValue())});
                     }
-                    opCount += tileOps(ops, f, key, prefix, e, value);
+                    fold(f, key, prefix, e, value);
+                    changed = true;
                 }
                 if (f.windows().stream().noneMatch(Window::isLifetime)) {
                     long ttl = f.windows().stream().mapToLong(Window::retentionMs).max().orElseThrow();
-                    opCount += op(ops, "E", key, Long.toString(ttl));
+                    ttls.merge(key, ttl, Math::max);
                 }
             }
-            args.add(key(StreamKeys.appliedMark(namespace, e.id())));
-            args.add(Long.toString(markTtlMs));
-            args.add(Integer.toString(opCount));
-            args.addAll(ops);
-            args.set(0, Integer.toString(++events));
-            return skipped && opCount == 0;
+            return skipped && !changed;
         }
 
-        private int tileOps(List<String> ops, AggregateFeature f, String key, String prefix, Event e, Object value) {
-            String ts = Long.toString(e.ts());
-            return switch (f.aggregation()) {
-                case COUNT -> op(ops, "I", key, prefix + "c", "1");
-                case SUM -> op(ops, "I", key, prefix + "s", text(value));
-                case AVG -> op(ops, "I", key, prefix + "s", text(value)) + op(ops, "I", key, prefix + "c", "1");
-                case MIN -> op(ops, "N", key, prefix + "n", text(value));
-                case MAX -> op(ops, "X", key, prefix + "x", text(value));
-                case FIRST_SEEN -> op(ops, "N", key, prefix + "n", ts);
-                case LAST_SEEN -> op(ops, "X", key, prefix + "x", ts);
-                case COUNT_DISTINCT -> op(ops, "D", key, prefix + "d:" + text(value));
-                case LAST -> op(ops, "L", key, prefix, ts, e.id(), text(value));
+        private void fold(AggregateFeature f, String key, String prefix, Event e, Object value) {
+            switch (f.aggregation()) {
+                case COUNT -> add(key, prefix + "c", 1);
+                case SUM -> add(key, prefix + "s", number(value));
+                case AVG -> {
+                    add(key, prefix + "s", number(value));
+                    add(key, prefix + "c", 1);
+                }
+                case MIN -> keep(smallest, key, prefix + "n", text(value), -1);
+                case MAX -> keep(largest, key, prefix + "x", text(value), 1);
+                case FIRST_SEEN -> keep(smallest, key, prefix + "n", Long.toString(e.ts()), -1);
+                case LAST_SEEN -> keep(largest, key, prefix + "x", Long.toString(e.ts()), 1);
+                case COUNT_DISTINCT -> distinct.computeIfAbsent(key, k -> new LinkedHashSet<>()).add(prefix + "d:" + text(value));
+                case LAST -> latest.merge(new Field(key, prefix), new String[] {Long.toString(e.ts()), e.id(), text(value)},
+                        (a, b) -> later(b, a) ? b : a);
                 case LAST_N -> throw new IllegalStateException("last_n has no tiles");
-            };
+            }
         }
 
-        private int op(List<String> ops, String code, String key, String... operands) {
-            ops.add(code);
-            ops.add(key);
-            ops.addAll(List.of(operands));
-            return 1;
+        private void add(String key, String field, double amount) {
+            sums.merge(new Field(key, field), amount, Double::sum);
+        }
+
+        /** Keeps the value whose number compared to the kept one has the sign {@code sign}. */
+        private void keep(Map<Field, String> kept, String key, String field, String value, int sign) {
+            kept.merge(new Field(key, field), value,
+                    (a, b) -> Integer.signum(Double.compare(Double.parseDouble(b), Double.parseDouble(a))) == sign ? b : a);
         }
 
         /** The key's 1-based index in KEYS, as text. */
@@ -171,13 +226,43 @@ public final class RedisOnlineStore implements OnlineStore {
         }
 
         String[] args() {
-            List<String> all = new ArrayList<>(args.size() + caches.size() + 2);
-            all.addAll(args);
-            all.add(Integer.toString(caches.size()));
-            all.add(Long.toString(markTtlMs));
-            all.addAll(caches);
-            return all.toArray(String[]::new);
+            List<String> a = new ArrayList<>();
+            a.add(Integer.toString(marks.size()));
+            a.add(Long.toString(markTtlMs));
+            a.addAll(marks);
+            a.add(Integer.toString(caches.size()));
+            a.add(Long.toString(markTtlMs));
+            a.addAll(caches);
+            tiles.forEach((f, t) -> a.addAll(List.of("T", f.key(), t[0], t[1], t[2])));
+            sums.forEach((f, v) -> a.addAll(List.of("I", f.key(), f.field(), text(v))));
+            smallest.forEach((f, v) -> a.addAll(List.of("N", f.key(), f.field(), v)));
+            largest.forEach((f, v) -> a.addAll(List.of("X", f.key(), f.field(), v)));
+            latest.forEach((f, v) -> a.addAll(List.of("L", f.key(), f.field(), v[0], v[1], v[2])));
+            distinct.forEach((k, fields) -> {
+                a.addAll(List.of("D", k, Integer.toString(fields.size())));
+                a.addAll(fields);
+            });
+            sortedSets.forEach((k, z) -> {
+                a.addAll(List.of(z.raiseOnly() ? "G" : "Z", k, Integer.toString(z.keep()), Integer.toString(z.members().size())));
+                z.members().forEach((member, score) -> {
+                    a.add(Long.toString(score));
+                    a.add(member);
+                });
+            });
+            ttls.forEach((k, ttl) -> a.addAll(List.of("E", k, Long.toString(ttl))));
+            return a.toArray(String[]::new);
         }
+    }
+
+    /** Whether (ts, id) of {@code x} is after that of {@code y}, ids compared as bytes as the script does. */
+    private static boolean later(String[] x, String[] y) {
+        int byTs = Long.compare(Long.parseLong(x[0]), Long.parseLong(y[0]));
+        return byTs != 0 ? byTs > 0 : Arrays.compareUnsigned(x[1].getBytes(StandardCharsets.UTF_8),
+                y[1].getBytes(StandardCharsets.UTF_8)) > 0;
+    }
+
+    private static double number(Object value) {
+        return ((Number) value).doubleValue();
     }
 
     /**

@@ -87,7 +87,7 @@ class MaterializeIT {
     }
 
     private Map<String, Map<String, Object>> online(List<String> users) {
-        return new RedisOnlineStore(redis, registry, config.get(Config.STREAM), clock)
+        return new RedisOnlineStore(redis, registry, config.get(Config.STREAM), clock, config.get(Config.ONLINE_SCRIPT_EVENTS))
                 .read("user", users, List.of(registry.served("user").get("spend_1d")), clock.millis());
     }
 

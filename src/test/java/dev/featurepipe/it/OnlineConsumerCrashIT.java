@@ -86,7 +86,8 @@ class OnlineConsumerCrashIT {
                     .allMatch(StreamGroups.GroupStatus::caughtUp));
 
             long t = System.currentTimeMillis();
-            RedisOnlineStore online = new RedisOnlineStore(redis, registry, stream, Clock.systemUTC());
+            RedisOnlineStore online = new RedisOnlineStore(redis, registry, stream, Clock.systemUTC(),
+                    config.get(Config.ONLINE_SCRIPT_EVENTS));
             List<ServedFeature> features = List.copyOf(registry.served("user").values());
             Map<String, List<Tx>> byUser = new HashMap<>();
             events.forEach(e -> byUser.computeIfAbsent(e.user(), u -> new ArrayList<>()).add(e));

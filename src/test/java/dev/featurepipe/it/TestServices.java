@@ -4,13 +4,17 @@ import dev.featurepipe.config.Config;
 import dev.featurepipe.config.Setting;
 import dev.featurepipe.services.LocalServices;
 import dev.featurepipe.services.ServiceAddresses;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
@@ -23,6 +27,7 @@ public final class TestServices implements BeforeAllCallback {
     static final URI CLICKHOUSE = URI.create("http://127.0.0.1:18123");
     static final int CLICKHOUSE_TCP = 19000;
     static final String MONGO = "mongodb://127.0.0.1:17017";
+    private static final Path DIR = Path.of("target/it-services").toAbsolutePath();
 
     @Override
     public void beforeAll(ExtensionContext context) {
@@ -33,7 +38,7 @@ public final class TestServices implements BeforeAllCallback {
     /** The test servers, as {@code ./fp services} manages them (a test may stop and start one). */
     public static LocalServices local() {
         return new LocalServices(new ServiceAddresses(REDIS, CLICKHOUSE, CLICKHOUSE_TCP, MONGO),
-                Path.of("target/it-services").toAbsolutePath(), new PrintStream(System.out, true));
+                DIR, new PrintStream(System.out, true));
     }
 
     /** The servers while the test run lasts; closed by JUnit after the last test. */
@@ -42,9 +47,20 @@ public final class TestServices implements BeforeAllCallback {
 
         private final List<String> started = services.up();
 
+        /** Stops the servers this run started; the test Redis's data goes with it, so the next run starts it quickly. */
         @Override
-        public void close() {
+        public void close() throws IOException {
             services.down(started);
+            if (started.contains("redis")) {
+                Path data = DIR.resolve("redis/appendonlydir");
+                if (Files.isDirectory(data)) {
+                    try (Stream<Path> files = Files.walk(data)) {
+                        for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
+                            Files.delete(f);
+                        }
+                    }
+                }
+            }
         }
     }
 

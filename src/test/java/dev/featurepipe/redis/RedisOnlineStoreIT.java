@@ -1,0 +1,71 @@
+package dev.featurepipe.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.featurepipe.config.Config;
+import dev.featurepipe.core.Event;
+import dev.featurepipe.core.LoggedEvent;
+import dev.featurepipe.core.OnlineStore;
+import dev.featurepipe.core.registry.Registry;
+import dev.featurepipe.core.registry.RegistryLoader;
+import dev.featurepipe.core.registry.ServedFeature;
+import dev.featurepipe.it.TestServices;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** Each event is applied once however batches repeat it: within one script call, across calls, across batches. */
+@ExtendWith(TestServices.class)
+@Timeout(60)
+class RedisOnlineStoreIT {
+    private static final long T = Instant.parse("2026-05-01T10:00:00Z").toEpochMilli();
+
+    private final Registry registry = RegistryLoader.load(Path.of("src/test/resources/registry/it.yaml"));
+    private final List<ServedFeature> features = List.of(registry.served("user").get("orders_1h"),
+            registry.served("user").get("spend_1h"), registry.served("user").get("last_skus"));
+    private RedisConnections redis;
+    private RedisOnlineStore store;
+
+    @BeforeEach
+    void connect() {
+        Config config = TestServices.config("src/test/resources/registry/it.yaml", Map.of());
+        redis = new RedisConnections(config.get(Config.REDIS_URL));
+        // calls of 2 events: a batch of 5 takes three calls
+        store = new RedisOnlineStore(redis, registry, config.get(Config.STREAM), Clock.fixed(Instant.ofEpochMilli(T), ZoneOffset.UTC), 2);
+    }
+
+    @AfterEach
+    void close() {
+        redis.close();
+    }
+
+    private static LoggedEvent order(String id, long minutesAgo, double amount, String sku) {
+        return new LoggedEvent("1-0", new Event(id, "order", "u1", T - minutesAgo * 60_000, Map.of("amount", amount, "sku", sku)));
+    }
+
+    @Test
+    void repeatedEventsAreAppliedOnce() {
+        OnlineStore.ApplyResult first = store.apply(List.of(order("e1", 5, 1.5, "a"), order("e2", 4, 2.0, "b"),
+                order("e1", 5, 1.5, "a"), order("e3", 3, 4.25, "c"), order("e2", 4, 2.0, "b")));
+        assertThat(first.applied()).isEqualTo(3);
+        assertThat(first.duplicates()).isEqualTo(2);
+
+        // e2 and e3 were applied: the call that carries them with e4 writes nothing, then e4 is sent alone
+        OnlineStore.ApplyResult second = store.apply(List.of(order("e2", 4, 2.0, "b"), order("e4", 2, 0.5, "d"),
+                order("e3", 3, 4.25, "c")));
+        assertThat(second.applied()).isEqualTo(1);
+        assertThat(second.duplicates()).isEqualTo(2);
+
+        Map<String, Object> values = store.read("user", List.of("u1"), features, T).get("u1");
+        assertThat(values).containsEntry("orders_1h", 4L).containsEntry("spend_1h", 8.25)
+                .containsEntry("last_skus", List.of("d", "c", "b"));
+    }
+}
