@@ -2,17 +2,17 @@ package dev.featurepipe.services;
 
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
-import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.h2.mvstore.MVStore;
 
 /**
  * The MongoDB stand-in (mongo-java-server, which speaks the wire protocol) used where no real MongoDB answers.
  *
  * <p>As a program ({@code --port N --data FILE [--host H]}), the way {@link LocalServices} runs it: an H2 MVStore
  * file backend, so data persists across restarts; SIGTERM closes the store cleanly. In-process, in memory:
- * {@link #startInProcess(String, int)}.
+ * {@link #startInProcess(String, int)}. Both find documents by {@code _id} as {@link IdLookupH2Backend} explains.
  */
 public final class LocalMongoServer {
     private LocalMongoServer() {
@@ -37,7 +37,7 @@ public final class LocalMongoServer {
         }
         Path file = data.toAbsolutePath();
         Files.createDirectories(file.getParent());
-        H2Backend backend = new H2Backend(file.toString());
+        H2Backend backend = new IdLookupH2Backend(MVStore.open(file.toString()));
         MongoServer server = new MongoServer(backend);
         try {
             server.bind(host, port);
@@ -60,7 +60,7 @@ public final class LocalMongoServer {
      * {@link MongoServer#getLocalAddress()}). The caller stops it with {@link MongoServer#shutdownNow()}.
      */
     public static MongoServer startInProcess(String host, int port) {
-        MongoServer server = new MongoServer(new MemoryBackend());
+        MongoServer server = new MongoServer(new IdLookupH2Backend(new MVStore.Builder().open()));
         server.bind(host, port);
         return server;
     }
