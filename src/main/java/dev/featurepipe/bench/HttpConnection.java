@@ -45,11 +45,11 @@ final class HttpConnection implements AutoCloseable {
         return exchange(request, null);
     }
 
-    /** Sends a prepared request that must answer 200; returns the body. */
+    /** Sends a prepared request that must answer 2xx; returns the body. */
     byte[] body(byte[] request) throws IOException {
         ByteArrayOutputStream body = new ByteArrayOutputStream();
         int status = exchange(request, body);
-        if (status != 200) {
+        if (status / 100 != 2) {
             throw new IOException("status " + status);
         }
         return body.toByteArray();

@@ -1,5 +1,6 @@
 package dev.featurepipe.bench;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.mongodb.client.MongoClients;
@@ -49,7 +50,7 @@ import org.HdrHistogram.Histogram;
  * one JVM that also runs every role of the pipeline (as {@code ./fp run} does), against the local services:
  * <ol>
  * <li>load: the retail events posted to {@code /v1/events} in NDJSON batches of 1,000 (the batched ingestion
- * figure), then the time the consumer groups take to catch up, then a materialization of the batch features;</li>
+ * figure), then the time the consumer groups take to catch up, then a materialization of the batch features, and a wait for ClickHouse to finish merging;</li>
  * <li>serving, open loop ({@link OpenLoop}): {@code GET /v1/features/customer/{id}?feature_set=reorder_v1} (20
  * features) for random customers at each rate, and at the same rate the baseline: the same Redis keys read by a
  * bare pipelined Lettuce call on the same connection; then higher rates until serving's p99 passes 5 ms; then 100
@@ -75,6 +76,8 @@ public final class ServeBench {
     static final List<Integer> FRESHNESS_RATES = List.of(2_000, 5_000);
     /** Retail events the freshness phase sends again as its steady background, in file order (invoices together). */
     static final int BACKGROUND_EVENTS = 50_000;
+    /** Longest wait after the load for ClickHouse's merges to end. */
+    static final long SETTLE_LIMIT_SECONDS = 30;
     /** A probe not served this long ends the freshness phase: the consumers are not keeping up. */
     static final long PROBE_GIVE_UP_NANOS = 10_000_000_000L;
 
@@ -148,6 +151,7 @@ public final class ServeBench {
             double catchUp = (System.nanoTime() - t0) / 1e9;
             out.printf(Locale.ROOT, "  caught up %.1f s after the last request%n", catchUp);
             pipeline.materializer().ifPresent(m -> registry.batchFeatures().forEach(f -> m.run(f, true, Materializer.Progress.NONE)));
+            settle(pipeline.offlineTable());
             List<String> customers = List.copyOf(new LinkedHashSet<>(events.stream().map(Event::entityId).toList()));
             // the rest runs with the heap a serving process would have, keeping only the background's events
             List<String> background = events.subList(0, Math.min(events.size(), BACKGROUND_EVENTS)).stream()
@@ -159,13 +163,14 @@ public final class ServeBench {
 
             List<Rated> single = new ArrayList<>();
             for (int rate : RATES) {
-                single.add(serveAt(rate, port, customers, baseline));
+                // the first rate warms up longer: the serving code is compiled by the JIT while it runs
+                single.add(serveAt(rate, port, customers, baseline, single.isEmpty() ? warmUp.multipliedBy(5) : warmUp));
             }
             for (int rate : HIGHER_RATES) {
                 if (single.get(single.size() - 1).serve().millis(99) >= P99_LIMIT_MS) {
                     break;
                 }
-                single.add(serveAt(rate, port, customers, baseline));
+                single.add(serveAt(rate, port, customers, baseline, warmUp));
             }
             Rated many = many(port, customers, baseline);
             Ingest singleEvents = ingestSingle(port, key);
@@ -197,12 +202,13 @@ public final class ServeBench {
         }
     }
 
-    private Rated serveAt(int rate, int port, List<String> customers, Baseline baseline) throws InterruptedException {
+    private Rated serveAt(int rate, int port, List<String> customers, Baseline baseline, Duration warm)
+            throws InterruptedException {
         byte[][] requests = customers.stream()
                 .map(id -> HttpConnection.get("/v1/features/customer/" + id + "?feature_set=" + FEATURE_SET))
                 .toArray(byte[][]::new);
-        OpenLoop.Result redis = OpenLoop.run(rate, warmUp, measure, 32, w -> i -> baseline.read(pick(customers, i, 1)));
-        OpenLoop.Result serve = http(rate, port, 32, i -> requests[(int) Math.floorMod(mix(i), (long) requests.length)]);
+        OpenLoop.Result redis = OpenLoop.run(rate, warm, measure, 32, w -> i -> baseline.read(pick(customers, i, 1)));
+        OpenLoop.Result serve = http(rate, port, 32, warm, i -> requests[(int) Math.floorMod(mix(i), (long) requests.length)]);
         Rated r = new Rated(rate, serve, redis);
         out.printf(Locale.ROOT, "serve 1 x %d features at %,d req/s: p50 %.3f p99 %.3f p99.9 %.3f ms (%,d requests, %d failed)"
                         + " | redis p50 %.3f p99 %.3f p99.9 %.3f ms | p99 ratio %.2f%n", baseline.features(), rate,
@@ -224,7 +230,7 @@ public final class ServeBench {
             bodies.add(HttpConnection.post("/v1/features", "application/json", body.getBytes(StandardCharsets.UTF_8)));
         }
         OpenLoop.Result redis = OpenLoop.run(MANY_RATE, warmUp, measure, 16, w -> i -> baseline.read(pick(customers, i, MANY_IDS)));
-        OpenLoop.Result serve = http(MANY_RATE, port, 16, i -> bodies.get((int) (i % bodies.size())));
+        OpenLoop.Result serve = http(MANY_RATE, port, 16, warmUp, i -> bodies.get((int) (i % bodies.size())));
         Rated r = new Rated(MANY_RATE, serve, redis);
         out.printf(Locale.ROOT, "serve %d x %d features at %d req/s: p50 %.3f p99 %.3f p99.9 %.3f ms | redis p50 %.3f p99 %.3f ms%n",
                 MANY_IDS, baseline.features(), MANY_RATE, serve.millis(50), serve.millis(99), serve.millis(99.9),
@@ -233,11 +239,11 @@ public final class ServeBench {
     }
 
     /** Open-loop HTTP requests over keep-alive connections of their own, one per worker. */
-    private OpenLoop.Result http(int rate, int port, int workers, LongFunction<byte[]> request)
+    private OpenLoop.Result http(int rate, int port, int workers, Duration warm, LongFunction<byte[]> request)
             throws InterruptedException {
         List<HttpConnection> connections = new ArrayList<>();
         try {
-            return OpenLoop.run(rate, warmUp, measure, workers, w -> {
+            return OpenLoop.run(rate, warm, measure, workers, w -> {
                 HttpConnection c = connect(port);
                 connections.add(c);
                 return i -> {
@@ -368,9 +374,10 @@ public final class ServeBench {
                 long expected = p / 50 + 1;
                 byte[] read = HttpConnection.get("/v1/features/customer/" + customer + "?features=orders_lifetime");
                 long ts = System.currentTimeMillis();
-                if (ingest.send(HttpConnection.post("/v1/events", "application/json",
-                        syntheticEvent(run + "-probe-" + p, customer, key, ts))) != 202) {
-                    throw new IllegalStateException("a probe event was not accepted");
+                JsonNode answer = json.readTree(ingest.body(HttpConnection.post("/v1/events", "application/json",
+                        syntheticEvent(run + "-" + probePrefix + p, customer, key, ts))));
+                if (answer.path("accepted").asInt() != 1) {
+                    throw new IllegalStateException("a probe event was not accepted as new: " + answer);
                 }
                 long acked = System.nanoTime();
                 sent.add(new long[] {ts});
@@ -489,6 +496,20 @@ public final class ServeBench {
         if (!StreamGroups.awaitCaughtUp(pipeline.redis().shared().sync(), run + ":events", Duration.ofMinutes(20), () -> { })) {
             throw new IllegalStateException("the consumer groups did not catch up within 20 minutes");
         }
+    }
+
+    /**
+     * Waits (at most {@link #SETTLE_LIMIT_SECONDS}) until ClickHouse has merged the parts the load wrote, then collects
+     * the load's garbage, so that serving is not measured against the work the load left behind.
+     */
+    private void settle(ClickHouseEventTable offline) {
+        long until = System.nanoTime() + SETTLE_LIMIT_SECONDS * 1_000_000_000L;
+        while (System.nanoTime() < until
+                && Long.parseLong(offline.query("SELECT count() FROM system.merges FORMAT TabSeparated").trim()) > 0) {
+            sleepMillis(200);
+        }
+        System.gc();
+        sleepMillis(1_000);
     }
 
     private static void sleepMillis(long ms) {
