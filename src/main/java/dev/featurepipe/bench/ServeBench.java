@@ -20,7 +20,6 @@ import dev.featurepipe.redis.StreamGroups;
 import dev.featurepipe.redis.StreamKeys;
 import io.lettuce.core.LettuceFutures;
 import io.lettuce.core.RedisFuture;
-import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -526,7 +525,7 @@ public final class ServeBench {
      * and awaited, without decoding or HTTP.
      */
     private static final class Baseline {
-        private final RedisAsyncCommands<String, String> redis;
+        private final RedisConnections.Reads redis;
         private final String namespace;
         private final int features;
         private final String[] cacheFields;
@@ -534,7 +533,7 @@ public final class ServeBench {
         private final List<String> batches = new ArrayList<>();
 
         Baseline(Pipeline pipeline, String namespace, List<ServedFeature> features) {
-            this.redis = pipeline.redis().shared().async();
+            this.redis = pipeline.redis().reads();
             this.namespace = namespace;
             this.features = features.size();
             List<String> cached = new ArrayList<>(List.of(StreamKeys.GENERATION));
@@ -556,12 +555,15 @@ public final class ServeBench {
 
         void read(List<String> ids) throws Exception {
             List<RedisFuture<?>> replies = new ArrayList<>();
-            batches.forEach(name -> replies.add(redis.hget(StreamKeys.batchMarks(namespace, name), "computed_at")));
-            for (String id : ids) {
-                replies.add(redis.hmget(StreamKeys.windowCache(namespace, "customer", id), cacheFields));
-                lists.forEach((name, n) -> replies.add(redis.zrevrange(StreamKeys.feature(namespace, "customer", id, name), 0, n - 1)));
-                batches.forEach(name -> replies.add(redis.get(StreamKeys.feature(namespace, "customer", id, name))));
-            }
+            redis.send(async -> {
+                batches.forEach(name -> replies.add(async.hget(StreamKeys.batchMarks(namespace, name), "computed_at")));
+                for (String id : ids) {
+                    replies.add(async.hmget(StreamKeys.windowCache(namespace, "customer", id), cacheFields));
+                    lists.forEach((name, n) -> replies.add(async.zrevrange(StreamKeys.feature(namespace, "customer", id, name), 0, n - 1)));
+                    batches.forEach(name -> replies.add(async.get(StreamKeys.feature(namespace, "customer", id, name))));
+                }
+                return null;
+            });
             if (!LettuceFutures.awaitAll(Duration.ofSeconds(10), replies.toArray(RedisFuture[]::new))) {
                 throw new IOException("Redis did not answer within 10 s");
             }

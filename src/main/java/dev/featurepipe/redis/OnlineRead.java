@@ -8,7 +8,6 @@ import io.lettuce.core.KeyValue;
 import io.lettuce.core.LettuceFutures;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.async.RedisAsyncCommands;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -34,7 +33,7 @@ final class OnlineRead {
     static final String WRITE_BACK = "if redis.call('HGET', KEYS[1], '" + StreamKeys.GENERATION + "') == ARGV[1] then"
             + " redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end return 0";
 
-    private final RedisAsyncCommands<String, String> async;
+    private final RedisConnections.Reads reads;
     private final String namespace;
     private final String entity;
     private final List<String> ids;
@@ -45,9 +44,9 @@ final class OnlineRead {
     private final Map<String, ServedFeature.WindowValue> lists = new LinkedHashMap<>(); // by served name
     private final Map<String, ServedFeature.BatchValue> batches = new LinkedHashMap<>();
 
-    OnlineRead(RedisAsyncCommands<String, String> async, String namespace, String entity, List<String> ids,
+    OnlineRead(RedisConnections.Reads reads, String namespace, String entity, List<String> ids,
                Iterable<ServedFeature> features, long now, long timeoutNanos) {
-        this.async = async;
+        this.reads = reads;
         this.namespace = namespace;
         this.entity = entity;
         this.ids = ids;
@@ -69,8 +68,6 @@ final class OnlineRead {
     Map<String, Map<String, Object>> run() throws ExecutionException, InterruptedException {
         List<RedisFuture<?>> first = new ArrayList<>();
         Map<String, RedisFuture<String>> lastRuns = new HashMap<>();
-        batches.keySet().forEach(name -> lastRuns.put(name, async.hget(StreamKeys.batchMarks(namespace, name), "computed_at")));
-        first.addAll(lastRuns.values());
         String[] cacheFields = new String[tiled.size() + 1];
         cacheFields[0] = StreamKeys.GENERATION;
         for (int i = 0; i < tiled.size(); i++) {
@@ -78,16 +75,21 @@ final class OnlineRead {
         }
         List<RedisFuture<List<KeyValue<String, String>>>> cached = new ArrayList<>(ids.size());
         List<Map<String, RedisFuture<?>>> direct = new ArrayList<>(ids.size());
-        for (String id : ids) {
-            if (!tiled.isEmpty()) {
-                cached.add(async.hmget(StreamKeys.windowCache(namespace, entity, id), cacheFields));
+        reads.send(async -> {
+            batches.keySet().forEach(name -> lastRuns.put(name, async.hget(StreamKeys.batchMarks(namespace, name), "computed_at")));
+            for (String id : ids) {
+                if (!tiled.isEmpty()) {
+                    cached.add(async.hmget(StreamKeys.windowCache(namespace, entity, id), cacheFields));
+                }
+                Map<String, RedisFuture<?>> ofId = new HashMap<>();
+                lists.forEach((name, w) -> ofId.put(name, async.zrevrange(key(id, w.feature().name()), 0, w.feature().n() - 1)));
+                batches.keySet().forEach(name -> ofId.put(name, async.get(key(id, name))));
+                direct.add(ofId);
+                first.addAll(ofId.values());
             }
-            Map<String, RedisFuture<?>> reads = new HashMap<>();
-            lists.forEach((name, w) -> reads.put(name, async.zrevrange(key(id, w.feature().name()), 0, w.feature().n() - 1)));
-            batches.keySet().forEach(name -> reads.put(name, async.get(key(id, name))));
-            direct.add(reads);
-            first.addAll(reads.values());
-        }
+            return null;
+        });
+        first.addAll(lastRuns.values());
         first.addAll(cached);
         await(first);
 
@@ -149,14 +151,17 @@ final class OnlineRead {
             throws ExecutionException, InterruptedException {
         List<Map<String, RedisFuture<Map<String, String>>>> tiles = new ArrayList<>(misses.size());
         List<RedisFuture<?>> all = new ArrayList<>();
-        for (Miss miss : misses) {
-            Map<String, RedisFuture<Map<String, String>>> perFeature = new HashMap<>();
-            for (ServedFeature.WindowValue w : miss.windows()) {
-                perFeature.computeIfAbsent(w.feature().name(), name -> async.hgetall(key(miss.id(), name)));
+        reads.send(async -> {
+            for (Miss miss : misses) {
+                Map<String, RedisFuture<Map<String, String>>> perFeature = new HashMap<>();
+                for (ServedFeature.WindowValue w : miss.windows()) {
+                    perFeature.computeIfAbsent(w.feature().name(), name -> async.hgetall(key(miss.id(), name)));
+                }
+                tiles.add(perFeature);
+                all.addAll(perFeature.values());
             }
-            tiles.add(perFeature);
-            all.addAll(perFeature.values());
-        }
+            return null;
+        });
         await(all);
         for (int m = 0; m < misses.size(); m++) {
             Miss miss = misses.get(m);
@@ -178,8 +183,8 @@ final class OnlineRead {
             }
             if (miss.generation() != null) {
                 // not awaited: a lost write-back only costs the next read a fold
-                async.eval(WRITE_BACK, ScriptOutputType.INTEGER, new String[] {StreamKeys.windowCache(namespace, entity, miss.id())},
-                        writeBack.toArray(String[]::new));
+                reads.send(async -> async.eval(WRITE_BACK, ScriptOutputType.INTEGER,
+                        new String[] {StreamKeys.windowCache(namespace, entity, miss.id())}, writeBack.toArray(String[]::new)));
             }
         }
     }

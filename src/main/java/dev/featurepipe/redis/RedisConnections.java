@@ -10,16 +10,19 @@ import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 
 /**
  * The Redis client of the process: one shared, multiplexed connection for short commands (thread-safe, so
- * concurrent callers are pipelined) and dedicated connections for blocking stream reads.
+ * concurrent callers are pipelined), one for feature reads ({@link #reads()}), and dedicated connections for
+ * blocking stream reads.
  */
 public final class RedisConnections implements AutoCloseable {
     private static final Pattern TRANSIENT_REPLY =
@@ -32,6 +35,7 @@ public final class RedisConnections implements AutoCloseable {
     private final URI uri;
     private final List<StatefulRedisConnection<String, String>> dedicated = new ArrayList<>();
     private StatefulRedisConnection<String, String> shared;
+    private Reads reads;
 
     public RedisConnections(URI uri) {
         this.uri = uri;
@@ -49,6 +53,38 @@ public final class RedisConnections implements AutoCloseable {
             shared = connect();
         }
         return shared;
+    }
+
+    /** The connection of feature reads. */
+    public synchronized Reads reads() {
+        if (reads == null) {
+            StatefulRedisConnection<String, String> c = connect();
+            c.setAutoFlushCommands(false);
+            reads = new Reads(c);
+        }
+        return reads;
+    }
+
+    /**
+     * A connection that sends commands only when told to: the commands of one read go out in one write, and Redis
+     * reads them in one go, where sending each on its own costs a system call on both sides per command. Callers
+     * may share it: each sends what it issued, and a send that takes another caller's commands along is harmless.
+     */
+    public static final class Reads {
+        private final StatefulRedisConnection<String, String> connection;
+
+        private Reads(StatefulRedisConnection<String, String> connection) {
+            this.connection = connection;
+        }
+
+        /** Issues commands (the function's) and sends them; returns what the function returns (their replies). */
+        public <T> T send(Function<RedisAsyncCommands<String, String>, T> commands) {
+            try {
+                return commands.apply(connection.async());
+            } finally {
+                connection.flushCommands();
+            }
+        }
     }
 
     /** A connection of its own, for commands that block (XREADGROUP ... BLOCK). */
@@ -87,6 +123,9 @@ public final class RedisConnections implements AutoCloseable {
         dedicated.forEach(StatefulRedisConnection::close);
         if (shared != null) {
             shared.close();
+        }
+        if (reads != null) {
+            reads.connection.close();
         }
         client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
     }

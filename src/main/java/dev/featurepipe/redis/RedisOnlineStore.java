@@ -281,7 +281,7 @@ public final class RedisOnlineStore implements OnlineStore {
     public Map<String, Map<String, Object>> read(String entity, List<String> ids, Collection<ServedFeature> features,
                                                  long now, Duration timeout) {
         try {
-            return new OnlineRead(redis.shared().async(), namespace, entity, ids, features, now, timeout.toNanos()).run();
+            return new OnlineRead(redis.reads(), namespace, entity, ids, features, now, timeout.toNanos()).run();
         } catch (RedisException | ExecutionException e) {
             throw redis.failure("reading features of " + ids.size() + " " + entity + "(s)", e);
         } catch (InterruptedException e) {
