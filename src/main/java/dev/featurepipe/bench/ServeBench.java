@@ -25,12 +25,14 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryType;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -42,6 +44,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongFunction;
 import java.util.function.LongToIntFunction;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.HdrHistogram.Histogram;
 
 /**
@@ -89,9 +93,42 @@ public final class ServeBench {
 
     /**
      * Freshness at one steady event rate: from the ingest answer to served, and from sent to queryable in ClickHouse,
-     * in microseconds; {@code stalled} says how the consumer groups stood when a probe was not served in time.
+     * in microseconds; {@code stalled} says how the consumer groups stood when a probe was not served in time;
+     * {@code batches} what the online consumer's batches took meanwhile.
      */
-    public record Freshness(int rate, Histogram served, Histogram offlineLag, String stalled) {
+    public record Freshness(int rate, Histogram served, Histogram offlineLag, String stalled, BatchTimes batches) {
+    }
+
+    /**
+     * The online consumer's batches over a phase, from the pipeline's {@code /metrics}: how many, and the mean time
+     * of the Redis and of the MongoDB side of one (they run at once; a batch takes the longer).
+     */
+    public record BatchTimes(long batches, double redisMeanMillis, double profilesMeanMillis) {
+        private static final Pattern LINE =
+                Pattern.compile("featurepipe_online_batch_seconds_(count|sum)\\{store=\"(online|profile)\".*} (\\S+)");
+
+        /** count and sum per store, as {@code /metrics} shows them now. */
+        static Map<String, Double> scrape(HttpConnection api) throws IOException {
+            Map<String, Double> values = new HashMap<>();
+            String text = new String(api.body(HttpConnection.get("/metrics")), StandardCharsets.UTF_8);
+            for (String line : text.split("\n")) {
+                Matcher m = LINE.matcher(line);
+                if (m.matches()) {
+                    values.put(m.group(2) + "_" + m.group(1), Double.parseDouble(m.group(3)));
+                }
+            }
+            return values;
+        }
+
+        static BatchTimes between(Map<String, Double> before, Map<String, Double> after) {
+            double batches = delta(before, after, "online_count");
+            return new BatchTimes((long) batches, 1000 * delta(before, after, "online_sum") / Math.max(1, batches),
+                    1000 * delta(before, after, "profile_sum") / Math.max(1, delta(before, after, "profile_count")));
+        }
+
+        private static double delta(Map<String, Double> before, Map<String, Double> after, String name) {
+            return after.getOrDefault(name, 0.0) - before.getOrDefault(name, 0.0);
+        }
     }
 
     /** Sustained ingestion: events accepted per second, over how many requests. */
@@ -100,7 +137,7 @@ public final class ServeBench {
 
     /** The figures of one run. */
     public record Result(int customers, Ingest batched, double catchUpSeconds, List<Rated> single, Rated many,
-                         Ingest singleEvents, List<Freshness> freshness, long heapPeakBytes,
+                         Ingest singleEvents, List<Freshness> freshness, HeapPeaks heap,
                          long heapMaxBytes, List<String> features) {
         Rated at(int rate) {
             return single.stream().filter(r -> r.rate() == rate).findFirst().orElseThrow();
@@ -367,7 +404,9 @@ public final class ServeBench {
         background.start();
         sleepMillis(2_000); // the background rate settles first
         poller.start();
+        BatchTimes batches;
         try (HttpConnection ingest = connect(port); HttpConnection serve = connect(port)) {
+            Map<String, Double> batchesBefore = BatchTimes.scrape(serve);
             for (int p = 0; p < probes; p++) {
                 String customer = probePrefix + (p % 50);
                 long expected = p / 50 + 1;
@@ -392,6 +431,7 @@ public final class ServeBench {
                     break;
                 }
             }
+            batches = BatchTimes.between(batchesBefore, BatchTimes.scrape(serve));
             long lastTs = sent.get(sent.size() - 1)[0];
             long waitUntil = System.currentTimeMillis() + 60_000;
             while ((polls.isEmpty() || polls.get(polls.size() - 1)[1] < lastTs) && System.currentTimeMillis() < waitUntil) {
@@ -417,7 +457,9 @@ public final class ServeBench {
         out.printf(Locale.ROOT, "  served p50 %.1f ms, p99 %.1f ms; in ClickHouse p50 %.0f ms, p99 %.0f ms%n",
                 freshness.getValueAtPercentile(50) / 1000.0, freshness.getValueAtPercentile(99) / 1000.0,
                 lag.getValueAtPercentile(50) / 1000.0, lag.getValueAtPercentile(99) / 1000.0);
-        return new Freshness(rate, freshness, lag, stalled);
+        out.printf(Locale.ROOT, "  online consumer meanwhile: %,d batches, Redis side mean %.1f ms, MongoDB side mean %.1f ms%n",
+                batches.batches(), batches.redisMeanMillis(), batches.profilesMeanMillis());
+        return new Freshness(rate, freshness, lag, stalled, batches);
     }
 
     /** The count a probe's GET shows. */
@@ -562,7 +604,6 @@ public final class ServeBench {
                     lists.forEach((name, n) -> replies.add(async.zrevrange(StreamKeys.feature(namespace, "customer", id, name), 0, n - 1)));
                     batches.forEach(name -> replies.add(async.get(StreamKeys.feature(namespace, "customer", id, name))));
                 }
-                return null;
             });
             if (!LettuceFutures.awaitAll(Duration.ofSeconds(10), replies.toArray(RedisFuture[]::new))) {
                 throw new IOException("Redis did not answer within 10 s");
@@ -570,14 +611,22 @@ public final class ServeBench {
         }
     }
 
-    /** The largest heap in use, sampled every 100 ms. */
+    /** The largest heap in use (garbage included), and the largest left after a collection (what is live). */
+    public record HeapPeaks(long inUseBytes, long afterCollectionBytes) {
+    }
+
+    /** The heap's peaks, sampled every 100 ms. */
     private static final class HeapSampler {
-        private final AtomicLong peak = new AtomicLong();
+        private final AtomicLong inUse = new AtomicLong();
+        private final AtomicLong afterCollection = new AtomicLong();
         private final AtomicBoolean running = new AtomicBoolean(true);
         private final Thread thread = new Thread(() -> {
             var memory = ManagementFactory.getMemoryMXBean();
+            var heapPools = ManagementFactory.getMemoryPoolMXBeans().stream()
+                    .filter(p -> p.getType() == MemoryType.HEAP && p.getCollectionUsage() != null).toList();
             while (running.get()) {
-                peak.accumulateAndGet(memory.getHeapMemoryUsage().getUsed(), Math::max);
+                inUse.accumulateAndGet(memory.getHeapMemoryUsage().getUsed(), Math::max);
+                afterCollection.accumulateAndGet(heapPools.stream().mapToLong(p -> p.getCollectionUsage().getUsed()).sum(), Math::max);
                 sleepMillis(100);
             }
         }, "bench-heap-sampler");
@@ -587,9 +636,9 @@ public final class ServeBench {
             thread.start();
         }
 
-        long stop() {
+        HeapPeaks stop() {
             running.set(false);
-            return peak.get();
+            return new HeapPeaks(inUse.get(), afterCollection.get());
         }
     }
 }

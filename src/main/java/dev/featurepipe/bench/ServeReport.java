@@ -77,11 +77,15 @@ public final class ServeReport {
             md.append(String.format(Locale.ROOT, "| freshness at %,d events/s: ingest answer to served | p50 %.1f ms, p99 %.1f ms, max %.1f ms (%,d probes)%s |%n",
                     f.rate(), ms(f.served(), 50), ms(f.served(), 99), f.served().getMaxValue() / 1000.0, f.served().getTotalCount(),
                     f.stalled() == null ? "" : "; " + f.stalled()));
+            md.append(String.format(Locale.ROOT, "| online consumer meanwhile | %,d batches; per batch, Redis side mean %.1f ms,"
+                    + " MongoDB side mean %.1f ms (they run at once) |%n", f.batches().batches(), f.batches().redisMeanMillis(),
+                    f.batches().profilesMeanMillis()));
             md.append(String.format(Locale.ROOT, "| offline lag at %,d events/s: sent to queryable in ClickHouse | p50 %.0f ms, p99 %.0f ms (%,d probes) |%n",
                     f.rate(), ms(f.offlineLag(), 50), ms(f.offlineLag(), 99), f.offlineLag().getTotalCount()));
         }
-        md.append(String.format(Locale.ROOT, "| heap in use, peak (sampled every 100 ms) | %,d MB of a %,d MB maximum |%n",
-                r.heapPeakBytes() >> 20, r.heapMaxBytes() >> 20));
+        md.append(String.format(Locale.ROOT, "| heap in use, peak (sampled every 100 ms) | %,d MB of a %,d MB maximum"
+                + " (garbage included); left after a collection: at most %,d MB |%n",
+                r.heap().inUseBytes() >> 20, r.heapMaxBytes() >> 20, r.heap().afterCollectionBytes() >> 20));
         md.append("\n![serving latency by rate](").append(CHART).append(")\n\n").append(lastLine(r)).append('\n');
         return md.toString();
     }

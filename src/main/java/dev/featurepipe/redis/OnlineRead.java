@@ -87,7 +87,6 @@ final class OnlineRead {
                 direct.add(ofId);
                 first.addAll(ofId.values());
             }
-            return null;
         });
         first.addAll(lastRuns.values());
         first.addAll(cached);
@@ -160,7 +159,6 @@ final class OnlineRead {
                 tiles.add(perFeature);
                 all.addAll(perFeature.values());
             }
-            return null;
         });
         await(all);
         for (int m = 0; m < misses.size(); m++) {

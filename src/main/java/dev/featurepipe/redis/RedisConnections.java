@@ -16,7 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
-import java.util.function.Function;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 
 /**
@@ -77,10 +77,10 @@ public final class RedisConnections implements AutoCloseable {
             this.connection = connection;
         }
 
-        /** Issues commands (the function's) and sends them; returns what the function returns (their replies). */
-        public <T> T send(Function<RedisAsyncCommands<String, String>, T> commands) {
+        /** Issues commands and sends them; the caller keeps their futures. */
+        public void send(Consumer<RedisAsyncCommands<String, String>> commands) {
             try {
-                return commands.apply(connection.async());
+                commands.accept(connection.async());
             } finally {
                 connection.flushCommands();
             }

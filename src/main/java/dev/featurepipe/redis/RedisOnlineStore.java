@@ -40,6 +40,9 @@ import java.util.concurrent.ExecutionException;
  */
 public final class RedisOnlineStore implements OnlineStore {
     private static final long MIN_MARK_TTL_MS = Duration.ofDays(1).toMillis();
+    /** apply.lua's replies per event (0: applied before). */
+    private static final long APPLIED = 1;
+    private static final long SEND_AGAIN = 2;
 
     private final RedisConnections redis;
     private final Registry registry;
@@ -76,10 +79,10 @@ public final class RedisOnlineStore implements OnlineStore {
                 List<LoggedEvent> sent = new ArrayList<>();
                 List<Boolean> late = new ArrayList<>();
                 for (LoggedEvent e : pending) {
-                    Boolean isLate = program.add(e.event());
-                    if (isLate != null) {
+                    Added added = program.add(e.event());
+                    if (added != Added.REPEATED) {
                         sent.add(e);
-                        late.add(isLate);
+                        late.add(added == Added.LATE);
                     }
                 }
                 List<Long> replies = run(program, sent.size());
@@ -98,15 +101,22 @@ public final class RedisOnlineStore implements OnlineStore {
         return new ApplyResult(applied, events.size() - applied, lateApplied);
     }
 
-    private static final long APPLIED = 1;
-    private static final long SEND_AGAIN = 2;
-
     private List<Long> run(Program program, int events) {
         try {
             return applyScript.run(redis.shared().sync(), ScriptOutputType.MULTI, program.keys(), program.args());
         } catch (RedisException e) {
             throw redis.failure("applying " + events + " events", e);
         }
+    }
+
+    /** What adding an event to a program did. */
+    private enum Added {
+        /** it changes online state */
+        CHANGES,
+        /** too old for every window it has, so it changes no tile */
+        LATE,
+        /** the same event is in the program already */
+        REPEATED
     }
 
     /** A field of a key (by its index in KEYS). */
@@ -136,13 +146,9 @@ public final class RedisOnlineStore implements OnlineStore {
             this.now = now;
         }
 
-        /**
-         * @return whether the event is late (too old for every window it has, so it changes no tile), or null when
-         * the same event is in this program already
-         */
-        Boolean add(Event e) {
+        Added add(Event e) {
             if (!marks.add(key(StreamKeys.appliedMark(namespace, e.id())))) {
-                return null;
+                return Added.REPEATED;
             }
             String entity = registry.eventType(e.type()).orElseThrow().entity();
             caches.add(key(StreamKeys.windowCache(namespace, entity, e.entityId())));
@@ -184,7 +190,7 @@ public final class RedisOnlineStore implements OnlineStore {
                     ttls.merge(key, ttl, Math::max);
                 }
             }
-            return skipped && !changed;
+            return skipped && !changed ? Added.LATE : Added.CHANGES;
         }
 
         private void fold(AggregateFeature f, String key, String prefix, Event e, Object value) {
