@@ -22,7 +22,7 @@ public final class Config {
     public static final Setting<String> HTTP_HOST = new Setting<>("FP_HTTP_HOST", "127.0.0.1",
             "address the HTTP API binds to", Config::nonEmpty);
     public static final Setting<URI> REDIS_URL = new Setting<>("FP_REDIS_URL", "redis://127.0.0.1:6379",
-            "Redis holding the event stream and the online store", uri("redis"));
+            "Redis holding the event stream and the online store; ?timeout=5s bounds every command (default 10s)", uri("redis"));
     public static final Setting<URI> CLICKHOUSE_URL = new Setting<>("FP_CLICKHOUSE_URL", "http://127.0.0.1:8123",
             "HTTP interface of ClickHouse, the offline store", uri("http"));
     public static final Setting<String> CLICKHOUSE_DATABASE = new Setting<>("FP_CLICKHOUSE_DATABASE", "featurepipe",
@@ -30,7 +30,8 @@ public final class Config {
     public static final Setting<Integer> CLICKHOUSE_TCP_PORT = new Setting<>("FP_CLICKHOUSE_TCP_PORT", "9000",
             "native port a local ClickHouse started by './fp services up' listens on", port());
     public static final Setting<String> MONGO_URI = new Setting<>("FP_MONGO_URI", "mongodb://127.0.0.1:27017",
-            "MongoDB holding entity profiles; when nothing answers there, the embedded MongoDB-protocol server is used",
+            "MongoDB holding entity profiles; when nothing answers there, the embedded MongoDB-protocol server is used;"
+                    + " timeouts: serverSelectionTimeoutMS, connectTimeoutMS (default 2000), socketTimeoutMS (default 10000)",
             Config::mongoUri);
     public static final Setting<String> MONGO_DATABASE = new Setting<>("FP_MONGO_DATABASE", "featurepipe",
             "MongoDB database of the profile collections (one per entity)", Config::identifier);

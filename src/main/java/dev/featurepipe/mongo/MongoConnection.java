@@ -51,9 +51,12 @@ public final class MongoConnection implements AutoCloseable {
     }
 
     private static MongoClient client(ConnectionString cs) {
-        return MongoClients.create(MongoClientSettings.builder().applyConnectionString(cs)
+        // the defaults first: what the connection string says (serverSelectionTimeoutMS, connectTimeoutMS,
+        // socketTimeoutMS) overrides them
+        return MongoClients.create(MongoClientSettings.builder()
                 .applyToClusterSettings(b -> b.serverSelectionTimeout(2, TimeUnit.SECONDS))
                 .applyToSocketSettings(b -> b.connectTimeout(2, TimeUnit.SECONDS).readTimeout(10, TimeUnit.SECONDS))
+                .applyConnectionString(cs)
                 .build());
     }
 

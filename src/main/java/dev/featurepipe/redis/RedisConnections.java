@@ -28,6 +28,8 @@ public final class RedisConnections implements AutoCloseable {
     private static final Pattern TRANSIENT_REPLY =
             Pattern.compile("(BUSY|LOADING|OOM|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|NOREPLICAS)");
 
+    /** How long a command may wait for its answer unless the URL says otherwise ({@code ?timeout=}). */
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
     /** Commands a connection may hold unanswered. */
     private static final int REQUEST_QUEUE = 100_000;
 
@@ -37,13 +39,18 @@ public final class RedisConnections implements AutoCloseable {
     private StatefulRedisConnection<String, String> shared;
     private Reads reads;
 
+    /** @param uri as Lettuce reads it; its {@code timeout} parameter (default {@link #DEFAULT_TIMEOUT}) bounds every command */
     public RedisConnections(URI uri) {
         this.uri = uri;
-        this.client = RedisClient.create(RedisURI.create(uri));
+        RedisURI redisUri = RedisURI.create(uri);
+        if (uri.getQuery() == null || !uri.getQuery().contains("timeout=")) {
+            redisUri.setTimeout(DEFAULT_TIMEOUT);
+        }
+        this.client = RedisClient.create(redisUri);
         // a bounded queue: when Redis falls behind, a command beyond it fails at once (serving answers unavailable,
         // a consumer retries) instead of every caller's commands piling up in the heap until it runs out
         client.setOptions(ClientOptions.builder()
-                .timeoutOptions(TimeoutOptions.enabled(Duration.ofSeconds(10)))
+                .timeoutOptions(TimeoutOptions.enabled())
                 .requestQueueSize(REQUEST_QUEUE)
                 .build());
     }

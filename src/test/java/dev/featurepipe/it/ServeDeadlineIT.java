@@ -1,13 +1,21 @@
 package dev.featurepipe.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.mongodb.MongoSocketReadTimeoutException;
+import com.mongodb.client.MongoClient;
+import com.mongodb.client.MongoClients;
+import com.mongodb.client.MongoDatabase;
 import dev.featurepipe.app.Pipeline;
 import dev.featurepipe.app.Role;
 import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.config.Config;
+import dev.featurepipe.redis.RedisConnections;
+import io.lettuce.core.RedisCommandTimeoutException;
+import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.EnumSet;
@@ -15,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.bson.Document;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -123,6 +132,28 @@ class ServeDeadlineIT {
             redisRelay.pause(false);
         }
         await().atMost(Duration.ofSeconds(10)).until(() -> "[\"B\",\"A\"]".equals(get().at("/features/last_skus").toString()));
+    }
+
+    @Test
+    void theUrlsBoundEachCommandOnAStalledStore() {
+        try (RedisConnections redis = new RedisConnections(URI.create("redis://127.0.0.1:" + redisRelay.port() + "?timeout=300ms"));
+             MongoClient mongo = MongoClients.create("mongodb://127.0.0.1:" + mongoRelay.port() + "/?socketTimeoutMS=300")) {
+            MongoDatabase admin = mongo.getDatabase("admin");
+            assertThat(redis.shared().sync().ping()).isEqualTo("PONG");
+            assertThat(admin.runCommand(new Document("ping", 1)).get("ok")).isNotNull();
+            redisRelay.pause(true);
+            mongoRelay.pause(true);
+
+            long t0 = System.nanoTime();
+            assertThatThrownBy(() -> redis.shared().sync().ping()).isInstanceOf(RedisCommandTimeoutException.class);
+            assertThat((System.nanoTime() - t0) / 1_000_000).as("Redis, ?timeout=300ms").isLessThan(ANSWER_WITHIN_MS);
+            long t1 = System.nanoTime();
+            assertThatThrownBy(() -> admin.runCommand(new Document("ping", 1))).isInstanceOf(MongoSocketReadTimeoutException.class);
+            assertThat((System.nanoTime() - t1) / 1_000_000).as("MongoDB, socketTimeoutMS=300").isLessThan(ANSWER_WITHIN_MS);
+        } finally {
+            redisRelay.pause(false);
+            mongoRelay.pause(false);
+        }
     }
 
     /** The count of {@code featurepipe_serve_source_failures_total} for a source and reason, from /metrics. */
