@@ -10,16 +10,13 @@ import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.core.Event;
-import dev.featurepipe.core.registry.Aggregation;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.RegistryLoader;
 import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.materialize.Materializer;
 import dev.featurepipe.redis.RedisConnections;
+import dev.featurepipe.redis.RedisOnlineStore;
 import dev.featurepipe.redis.StreamGroups;
-import dev.featurepipe.redis.StreamKeys;
-import io.lettuce.core.LettuceFutures;
-import io.lettuce.core.RedisFuture;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -562,52 +559,25 @@ public final class ServeBench {
     }
 
     /**
-     * The floor serving sits on: the Redis commands a steady serving read sends for the same features and ids (the
-     * window cache, the last_n lists, the batch values and their run marks), pipelined on the same shared connection
-     * and awaited, without decoding or HTTP.
+     * The floor serving sits on: the Redis round trip a serving read of the same features and ids makes when every
+     * window is cached (the window cache, the last_n lists, the batch values and their run marks), sent in one write
+     * on the connection of feature reads and awaited, without decoding or HTTP.
      */
     private static final class Baseline {
-        private final RedisConnections.Reads redis;
-        private final String namespace;
-        private final int features;
-        private final String[] cacheFields;
-        private final Map<String, Integer> lists = new LinkedHashMap<>(); // feature -> length
-        private final List<String> batches = new ArrayList<>();
+        private final RedisOnlineStore store;
+        private final List<ServedFeature> features;
 
         Baseline(Pipeline pipeline, String namespace, List<ServedFeature> features) {
-            this.redis = pipeline.redis().reads();
-            this.namespace = namespace;
-            this.features = features.size();
-            List<String> cached = new ArrayList<>(List.of(StreamKeys.GENERATION));
-            for (ServedFeature f : features) {
-                if (f instanceof ServedFeature.WindowValue w && w.feature().aggregation() == Aggregation.LAST_N) {
-                    lists.put(w.feature().name(), w.feature().n());
-                } else if (f instanceof ServedFeature.WindowValue w) {
-                    cached.add(w.name());
-                } else if (f instanceof ServedFeature.BatchValue b) {
-                    batches.add(b.name());
-                }
-            }
-            this.cacheFields = cached.toArray(String[]::new);
+            this.store = new RedisOnlineStore(pipeline.redis(), pipeline.registry(), namespace, Clock.systemUTC(), 1);
+            this.features = features;
         }
 
         int features() {
-            return features;
+            return features.size();
         }
 
-        void read(List<String> ids) throws Exception {
-            List<RedisFuture<?>> replies = new ArrayList<>();
-            redis.send(async -> {
-                batches.forEach(name -> replies.add(async.hget(StreamKeys.batchMarks(namespace, name), "computed_at")));
-                for (String id : ids) {
-                    replies.add(async.hmget(StreamKeys.windowCache(namespace, "customer", id), cacheFields));
-                    lists.forEach((name, n) -> replies.add(async.zrevrange(StreamKeys.feature(namespace, "customer", id, name), 0, n - 1)));
-                    batches.forEach(name -> replies.add(async.get(StreamKeys.feature(namespace, "customer", id, name))));
-                }
-            });
-            if (!LettuceFutures.awaitAll(Duration.ofSeconds(10), replies.toArray(RedisFuture[]::new))) {
-                throw new IOException("Redis did not answer within 10 s");
-            }
+        void read(List<String> ids) {
+            store.roundTrip("customer", ids, features, Duration.ofSeconds(10));
         }
     }
 

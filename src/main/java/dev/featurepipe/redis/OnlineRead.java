@@ -64,33 +64,51 @@ final class OnlineRead {
         }
     }
 
-    /** The values by id, then by served name; features without state are absent. */
-    Map<String, Map<String, Object>> run() throws ExecutionException, InterruptedException {
-        List<RedisFuture<?>> first = new ArrayList<>();
-        Map<String, RedisFuture<String>> lastRuns = new HashMap<>();
+    /** The replies of the first round trip: batch run marks by name; per id its window cache and direct reads. */
+    private record FirstReplies(Map<String, RedisFuture<String>> lastRuns,
+                                List<RedisFuture<List<KeyValue<String, String>>>> cached,
+                                List<Map<String, RedisFuture<?>>> direct, List<RedisFuture<?>> all) {
+    }
+
+    /** Sends the first round trip: each id's window cache, last_n lists and batch values, and the batch run marks. */
+    private FirstReplies sendFirst() {
+        FirstReplies first = new FirstReplies(new HashMap<>(), new ArrayList<>(ids.size()), new ArrayList<>(ids.size()),
+                new ArrayList<>());
         String[] cacheFields = new String[tiled.size() + 1];
         cacheFields[0] = StreamKeys.GENERATION;
         for (int i = 0; i < tiled.size(); i++) {
             cacheFields[i + 1] = tiled.get(i).name();
         }
-        List<RedisFuture<List<KeyValue<String, String>>>> cached = new ArrayList<>(ids.size());
-        List<Map<String, RedisFuture<?>>> direct = new ArrayList<>(ids.size());
         reads.send(async -> {
-            batches.keySet().forEach(name -> lastRuns.put(name, async.hget(StreamKeys.batchMarks(namespace, name), "computed_at")));
+            batches.keySet().forEach(name -> first.lastRuns().put(name, async.hget(StreamKeys.batchMarks(namespace, name), "computed_at")));
             for (String id : ids) {
                 if (!tiled.isEmpty()) {
-                    cached.add(async.hmget(StreamKeys.windowCache(namespace, entity, id), cacheFields));
+                    first.cached().add(async.hmget(StreamKeys.windowCache(namespace, entity, id), cacheFields));
                 }
                 Map<String, RedisFuture<?>> ofId = new HashMap<>();
                 lists.forEach((name, w) -> ofId.put(name, async.zrevrange(key(id, w.feature().name()), 0, w.feature().n() - 1)));
                 batches.keySet().forEach(name -> ofId.put(name, async.get(key(id, name))));
-                direct.add(ofId);
-                first.addAll(ofId.values());
+                first.direct().add(ofId);
+                first.all().addAll(ofId.values());
             }
         });
-        first.addAll(lastRuns.values());
-        first.addAll(cached);
-        await(first);
+        first.all().addAll(first.lastRuns().values());
+        first.all().addAll(first.cached());
+        return first;
+    }
+
+    /** The first round trip alone, awaited and not decoded: what a read costs Redis and the client when it hits. */
+    void roundTrip() throws ExecutionException, InterruptedException {
+        await(sendFirst().all());
+    }
+
+    /** The values by id, then by served name; features without state are absent. */
+    Map<String, Map<String, Object>> run() throws ExecutionException, InterruptedException {
+        FirstReplies first = sendFirst();
+        await(first.all());
+        Map<String, RedisFuture<String>> lastRuns = first.lastRuns();
+        List<RedisFuture<List<KeyValue<String, String>>>> cached = first.cached();
+        List<Map<String, RedisFuture<?>>> direct = first.direct();
 
         Map<String, Map<String, Object>> result = new LinkedHashMap<>();
         List<Miss> misses = new ArrayList<>();

@@ -286,8 +286,29 @@ public final class RedisOnlineStore implements OnlineStore {
     @Override
     public Map<String, Map<String, Object>> read(String entity, List<String> ids, Collection<ServedFeature> features,
                                                  long now, Duration timeout) {
+        return reading(entity, ids, () -> new OnlineRead(redis.reads(), namespace, entity, ids, features, now, timeout.toNanos()).run());
+    }
+
+    /**
+     * Sends the Redis commands a read of these features sends when every window is cached, and waits for the
+     * replies without decoding them: the floor a read sits on (the serving benchmark's baseline).
+     */
+    public void roundTrip(String entity, List<String> ids, Collection<ServedFeature> features, Duration timeout) {
+        reading(entity, ids, () -> {
+            new OnlineRead(redis.reads(), namespace, entity, ids, features, clock.millis(), timeout.toNanos()).roundTrip();
+            return null;
+        });
+    }
+
+    /** A step of a read that waits for Redis. */
+    @FunctionalInterface
+    private interface ReadStep<T> {
+        T run() throws ExecutionException, InterruptedException;
+    }
+
+    private <T> T reading(String entity, List<String> ids, ReadStep<T> step) {
         try {
-            return new OnlineRead(redis.reads(), namespace, entity, ids, features, now, timeout.toNanos()).run();
+            return step.run();
         } catch (RedisException | ExecutionException e) {
             throw redis.failure("reading features of " + ids.size() + " " + entity + "(s)", e);
         } catch (InterruptedException e) {

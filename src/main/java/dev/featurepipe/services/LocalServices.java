@@ -58,10 +58,15 @@ public final class LocalServices {
     public List<String> up() {
         aptUpdated = false;
         List<String> started = new ArrayList<>();
-        for (LocalServer s : servers) {
-            if (up(s)) {
-                started.add(s.name());
+        try {
+            for (LocalServer s : servers) {
+                if (up(s)) {
+                    started.add(s.name());
+                }
             }
+        } catch (RuntimeException e) {
+            down(started); // none of this call's servers is left running when it fails
+            throw e;
         }
         return started;
     }
@@ -124,7 +129,12 @@ public final class LocalServices {
             Thread.currentThread().interrupt();
             throw new ServiceException("interrupted while starting " + s.name(), e);
         }
-        awaitAnswer(s);
+        try {
+            awaitAnswer(s);
+        } catch (ServiceException e) {
+            down(s); // started but not answering: not left behind
+            throw e;
+        }
         print(s, String.format(Locale.ROOT, "started (pid %s) in %.1f s, data and log in %s",
                 managedPid(s), (System.nanoTime() - t0) / 1e9, s.dir()));
         return true;
