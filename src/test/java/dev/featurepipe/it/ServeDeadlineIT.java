@@ -6,13 +6,12 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.mongodb.MongoSocketReadTimeoutException;
-import com.mongodb.client.MongoClient;
-import com.mongodb.client.MongoClients;
 import com.mongodb.client.MongoDatabase;
 import dev.featurepipe.app.Pipeline;
 import dev.featurepipe.app.Role;
 import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.config.Config;
+import dev.featurepipe.mongo.MongoConnection;
 import dev.featurepipe.redis.RedisConnections;
 import io.lettuce.core.RedisCommandTimeoutException;
 import java.net.URI;
@@ -137,8 +136,8 @@ class ServeDeadlineIT {
     @Test
     void theUrlsBoundEachCommandOnAStalledStore() {
         try (RedisConnections redis = new RedisConnections(URI.create("redis://127.0.0.1:" + redisRelay.port() + "?timeout=300ms"));
-             MongoClient mongo = MongoClients.create("mongodb://127.0.0.1:" + mongoRelay.port() + "/?socketTimeoutMS=300")) {
-            MongoDatabase admin = mongo.getDatabase("admin");
+             MongoConnection mongo = MongoConnection.open("mongodb://127.0.0.1:" + mongoRelay.port() + "/?socketTimeoutMS=300", "admin")) {
+            MongoDatabase admin = mongo.database();
             assertThat(redis.shared().sync().ping()).isEqualTo("PONG");
             assertThat(admin.runCommand(new Document("ping", 1)).get("ok")).isNotNull();
             redisRelay.pause(true);
