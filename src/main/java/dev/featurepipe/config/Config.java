@@ -48,7 +48,7 @@ public final class Config {
             "events the online consumer reads and applies per round", positive(100_000));
     public static final Setting<Integer> ONLINE_SCRIPT_EVENTS = new Setting<>("FP_ONLINE_SCRIPT_EVENTS", "100",
             "most events one Redis script call of the online consumer applies (Redis answers no read while it runs)",
-            positive(10_000));
+            positive(5_000));
     public static final Setting<Duration> CLAIM_IDLE = new Setting<>("FP_CLAIM_IDLE", "60s",
             "a stream entry pending this long on a consumer that stopped is claimed by another consumer of its group",
             duration());
