@@ -3,6 +3,7 @@ package dev.featurepipe.redis;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.OnlineStore;
+import dev.featurepipe.core.StoreRejectedException;
 import dev.featurepipe.core.expr.Evaluator;
 import dev.featurepipe.core.registry.AggregateFeature;
 import dev.featurepipe.core.registry.Aggregation;
@@ -133,7 +134,7 @@ public final class RedisOnlineStore implements OnlineStore {
         private final Map<String, Integer> keys = new LinkedHashMap<>();
         private final Set<String> marks = new LinkedHashSet<>();
         private final Set<String> caches = new LinkedHashSet<>();
-        private final Map<Field, Double> sums = new LinkedHashMap<>();
+        private final Map<Field, Number> sums = new LinkedHashMap<>(); // whole numbers stay exact as Long
         private final Map<Field, String> smallest = new LinkedHashMap<>();
         private final Map<Field, String> largest = new LinkedHashMap<>();
         private final Map<Field, String[]> latest = new LinkedHashMap<>(); // ts, id, value
@@ -195,14 +196,14 @@ public final class RedisOnlineStore implements OnlineStore {
 
         private void fold(AggregateFeature f, String key, String prefix, Event e, Object value) {
             switch (f.aggregation()) {
-                case COUNT -> add(key, prefix + "c", 1);
-                case SUM -> add(key, prefix + "s", number(value));
+                case COUNT -> add(key, prefix + "c", 1L);
+                case SUM -> add(key, prefix + "s", finite(f, value));
                 case AVG -> {
-                    add(key, prefix + "s", number(value));
-                    add(key, prefix + "c", 1);
+                    add(key, prefix + "s", finite(f, value));
+                    add(key, prefix + "c", 1L);
                 }
-                case MIN -> keep(smallest, key, prefix + "n", text(value), -1);
-                case MAX -> keep(largest, key, prefix + "x", text(value), 1);
+                case MIN -> keep(smallest, key, prefix + "n", text(finite(f, value)), -1);
+                case MAX -> keep(largest, key, prefix + "x", text(finite(f, value)), 1);
                 case FIRST_SEEN -> keep(smallest, key, prefix + "n", Long.toString(e.ts()), -1);
                 case LAST_SEEN -> keep(largest, key, prefix + "x", Long.toString(e.ts()), 1);
                 case COUNT_DISTINCT -> distinct.computeIfAbsent(key, k -> new LinkedHashSet<>()).add(prefix + "d:" + text(value));
@@ -212,8 +213,9 @@ public final class RedisOnlineStore implements OnlineStore {
             }
         }
 
-        private void add(String key, String field, double amount) {
-            sums.merge(new Field(key, field), amount, Double::sum);
+        private void add(String key, String field, Number amount) {
+            sums.merge(new Field(key, field), amount, (a, b) -> a instanceof Long x && b instanceof Long y
+                    ? (Number) (x + y) : (Number) (a.doubleValue() + b.doubleValue()));
         }
 
         /** Keeps the value whose number compared to the kept one has the sign {@code sign}. */
@@ -267,8 +269,17 @@ public final class RedisOnlineStore implements OnlineStore {
                 y[1].getBytes(StandardCharsets.UTF_8)) > 0;
     }
 
-    private static double number(Object value) {
-        return ((Number) value).doubleValue();
+    /**
+     * The value of a numeric feature; one that is not a finite number (x / 0) fails the event before anything is
+     * written: Redis refuses it in a sum, and in a min or max it would hide every later value. The consumer then
+     * applies the batch event by event and sends this one to the dead-letter stream with the reason.
+     */
+    private static Number finite(AggregateFeature f, Object value) {
+        Number n = (Number) value;
+        if (n instanceof Double d && !Double.isFinite(d)) {
+            throw new StoreRejectedException("feature " + f.name() + ": the value " + d + " is not a finite number", null);
+        }
+        return n;
     }
 
     /**

@@ -1,11 +1,13 @@
 package dev.featurepipe.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.featurepipe.config.Config;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.OnlineStore;
+import dev.featurepipe.core.StoreRejectedException;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.RegistryLoader;
 import dev.featurepipe.core.registry.ServedFeature;
@@ -67,5 +69,16 @@ class RedisOnlineStoreIT {
         Map<String, Object> values = store.read("user", List.of("u1"), features, T).get("u1");
         assertThat(values).containsEntry("orders_1h", 4L).containsEntry("spend_1h", 8.25)
                 .containsEntry("last_skus", List.of("d", "c", "b"));
+    }
+
+    @Test
+    void aValueThatIsNotAFiniteNumberFailsItsCallBeforeAnythingIsWritten() {
+        assertThatThrownBy(() -> store.apply(List.of(order("f1", 5, 1.0, "a"), order("f2", 4, Double.POSITIVE_INFINITY, "b"))))
+                .isInstanceOf(StoreRejectedException.class).hasMessageContaining("spend").hasMessageContaining("Infinity");
+        assertThat(store.read("user", List.of("u1"), features, T).get("u1")).as("nothing written").isEmpty();
+
+        OnlineStore.ApplyResult alone = store.apply(List.of(order("f1", 5, 1.0, "a")));
+        assertThat(alone.applied()).as("f1 was not marked as applied").isEqualTo(1);
+        assertThat(store.read("user", List.of("u1"), features, T).get("u1")).containsEntry("orders_1h", 1L);
     }
 }
