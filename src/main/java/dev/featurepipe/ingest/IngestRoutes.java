@@ -1,5 +1,6 @@
 package dev.featurepipe.ingest;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.http.ApiException;
 import dev.featurepipe.http.HttpApi;
 import io.javalin.config.JavalinConfig;
@@ -11,9 +12,11 @@ import java.util.Map;
 /** {@code POST /v1/events}: one event, a JSON array, or NDJSON; {@code ?mode=partial} for bulk loaders. */
 public final class IngestRoutes implements HttpApi.Routes {
     private final IngestService ingest;
+    private final ObjectMapper json;
 
-    public IngestRoutes(IngestService ingest) {
+    public IngestRoutes(IngestService ingest, ObjectMapper json) {
         this.ingest = ingest;
+        this.json = json;
     }
 
     @Override
@@ -37,6 +40,6 @@ public final class IngestRoutes implements HttpApi.Routes {
         if (!outcome.rejected().isEmpty()) {
             body.put("rejected", outcome.rejected());
         }
-        ctx.status(202).json(body);
+        HttpApi.respond(ctx, json, 202, body);
     }
 }

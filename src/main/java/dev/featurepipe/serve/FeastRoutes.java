@@ -103,7 +103,7 @@ public final class FeastRoutes implements HttpApi.Routes {
             }
             columns.add(new Column(values, statuses, times));
         }
-        ctx.json(new Response(new Metadata(names), columns));
+        HttpApi.respond(ctx, json, 200, new Response(new Metadata(names), columns));
     }
 
     /** The request's features as {view, feature}, from 'features' or from the feature set 'feature_service'. */

@@ -40,7 +40,7 @@ public final class ServeRoutes implements HttpApi.Routes {
         String entity = ctx.pathParam("entity");
         FeatureVector v = features.vectors(entity, List.of(ctx.pathParam("id")),
                 features.wanted(entity, wanted, ctx.queryParam("feature_set"))).get(0);
-        ctx.json(v);
+        HttpApi.respond(ctx, json, 200, v);
         sample.stop(latency);
     }
 
@@ -63,7 +63,7 @@ public final class ServeRoutes implements HttpApi.Routes {
         String entity = body.get("entity").asText();
         String featureSet = body.path("feature_set").isTextual() ? body.get("feature_set").asText() : null;
         List<FeatureVector> vectors = features.vectors(entity, ids, features.wanted(entity, wanted, featureSet));
-        ctx.json(Map.of("entity", entity, "results", vectors));
+        HttpApi.respond(ctx, json, 200, Map.of("entity", entity, "results", vectors));
         sample.stop(latency);
     }
 }
