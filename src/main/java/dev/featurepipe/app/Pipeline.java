@@ -72,6 +72,20 @@ public final class Pipeline implements AutoCloseable {
         }
     }
 
+    /** The online group's consumer as the settings make it: no wait to fill a batch, profiles ahead by FP_ONLINE_AHEAD. */
+    public static RedisStreamConsumer.Options onlineConsumer(Config config, String consumer) {
+        return new RedisStreamConsumer.Options(config.get(Config.STREAM), OnlineConsumer.GROUP, consumer,
+                config.get(Config.ONLINE_BATCH), Duration.ZERO, config.get(Config.CLAIM_IDLE),
+                config.get(Config.MAX_DELIVERIES), config.get(Config.STREAM_ENTRY_EVENTS), config.get(Config.ONLINE_AHEAD));
+    }
+
+    /** The offline group's consumer as the settings make it, filling a batch for at most {@code maxWait}. */
+    public static RedisStreamConsumer.Options offlineConsumer(Config config, String consumer, Duration maxWait) {
+        return new RedisStreamConsumer.Options(config.get(Config.STREAM), OfflineSink.GROUP, consumer,
+                config.get(Config.OFFLINE_BATCH_SIZE), maxWait, config.get(Config.CLAIM_IDLE),
+                config.get(Config.MAX_DELIVERIES), config.get(Config.STREAM_ENTRY_EVENTS), 0);
+    }
+
     private void startRoles(Config config, Set<Role> roles, Clock clock, ObjectMapper json,
                             PrometheusMeterRegistry metrics, EventCodec codec, String stream) {
         Map<String, BooleanSupplier> checks = new LinkedHashMap<>();
@@ -95,15 +109,11 @@ public final class Pipeline implements AutoCloseable {
             checks.put("clickhouse", this::clickhouseAnswers);
         }
         if (roles.contains(Role.OFFLINE)) {
-            own(new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, OfflineSink.GROUP, consumer,
-                    config.get(Config.OFFLINE_BATCH_SIZE), config.get(Config.OFFLINE_BATCH_INTERVAL),
-                    config.get(Config.CLAIM_IDLE), config.get(Config.MAX_DELIVERIES), config.get(Config.STREAM_ENTRY_EVENTS)),
+            own(new RedisStreamConsumer(redis, codec, offlineConsumer(config, consumer, config.get(Config.OFFLINE_BATCH_INTERVAL)),
                     new OfflineSink(offlineTable, metrics), metrics).start());
         }
         if (roles.contains(Role.ONLINE)) {
-            own(new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, OnlineConsumer.GROUP, consumer,
-                    config.get(Config.ONLINE_BATCH), Duration.ZERO, config.get(Config.CLAIM_IDLE),
-                    config.get(Config.MAX_DELIVERIES), config.get(Config.STREAM_ENTRY_EVENTS)),
+            own(new RedisStreamConsumer(redis, codec, onlineConsumer(config, consumer),
                     own(new OnlineConsumer(online, profiles, metrics)), metrics).start());
         }
         if (materializes) {

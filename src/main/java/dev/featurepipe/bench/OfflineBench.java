@@ -1,6 +1,7 @@
 package dev.featurepipe.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.featurepipe.app.Pipeline;
 import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.config.Config;
@@ -20,6 +21,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -117,9 +119,7 @@ public final class OfflineBench {
     private RedisStreamConsumer sinkConsumer(RedisConnections redis, EventCodec codec, ClickHouseEventTable table, String stream,
                                              Duration maxWait) {
         SimpleMeterRegistry metrics = new SimpleMeterRegistry();
-        return new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, OfflineSink.GROUP, "bench",
-                config.get(Config.OFFLINE_BATCH_SIZE), maxWait, config.get(Config.CLAIM_IDLE),
-                config.get(Config.MAX_DELIVERIES), config.get(Config.STREAM_ENTRY_EVENTS)), new OfflineSink(table, metrics), metrics).start();
+        return new RedisStreamConsumer(redis, codec, Pipeline.offlineConsumer(config.with(Map.of(Config.STREAM, stream)), "bench", maxWait), new OfflineSink(table, metrics), metrics).start();
     }
 
     private String fillStream(RedisConnections redis, EventCodec codec, List<Event> events, String name) {

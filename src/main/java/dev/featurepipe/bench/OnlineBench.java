@@ -1,6 +1,7 @@
 package dev.featurepipe.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.featurepipe.app.Pipeline;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.EventCodec;
@@ -161,9 +162,8 @@ public final class OnlineBench {
         long t0 = System.nanoTime();
         try (OnlineConsumer handler = new OnlineConsumer(new RedisOnlineStore(redis, registry, stream, Clock.systemUTC(), scriptEvents),
                 new MongoProfileStore(mongo.database(), registry, config.get(Config.ONLINE_BATCH)), metrics);
-             RedisStreamConsumer consumer = new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream,
-                OnlineConsumer.GROUP, "bench", config.get(Config.ONLINE_BATCH), Duration.ZERO, config.get(Config.CLAIM_IDLE),
-                config.get(Config.MAX_DELIVERIES), config.get(Config.STREAM_ENTRY_EVENTS)), handler, metrics).start()) {
+             RedisStreamConsumer consumer = new RedisStreamConsumer(redis, codec, Pipeline.onlineConsumer(
+                     config.with(Map.of(Config.STREAM, stream)), "bench"), handler, metrics).start()) {
             while (!StreamGroups.status(redis.shared().sync(), stream).stream().allMatch(StreamGroups.GroupStatus::caughtUp)) {
                 Thread.sleep(20);
             }

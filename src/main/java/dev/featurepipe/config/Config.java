@@ -49,6 +49,10 @@ public final class Config {
     public static final Setting<Integer> ONLINE_SCRIPT_EVENTS = new Setting<>("FP_ONLINE_SCRIPT_EVENTS", "100",
             "most events one Redis script call of the online consumer applies (Redis answers no read while it runs)",
             positive(5_000));
+    public static final Setting<Integer> ONLINE_AHEAD = new Setting<>("FP_ONLINE_AHEAD", "4",
+            "batches whose MongoDB profile updates may still run while the online consumer applies the next ones to"
+                    + " Redis (a batch is acknowledged once both are written); 0 waits for both on every batch",
+            between(0, 100));
     public static final Setting<Duration> CLAIM_IDLE = new Setting<>("FP_CLAIM_IDLE", "60s",
             "a stream entry pending this long on a consumer that stopped is claimed by another consumer of its group",
             duration());
@@ -93,7 +97,7 @@ public final class Config {
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
             STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
-            CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
+            CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, ONLINE_AHEAD, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
             SERVE_PROFILE_THREADS);
 
@@ -184,10 +188,14 @@ public final class Config {
     }
 
     private static Function<String, Integer> positive(int max) {
+        return between(1, max);
+    }
+
+    private static Function<String, Integer> between(int min, int max) {
         return text -> {
             int n = integer(text);
-            if (n < 1 || n > max) {
-                throw new IllegalArgumentException("must be between 1 and " + max);
+            if (n < min || n > max) {
+                throw new IllegalArgumentException("must be between " + min + " and " + max);
             }
             return n;
         };

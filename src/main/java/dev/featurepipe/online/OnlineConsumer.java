@@ -1,5 +1,6 @@
 package dev.featurepipe.online;
 
+import dev.featurepipe.core.Event;
 import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.OnlineStore;
 import dev.featurepipe.core.ProfileStore;
@@ -12,7 +13,11 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
-/** The online role: applies each batch to the profile store and the online store (both idempotent by event id). */
+/**
+ * The online role: applies each batch to the online store and the profile store (both idempotent by event id). The
+ * online store's side goes ahead of the profile store's by at most the consumer's {@code ahead} batches, so a slow
+ * profile write does not delay the online features.
+ */
 public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, AutoCloseable {
     public static final String GROUP = "online";
 
@@ -21,6 +26,7 @@ public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, A
     private final MeterRegistry metrics;
     private final Timer profileTime;
     private final Timer onlineTime;
+    private CompletableFuture<Void> profilesDone = CompletableFuture.completedFuture(null); // the last batch's
     private final ExecutorService profileWriter = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "fp-online-profiles");
         t.setDaemon(true);
@@ -35,23 +41,33 @@ public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, A
         this.onlineTime = metrics.timer("featurepipe.online.batch", "store", "online");
     }
 
-    /**
-     * Applies the batch to both stores at once (they share nothing, and each is idempotent), so a batch takes as
-     * long as the slower store, not both; if either fails, the batch fails and is applied again to both.
-     */
     @Override
     public void handle(List<LoggedEvent> batch) {
-        CompletableFuture<Void> profileUpdates = CompletableFuture.runAsync(
-                () -> profileTime.record(() -> profiles.apply(batch.stream().map(LoggedEvent::event).toList())), profileWriter);
-        OnlineStore.ApplyResult result;
-        try {
-            result = onlineTime.record(() -> online.apply(batch));
-        } finally {
-            awaitProfiles(profileUpdates);
-        }
+        start(batch).await();
+    }
+
+    /**
+     * Applies the batch to the online store, and leaves its profile updates running (they share nothing, and each
+     * store is idempotent). The profile updates of a batch run after those of the batch before and not at all if
+     * those failed, so documents see events in stream order; the consumer handles a failed batch and the ones after
+     * it again, in order ({@link #resume}).
+     */
+    @Override
+    public RedisStreamConsumer.Finish start(List<LoggedEvent> batch) {
+        List<Event> events = batch.stream().map(LoggedEvent::event).toList();
+        CompletableFuture<Void> profileUpdates = profilesDone.thenRunAsync(
+                () -> profileTime.record(() -> profiles.apply(events)), profileWriter);
+        profilesDone = profileUpdates;
+        OnlineStore.ApplyResult result = onlineTime.record(() -> online.apply(batch));
         metrics.counter("featurepipe.online.events", "outcome", "applied").increment(result.applied());
         metrics.counter("featurepipe.online.events", "outcome", "duplicate").increment(result.duplicates());
         metrics.counter("featurepipe.online.events", "outcome", "late").increment(result.late());
+        return () -> awaitProfiles(profileUpdates);
+    }
+
+    @Override
+    public void resume() {
+        profilesDone = CompletableFuture.completedFuture(null);
     }
 
     private static void awaitProfiles(CompletableFuture<Void> updates) {

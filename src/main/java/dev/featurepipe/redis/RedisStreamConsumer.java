@@ -17,6 +17,7 @@ import io.lettuce.core.models.stream.PendingMessage;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -53,11 +54,43 @@ public final class RedisStreamConsumer implements AutoCloseable {
     @FunctionalInterface
     public interface BatchHandler {
         void handle(List<LoggedEvent> batch);
+
+        /**
+         * Starts on the batch and returns what finishes it: a handler may leave part of its writes running while
+         * the consumer goes on to the next batches. {@link Finish#await} throws what {@link #handle} would have.
+         */
+        default Finish start(List<LoggedEvent> batch) {
+            handle(batch);
+            return Finish.DONE;
+        }
+
+        /**
+         * Called before each synchronous attempt at a batch (one handled again, or re-read), when no batch the
+         * consumer started is unfinished: nothing should hold this one back for an earlier failure.
+         */
+        default void resume() {
+        }
     }
 
-    /** Where one consumer reads, how it batches, and when it takes over or gives up entries. */
+    /** The rest of a started batch. */
+    @FunctionalInterface
+    public interface Finish {
+        Finish DONE = () -> { };
+
+        /** Waits until the batch is written; throws why it is not. */
+        void await();
+    }
+
+    /**
+     * Where one consumer reads, how it batches, when it takes over or gives up entries, and how many batches may
+     * still be finishing ({@link BatchHandler#start}) while it reads and starts the next one.
+     */
     public record Options(String stream, String group, String consumer, int maxBatch, Duration maxWait,
-                          Duration claimIdle, int maxDeliveries, int entryEvents) {
+                          Duration claimIdle, int maxDeliveries, int entryEvents, int ahead) {
+    }
+
+    /** A started batch: its entries, events and their payloads (for the dead-letter stream), and its rest. */
+    private record Started(List<Entry> entries, List<LoggedEvent> events, List<String> payloads, Finish finish) {
     }
 
     /** A stream entry with its events' encoded payloads. */
@@ -73,6 +106,7 @@ public final class RedisStreamConsumer implements AutoCloseable {
     private final Counter deadLetters;
     private final Counter claimed;
     private final Thread thread;
+    private final ArrayDeque<Started> started = new ArrayDeque<>();
     private volatile boolean running = true;
     private String claimCursor = "0-0";
     private double eventsPerEntry; // of the last read; at first, as full as ingest makes entries
@@ -118,6 +152,7 @@ public final class RedisStreamConsumer implements AutoCloseable {
         while (running) {
             try {
                 if (ownPending) {
+                    finishStarted(); // they are pending too: finished first, so the re-read does not apply them twice at once
                     List<Entry> pending = entries(reader.xreadgroup(me, XReadArgs.Builder.count(entriesFor(options.maxBatch())),
                             XReadArgs.StreamOffset.from(options.stream(), "0")));
                     ownPending = !pending.isEmpty();
@@ -125,13 +160,21 @@ public final class RedisStreamConsumer implements AutoCloseable {
                     continue;
                 }
                 if (batch.isEmpty() && System.nanoTime() - nextClaim >= 0) {
+                    finishStarted();
                     processUntilDone(claim(reader, me), true);
                     nextClaim = System.nanoTime() + options.claimIdle().toNanos() / 2;
                     continue;
                 }
                 long wait = batch.isEmpty() ? IDLE_BLOCK.toMillis() : Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
-                List<Entry> read = entries(reader.xreadgroup(me, XReadArgs.Builder.count(entriesFor(options.maxBatch() - batchEvents))
-                                .block(Math.min(wait, MAX_BLOCK.toMillis())), XReadArgs.StreamOffset.lastConsumed(options.stream())));
+                XReadArgs args = XReadArgs.Builder.count(entriesFor(options.maxBatch() - batchEvents));
+                if (started.isEmpty()) {
+                    args.block(Math.min(wait, MAX_BLOCK.toMillis()));
+                }
+                List<Entry> read = entries(reader.xreadgroup(me, args, XReadArgs.StreamOffset.lastConsumed(options.stream())));
+                if (read.isEmpty() && !started.isEmpty()) {
+                    finishStarted(); // nothing new: finish what is started before waiting for more
+                    continue;
+                }
                 if (batch.isEmpty() && !read.isEmpty()) {
                     deadline = System.nanoTime() + options.maxWait().toNanos();
                 }
@@ -148,11 +191,13 @@ public final class RedisStreamConsumer implements AutoCloseable {
                         options.consumer(), options.stream(), e.toString());
                 // a read whose reply was lost leaves entries pending on this consumer: read them again
                 ownPending = true;
+                abandonStarted();
                 batch.clear();
                 batchEvents = 0;
                 pause(Duration.ofSeconds(1));
             }
         }
+        abandonStarted();
         log.info("consumer {}/{}: stopped", options.group(), options.consumer());
     }
 
@@ -194,7 +239,9 @@ public final class RedisStreamConsumer implements AutoCloseable {
     /**
      * Hands the batch to the handler until it succeeds, then acknowledges it. A store that is unavailable is
      * waited for; any other failure is the input's fault, so the events are retried one by one and those that
-     * still fail go to the dead-letter stream with the reason.
+     * still fail go to the dead-letter stream with the reason. A batch read for the first time is only started
+     * when the handler can finish batches later ({@code ahead} > 0): it is acknowledged once finished, and the
+     * consumer goes on meanwhile.
      *
      * @param reread whether these entries were delivered before (own pending or claimed)
      */
@@ -203,6 +250,7 @@ public final class RedisStreamConsumer implements AutoCloseable {
             return;
         }
         Map<String, Long> deliveries = reread ? deliveries(batch) : Map.of();
+        List<Entry> entries = List.copyOf(batch); // all acknowledged at the end, dead-lettered ones too
         List<LoggedEvent> events = new ArrayList<>();
         List<String> payloads = new ArrayList<>(); // of events, for the dead-letter stream
         for (Entry entry : batch) {
@@ -224,20 +272,90 @@ public final class RedisStreamConsumer implements AutoCloseable {
                 }
             }
         }
+        if (reread || options.ahead() == 0 || events.isEmpty()) {
+            finishStarted();
+            processRetrying(new Started(entries, events, payloads, Finish.DONE));
+            return;
+        }
+        Finish finish;
+        try {
+            finish = handler.start(events);
+        } catch (RuntimeException e) {
+            failures.increment();
+            finishStarted();
+            processRetrying(new Started(entries, events, payloads, Finish.DONE));
+            return;
+        }
+        started.add(new Started(entries, events, payloads, finish));
+        while (started.size() > options.ahead()) {
+            finishOldest();
+        }
+    }
+
+    /** Waits for every started batch, acknowledging each that finished, in order. */
+    private void finishStarted() {
+        while (!started.isEmpty()) {
+            finishOldest();
+        }
+    }
+
+    /**
+     * Acknowledges the oldest started batch once it finished. If it failed, every later started batch is waited
+     * for too, and all of them are handled again, in order, as {@link #processRetrying} does.
+     */
+    private void finishOldest() {
+        Started oldest = started.peek();
+        try {
+            oldest.finish().await();
+        } catch (RuntimeException e) {
+            failures.increment();
+            log.warn("consumer {}/{}: finishing a batch of {} events failed, handling it and the {} after it again: {}",
+                    options.group(), options.consumer(), oldest.events().size(), started.size() - 1, e.toString());
+            List<Started> again = new ArrayList<>(started);
+            abandonStarted();
+            again.forEach(this::processRetrying);
+            return;
+        }
+        started.poll();
+        acknowledge(oldest);
+    }
+
+    /** Waits for every started batch and forgets them, unacknowledged (they are handled again). */
+    private void abandonStarted() {
+        for (Started s : started) {
+            try {
+                s.finish().await();
+            } catch (RuntimeException e) {
+                // handled again after this
+            }
+        }
+        started.clear();
+    }
+
+    /** Handles the batch until it succeeds or its events are dead-lettered one by one, then acknowledges it. */
+    private void processRetrying(Started batch) {
+        List<LoggedEvent> events = batch.events();
         if (!events.isEmpty() && handleRetrying(events).isPresent()) {
             for (int i = 0; i < events.size(); i++) {
                 LoggedEvent event = events.get(i);
-                String payload = payloads.get(i);
+                String payload = batch.payloads().get(i);
                 handleRetrying(List.of(event)).ifPresent(failure -> deadLetter(event.position(), payload, failure.toString()));
             }
         }
+        acknowledge(batch);
+    }
+
+    private void acknowledge(Started batch) {
+        if (batch.entries().isEmpty()) {
+            return;
+        }
         if (running) {
-            String[] ids = batch.stream().map(Entry::id).toArray(String[]::new);
+            String[] ids = batch.entries().stream().map(Entry::id).toArray(String[]::new);
             redis.shared().sync().xack(options.stream(), options.group(), ids);
-            processed.increment(events.size());
+            processed.increment(batch.events().size());
         } else {
             log.info("consumer {}/{}: stopping with {} entries unacknowledged; they are re-read on restart",
-                    options.group(), options.consumer(), batch.size());
+                    options.group(), options.consumer(), batch.entries().size());
         }
     }
 
@@ -256,7 +374,8 @@ public final class RedisStreamConsumer implements AutoCloseable {
         Duration backoff = Duration.ofMillis(100);
         while (running) {
             try {
-                handler.handle(events);
+                handler.resume();
+                handler.start(events).await();
                 return Optional.empty();
             } catch (StoreUnavailableException e) {
                 failures.increment();

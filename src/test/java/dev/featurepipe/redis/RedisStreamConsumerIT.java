@@ -21,9 +21,19 @@ import io.lettuce.core.api.sync.RedisCommands;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -68,8 +78,12 @@ class RedisStreamConsumerIT {
     }
 
     private RedisStreamConsumer consumer(String name, RedisStreamConsumer.BatchHandler handler) {
+        return consumer(name, Duration.ofMillis(200), 0, handler);
+    }
+
+    private RedisStreamConsumer consumer(String name, Duration claimIdle, int ahead, RedisStreamConsumer.BatchHandler handler) {
         return new RedisStreamConsumer(redis, codec, new RedisStreamConsumer.Options(stream, GROUP, name, 10, Duration.ZERO,
-                Duration.ofMillis(200), 5, 3), handler, new SimpleMeterRegistry()).start();
+                claimIdle, 5, 3, ahead), handler, new SimpleMeterRegistry()).start();
     }
 
     private List<StreamMessage<String, String>> deadLetters() {
@@ -114,6 +128,91 @@ class RedisStreamConsumerIT {
 
         assertThat(handled).containsExactly("e1", "e2");
         assertThat(attempts.get()).isEqualTo(3);
+        assertThat(deadLetters()).isEmpty();
+    }
+
+    /**
+     * A handler that leaves the rest of each batch to a thread of its own: the rest of the batch holding e0 waits
+     * for {@code held}, and the one of the batch holding e15 fails the first time.
+     */
+    private final class FinishingLater implements RedisStreamConsumer.BatchHandler {
+        final CountDownLatch held = new CountDownLatch(1);
+        final List<List<String>> started = new CopyOnWriteArrayList<>();
+        final AtomicInteger resumes = new AtomicInteger();
+        private final AtomicBoolean failed = new AtomicBoolean();
+        private final ExecutorService rest = Executors.newSingleThreadExecutor();
+
+        @Override
+        public void handle(List<LoggedEvent> batch) {
+            start(batch).await();
+        }
+
+        @Override
+        public RedisStreamConsumer.Finish start(List<LoggedEvent> batch) {
+            List<String> ids = batch.stream().map(e -> e.event().id()).toList();
+            started.add(ids);
+            CompletableFuture<Void> done = CompletableFuture.runAsync(() -> {
+                if (ids.contains("e0")) {
+                    awaitUninterruptibly(held);
+                }
+                if (ids.contains("e15") && failed.compareAndSet(false, true)) {
+                    throw new StoreUnavailableException("MongoDB is down", null);
+                }
+                handled.addAll(ids);
+            }, rest);
+            return () -> {
+                try {
+                    done.join();
+                } catch (CompletionException e) {
+                    throw (RuntimeException) e.getCause();
+                }
+            };
+        }
+
+        @Override
+        public void resume() {
+            resumes.incrementAndGet();
+        }
+
+        private static void awaitUninterruptibly(CountDownLatch latch) {
+            try {
+                latch.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    @Test
+    void batchesStartedAheadAreAcknowledgedOnceFinishedAndAFailedOneIsHandledAgainWithTheOnesAfterIt() throws Exception {
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            ids.add("e" + i);
+            append("e" + i);
+        }
+        FinishingLater handler = new FinishingLater();
+        // no claiming here: only the consumer's own handling again may make up for the failure
+        try (RedisStreamConsumer worker = consumer("worker", Duration.ofMinutes(10), 2, handler)) {
+            // the first batch is not finished: two more are started, and then the consumer waits for it
+            await().until(() -> handler.started.size() == 3);
+            Thread.sleep(300);
+            assertThat(handler.started).hasSize(3);
+            long startedEvents = handler.started.stream().mapToInt(List::size).sum();
+            assertThat(sync.xpending(stream, GROUP).getCount()).as("started entries stay unacknowledged").isEqualTo(startedEvents);
+
+            handler.held.countDown();
+            await().until(() -> sync.xpending(stream, GROUP).getCount() == 0 && sync.xlen(stream) == 30
+                    && Set.copyOf(handled).containsAll(ids));
+        }
+
+        assertThat(handler.resumes.get()).isPositive();
+        assertThat(handler.started.stream().filter(b -> b.contains("e15"))).as("e15's batch, started again").hasSize(2);
+        // each event's last handling is in stream order: the failed batch and those after it were handled again
+        Map<String, Integer> last = new LinkedHashMap<>();
+        for (int i = 0; i < handled.size(); i++) {
+            last.put(handled.get(i), i);
+        }
+        assertThat(ids.stream().sorted(Comparator.comparing(last::get)).toList()).isEqualTo(ids);
         assertThat(deadLetters()).isEmpty();
     }
 
