@@ -72,6 +72,14 @@ public final class Pipeline implements AutoCloseable {
         }
     }
 
+    /**
+     * How many event ids a profile remembers: every batch the online consumer may have written and not yet
+     * acknowledged (the one it finishes and those ahead of it) can be delivered again after a restart.
+     */
+    public static int appliedDepth(Config config) {
+        return config.get(Config.ONLINE_BATCH) * (config.get(Config.ONLINE_AHEAD) + 1);
+    }
+
     /** The online group's consumer as the settings make it: no wait to fill a batch, profiles ahead by FP_ONLINE_AHEAD. */
     public static RedisStreamConsumer.Options onlineConsumer(Config config, String consumer) {
         return new RedisStreamConsumer.Options(config.get(Config.STREAM), OnlineConsumer.GROUP, consumer,
@@ -96,7 +104,7 @@ public final class Pipeline implements AutoCloseable {
         if (roles.contains(Role.ONLINE) || roles.contains(Role.SERVE)) {
             MongoConnection mongo = own(MongoConnection.open(config.get(Config.MONGO_URI), config.get(Config.MONGO_DATABASE)));
             checks.put("mongodb", mongo::ping);
-            profiles = new MongoProfileStore(mongo.database(), registry, config.get(Config.ONLINE_BATCH));
+            profiles = new MongoProfileStore(mongo.database(), registry, appliedDepth(config));
             online = new RedisOnlineStore(redis, registry, stream, clock, config.get(Config.ONLINE_SCRIPT_EVENTS));
         }
         String consumer = config.get(Config.CONSUMER_NAME);

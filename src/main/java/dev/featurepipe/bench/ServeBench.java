@@ -17,6 +17,7 @@ import dev.featurepipe.materialize.Materializer;
 import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisOnlineStore;
 import dev.featurepipe.redis.StreamGroups;
+import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -550,13 +551,22 @@ public final class ServeBench {
                 && Long.parseLong(offline.query("SELECT count() FROM system.merges FORMAT TabSeparated").trim()) > 0) {
             sleepMillis(200);
         }
+        if (System.nanoTime() >= until) {
+            out.printf("  note: ClickHouse was still merging after %d s; the phases after may be disturbed%n", SETTLE_LIMIT_SECONDS);
+        }
         if (redis.info("persistence").contains("aof_enabled:1")) {
-            if (!rewritingAppendOnlyFile(redis)) {
+            try {
                 redis.bgrewriteaof();
+            } catch (RedisCommandExecutionException e) {
+                // a rewrite runs already: it is waited for the same way
             }
             until = System.nanoTime() + SETTLE_LIMIT_SECONDS * 1_000_000_000L;
             while (System.nanoTime() < until && rewritingAppendOnlyFile(redis)) {
                 sleepMillis(200);
+            }
+            if (rewritingAppendOnlyFile(redis)) {
+                out.printf("  note: Redis was still rewriting its append-only file after %d s; the phases after may be"
+                        + " disturbed%n", SETTLE_LIMIT_SECONDS);
             }
         }
         System.gc();

@@ -1,5 +1,6 @@
 package dev.featurepipe.http;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -123,13 +124,19 @@ public final class HttpApi implements AutoCloseable {
     }
 
     /**
-     * Answers {@code value} as JSON that Jackson writes straight into the response. {@code ctx.json} would build a
-     * String, encode it, and copy it through a 32 KB buffer allocated per answer: most of a feature read's garbage.
+     * Answers {@code value} as JSON bytes written into the response. {@code ctx.json} would build a String, encode
+     * it, and copy it through a 32 KB buffer allocated per answer: most of a feature read's garbage.
      */
     public static void respond(Context ctx, ObjectMapper json, int status, Object value) {
+        byte[] body;
+        try {
+            body = json.writeValueAsBytes(value); // whole before anything is sent: a failure is a 500, not half an answer
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("the answer cannot be written as JSON", e);
+        }
         ctx.status(status).contentType("application/json");
         try (OutputStream out = ctx.outputStream()) {
-            json.writeValue(out, value);
+            out.write(body);
         } catch (IOException e) {
             throw new ClientGoneException(e);
         }

@@ -39,7 +39,7 @@ public final class MongoProfileStore implements ProfileStore {
     private final Registry registry;
     private final int appliedDepth;
 
-    /** @param appliedDepth how many event ids a profile remembers; at least the consumer's batch size */
+    /** @param appliedDepth how many event ids a profile remembers; at least the events a consumer may deliver again */
     public MongoProfileStore(MongoDatabase db, Registry registry, int appliedDepth) {
         this.db = db;
         this.registry = registry;

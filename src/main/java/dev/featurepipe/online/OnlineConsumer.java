@@ -11,7 +11,9 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The online role: applies each batch to the online store and the profile store (both idempotent by event id). The
@@ -27,11 +29,17 @@ public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, A
     private final Timer profileTime;
     private final Timer onlineTime;
     private CompletableFuture<Void> profilesDone = CompletableFuture.completedFuture(null); // the last batch's
-    private final ExecutorService profileWriter = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "fp-online-profiles");
-        t.setDaemon(true);
-        return t;
-    });
+    /**
+     * One thread, so profile updates run in stream order. A batch's updates are queued by the thread that finishes
+     * the batch before; once {@link #close} shut the executor down, they run on that thread instead, so that no
+     * started batch is left waiting forever.
+     */
+    private final ExecutorService profileWriter = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(), r -> {
+                Thread t = new Thread(r, "fp-online-profiles");
+                t.setDaemon(true);
+                return t;
+            }, (update, executor) -> update.run());
 
     public OnlineConsumer(OnlineStore online, ProfileStore profiles, MeterRegistry metrics) {
         this.online = online;
@@ -58,11 +66,27 @@ public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, A
         CompletableFuture<Void> profileUpdates = profilesDone.thenRunAsync(
                 () -> profileTime.record(() -> profiles.apply(events)), profileWriter);
         profilesDone = profileUpdates;
-        OnlineStore.ApplyResult result = onlineTime.record(() -> online.apply(batch));
+        OnlineStore.ApplyResult result;
+        try {
+            result = onlineTime.record(() -> online.apply(batch));
+        } catch (RuntimeException e) {
+            profileUpdates.exceptionally(failure -> null).join(); // nothing of a failed batch keeps running
+            throw e;
+        }
         metrics.counter("featurepipe.online.events", "outcome", "applied").increment(result.applied());
         metrics.counter("featurepipe.online.events", "outcome", "duplicate").increment(result.duplicates());
         metrics.counter("featurepipe.online.events", "outcome", "late").increment(result.late());
-        return () -> awaitProfiles(profileUpdates);
+        return new RedisStreamConsumer.Finish() {
+            @Override
+            public void await() {
+                awaitProfiles(profileUpdates);
+            }
+
+            @Override
+            public boolean isDone() {
+                return profileUpdates.isDone();
+            }
+        };
     }
 
     @Override

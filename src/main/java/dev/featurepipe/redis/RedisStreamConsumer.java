@@ -28,8 +28,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One consumer of a consumer group on the event stream. Reads batches (about {@code maxBatch} events, waiting at
- * most {@code maxWait} to fill one), hands them to a {@link BatchHandler} and acknowledges them only after it
- * returned. An entry holds one or more events, one per line (see {@link RedisEventLog}); reads ask for as many
+ * most {@code maxWait} to fill one), hands them to a {@link BatchHandler} and acknowledges them only once it has
+ * written them: when {@code handle} returned, or, for a batch it started ({@link BatchHandler#start}), once the
+ * batch finished; up to {@code ahead} started batches finish while the next ones are read. An entry holds one or more events, one per line (see {@link RedisEventLog}); reads ask for as many
  * entries as the last read's events per entry suggest, and never for more than ten batches' worth of entries
  * as full as ingest makes them ({@code entryEvents}), so a batch stays within memory.
  * <ul>
@@ -73,12 +74,23 @@ public final class RedisStreamConsumer implements AutoCloseable {
     }
 
     /** The rest of a started batch. */
-    @FunctionalInterface
     public interface Finish {
-        Finish DONE = () -> { };
+        Finish DONE = new Finish() {
+            @Override
+            public void await() {
+            }
+
+            @Override
+            public boolean isDone() {
+                return true;
+            }
+        };
 
         /** Waits until the batch is written; throws why it is not. */
         void await();
+
+        /** Whether {@link #await} would return (or throw) at once. */
+        boolean isDone();
     }
 
     /**
@@ -166,14 +178,12 @@ public final class RedisStreamConsumer implements AutoCloseable {
                     continue;
                 }
                 long wait = batch.isEmpty() ? IDLE_BLOCK.toMillis() : Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
-                XReadArgs args = XReadArgs.Builder.count(entriesFor(options.maxBatch() - batchEvents));
-                if (started.isEmpty()) {
-                    args.block(Math.min(wait, MAX_BLOCK.toMillis()));
-                }
-                List<Entry> read = entries(reader.xreadgroup(me, args, XReadArgs.StreamOffset.lastConsumed(options.stream())));
-                if (read.isEmpty() && !started.isEmpty()) {
-                    finishStarted(); // nothing new: finish what is started before waiting for more
-                    continue;
+                // while started batches finish, wait only briefly for more, so they are acknowledged soon after
+                List<Entry> read = entries(reader.xreadgroup(me, XReadArgs.Builder.count(entriesFor(options.maxBatch() - batchEvents))
+                                .block(started.isEmpty() ? Math.min(wait, MAX_BLOCK.toMillis()) : 1),
+                        XReadArgs.StreamOffset.lastConsumed(options.stream())));
+                while (!started.isEmpty() && started.peek().finish().isDone()) {
+                    finishOldest();
                 }
                 if (batch.isEmpty() && !read.isEmpty()) {
                     deadline = System.nanoTime() + options.maxWait().toNanos();
@@ -197,7 +207,7 @@ public final class RedisStreamConsumer implements AutoCloseable {
                 pause(Duration.ofSeconds(1));
             }
         }
-        abandonStarted();
+        acknowledgeFinished();
         log.info("consumer {}/{}: stopped", options.group(), options.consumer());
     }
 
@@ -237,7 +247,7 @@ public final class RedisStreamConsumer implements AutoCloseable {
     }
 
     /**
-     * Hands the batch to the handler until it succeeds, then acknowledges it. A store that is unavailable is
+     * Hands the batch to the handler until it is written, then acknowledges it. A store that is unavailable is
      * waited for; any other failure is the input's fault, so the events are retried one by one and those that
      * still fail go to the dead-letter stream with the reason. A batch read for the first time is only started
      * when the handler can finish batches later ({@code ahead} > 0): it is acknowledged once finished, and the
@@ -282,6 +292,8 @@ public final class RedisStreamConsumer implements AutoCloseable {
             finish = handler.start(events);
         } catch (RuntimeException e) {
             failures.increment();
+            log.warn("consumer {}/{}: batch of {} events failed, handling it again: {}", options.group(),
+                    options.consumer(), events.size(), e.toString());
             finishStarted();
             processRetrying(new Started(entries, events, payloads, Finish.DONE));
             return;
@@ -320,6 +332,20 @@ public final class RedisStreamConsumer implements AutoCloseable {
         acknowledge(oldest);
     }
 
+    /** On stop: acknowledges the started batches that finish, in order, up to the first that does not. */
+    private void acknowledgeFinished() {
+        try {
+            for (Started s = started.poll(); s != null; s = started.poll()) {
+                s.finish().await();
+                acknowledge(s);
+            }
+        } catch (RuntimeException e) {
+            log.info("consumer {}/{}: stopping with {} started batches unacknowledged; they are re-read on restart: {}",
+                    options.group(), options.consumer(), started.size() + 1, e.toString());
+        }
+        started.clear();
+    }
+
     /** Waits for every started batch and forgets them, unacknowledged (they are handled again). */
     private void abandonStarted() {
         for (Started s : started) {
@@ -332,7 +358,10 @@ public final class RedisStreamConsumer implements AutoCloseable {
         started.clear();
     }
 
-    /** Handles the batch until it succeeds or its events are dead-lettered one by one, then acknowledges it. */
+    /**
+     * Handles the batch until it succeeds or its events are dead-lettered one by one, then acknowledges it (unless
+     * the consumer stopped meanwhile).
+     */
     private void processRetrying(Started batch) {
         List<LoggedEvent> events = batch.events();
         if (!events.isEmpty() && handleRetrying(events).isPresent()) {
@@ -342,20 +371,20 @@ public final class RedisStreamConsumer implements AutoCloseable {
                 handleRetrying(List.of(event)).ifPresent(failure -> deadLetter(event.position(), payload, failure.toString()));
             }
         }
-        acknowledge(batch);
-    }
-
-    private void acknowledge(Started batch) {
-        if (batch.entries().isEmpty()) {
-            return;
-        }
+        handler.resume(); // the last attempt may have failed: the next started batch must not wait on it
         if (running) {
-            String[] ids = batch.entries().stream().map(Entry::id).toArray(String[]::new);
-            redis.shared().sync().xack(options.stream(), options.group(), ids);
-            processed.increment(batch.events().size());
+            acknowledge(batch);
         } else {
             log.info("consumer {}/{}: stopping with {} entries unacknowledged; they are re-read on restart",
                     options.group(), options.consumer(), batch.entries().size());
+        }
+    }
+
+    private void acknowledge(Started batch) {
+        if (!batch.entries().isEmpty()) {
+            String[] ids = batch.entries().stream().map(Entry::id).toArray(String[]::new);
+            redis.shared().sync().xack(options.stream(), options.group(), ids);
+            processed.increment(batch.events().size());
         }
     }
 

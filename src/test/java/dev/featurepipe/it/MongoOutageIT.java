@@ -23,7 +23,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.IntStream;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -32,7 +34,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * MongoDB is stopped for 8 s while events flow and the online consumer applies batches to Redis ahead of their
  * profile updates (small batches, so that several are in flight): afterwards every profile is as if each event
  * had been applied once and in stream order (the last country set is the last one sent, the count is the events
- * sent), and the Redis features agree.
+ * sent), also for users whose events all came while MongoDB was down, and the Redis features agree.
  */
 @ExtendWith(TestServices.class)
 @Timeout(300)
@@ -42,7 +44,11 @@ class MongoOutageIT {
         Config config = TestServices.config("src/test/resources/registry/it.yaml",
                 Map.of(Config.ONLINE_BATCH, "20", Config.ONLINE_AHEAD, "4"));
         String run = UUID.randomUUID().toString().substring(0, 8);
-        List<String> users = IntStream.range(0, 5).mapToObj(i -> "mongo-outage-" + run + "-" + i).toList();
+        // users with events before and after the outage, and users with events only while MongoDB is down: their
+        // profiles come from batches that failed and were handled again
+        List<String> steady = IntStream.range(0, 5).mapToObj(i -> "mongo-outage-" + run + "-" + i).toList();
+        List<String> during = IntStream.range(0, 5).mapToObj(i -> "mongo-outage-" + run + "-down-" + i).toList();
+        AtomicReference<List<String>> sendingTo = new AtomicReference<>(steady);
         Map<String, List<String>> countries = new ConcurrentHashMap<>(); // sent to each user, in stream order
         AtomicInteger refused = new AtomicInteger();
         AtomicBoolean sending = new AtomicBoolean(true);
@@ -54,6 +60,7 @@ class MongoOutageIT {
                 for (int request = 0; sending.get(); request++) {
                     ArrayNode batch = json.createArrayNode();
                     List<String[]> sent = new ArrayList<>();
+                    List<String> users = sendingTo.get();
                     for (int k = 0; k < 10; k++) {
                         String user = users.get(k % users.size());
                         String country = "c" + (request * 10 + k);
@@ -72,7 +79,9 @@ class MongoOutageIT {
             sender.start();
             Thread.sleep(3_000);
             services.down(List.of("mongo"));
+            sendingTo.set(during);
             Thread.sleep(8_000);
+            sendingTo.set(steady);
             services.up();
             Thread.sleep(3_000);
             sending.set(false);
@@ -83,7 +92,9 @@ class MongoOutageIT {
                     .stream().filter(g -> g.name().equals(OnlineConsumer.GROUP)).allMatch(StreamGroups.GroupStatus::caughtUp));
 
             assertThat(refused.get()).isZero();
-            for (String user : users) {
+            assertThat(api.getText("/metrics")).as("the online consumer failed while MongoDB was down")
+                    .containsPattern("featurepipe_consumer_failures_total\\{group=\"online\"[^}]*} [1-9]");
+            for (String user : Stream.concat(steady.stream(), during.stream()).toList()) {
                 List<String> sent = countries.get(user);
                 JsonNode v = api.get("/v1/features/user/" + user + "?features=country,first_country,order_count,orders_24h").body();
                 assertThat(v.at("/status").toString()).doesNotContain("timeout", "unavailable");

@@ -135,7 +135,7 @@ class RedisStreamConsumerIT {
      * A handler that leaves the rest of each batch to a thread of its own: the rest of the batch holding e0 waits
      * for {@code held}, and the one of the batch holding e15 fails the first time.
      */
-    private final class FinishingLater implements RedisStreamConsumer.BatchHandler {
+    private final class FinishingLater implements RedisStreamConsumer.BatchHandler, AutoCloseable {
         final CountDownLatch held = new CountDownLatch(1);
         final List<List<String>> started = new CopyOnWriteArrayList<>();
         final AtomicInteger resumes = new AtomicInteger();
@@ -160,11 +160,19 @@ class RedisStreamConsumerIT {
                 }
                 handled.addAll(ids);
             }, rest);
-            return () -> {
-                try {
-                    done.join();
-                } catch (CompletionException e) {
-                    throw (RuntimeException) e.getCause();
+            return new RedisStreamConsumer.Finish() {
+                @Override
+                public void await() {
+                    try {
+                        done.join();
+                    } catch (CompletionException e) {
+                        throw (RuntimeException) e.getCause();
+                    }
+                }
+
+                @Override
+                public boolean isDone() {
+                    return done.isDone();
                 }
             };
         }
@@ -172,6 +180,12 @@ class RedisStreamConsumerIT {
         @Override
         public void resume() {
             resumes.incrementAndGet();
+        }
+
+        @Override
+        public void close() {
+            held.countDown();
+            rest.shutdown();
         }
 
         private static void awaitUninterruptibly(CountDownLatch latch) {
@@ -192,7 +206,7 @@ class RedisStreamConsumerIT {
         }
         FinishingLater handler = new FinishingLater();
         // no claiming here: only the consumer's own handling again may make up for the failure
-        try (RedisStreamConsumer worker = consumer("worker", Duration.ofMinutes(10), 2, handler)) {
+        try (RedisStreamConsumer worker = consumer("worker", Duration.ofMinutes(10), 2, handler); handler) {
             // the first batch is not finished: two more are started, and then the consumer waits for it
             await().until(() -> handler.started.size() == 3);
             Thread.sleep(300);
