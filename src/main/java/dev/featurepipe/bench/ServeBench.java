@@ -100,7 +100,7 @@ public final class ServeBench {
 
     /**
      * The online consumer's batches over a phase, from the pipeline's {@code /metrics}: how many, and the mean time
-     * of the Redis and of the MongoDB side of one (they run at once; a batch takes the longer).
+     * of the Redis and of the MongoDB side of one (the MongoDB side runs behind, by at most FP_ONLINE_AHEAD batches).
      */
     public record BatchTimes(long batches, double redisMeanMillis, double profilesMeanMillis) {
         private static final Pattern LINE =

@@ -78,7 +78,7 @@ public final class ServeReport {
                     f.rate(), ms(f.served(), 50), ms(f.served(), 99), f.served().getMaxValue() / 1000.0, f.served().getTotalCount(),
                     f.stalled() == null ? "" : "; " + f.stalled()));
             md.append(String.format(Locale.ROOT, "| online consumer meanwhile | %,d batches; per batch, Redis side mean %.1f ms,"
-                    + " MongoDB side mean %.1f ms (they run at once) |%n", f.batches().batches(), f.batches().redisMeanMillis(),
+                    + " MongoDB side mean %.1f ms (the MongoDB side runs behind the Redis side) |%n", f.batches().batches(), f.batches().redisMeanMillis(),
                     f.batches().profilesMeanMillis()));
             md.append(String.format(Locale.ROOT, "| offline lag at %,d events/s: sent to queryable in ClickHouse | p50 %.0f ms, p99 %.0f ms (%,d probes) |%n",
                     f.rate(), ms(f.offlineLag(), 50), ms(f.offlineLag(), 99), f.offlineLag().getTotalCount()));
