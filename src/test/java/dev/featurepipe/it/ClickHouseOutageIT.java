@@ -65,7 +65,7 @@ class ClickHouseOutageIT {
                         accepted.addAll(ids);
                     }
                     longestStream.accumulateAndGet(pipeline.redis().shared().sync().xlen(stream), Math::max);
-                    sleep(reply.status() == 503 ? 1000 : 40);
+                    Sleep.millis(reply.status() == 503 ? 1000 : 40);
                 }
             }, "steady-sender");
             sender.start();
@@ -95,14 +95,6 @@ class ClickHouseOutageIT {
         } finally {
             sending.set(false);
             services.up();
-        }
-    }
-
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 }

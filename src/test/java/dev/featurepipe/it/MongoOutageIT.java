@@ -73,7 +73,7 @@ class MongoOutageIT {
                     } else {
                         refused.incrementAndGet();
                     }
-                    sleep(20);
+                    Sleep.millis(20);
                 }
             }, "steady-sender");
             sender.start();
@@ -107,14 +107,6 @@ class MongoOutageIT {
         } finally {
             sending.set(false);
             services.up();
-        }
-    }
-
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 }
