@@ -1,0 +1,130 @@
+package dev.featurepipe.online;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.mongodb.client.MongoClient;
+import com.mongodb.client.MongoClients;
+import de.bwaldvogel.mongo.MongoServer;
+import dev.featurepipe.config.Config;
+import dev.featurepipe.core.Event;
+import dev.featurepipe.core.LoggedEvent;
+import dev.featurepipe.core.ProfileStore;
+import dev.featurepipe.core.StoreUnavailableException;
+import dev.featurepipe.core.registry.Registry;
+import dev.featurepipe.core.registry.RegistryLoader;
+import dev.featurepipe.it.TestServices;
+import dev.featurepipe.mongo.MongoProfileStore;
+import dev.featurepipe.redis.RedisConnections;
+import dev.featurepipe.redis.RedisOnlineStore;
+import dev.featurepipe.redis.RedisStreamConsumer;
+import dev.featurepipe.services.LocalMongoServer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * The online consumer's profile updates, started ahead on a real Redis and the embedded MongoDB-protocol server:
+ * when one batch's updates fail, the later batches' do not overtake them.
+ */
+@ExtendWith(TestServices.class)
+@Timeout(60)
+class OnlineConsumerIT {
+    private final Registry registry = RegistryLoader.load(Path.of("src/test/resources/registry/it.yaml"));
+    private final String user = "ahead-" + UUID.randomUUID();
+    private RedisConnections redis;
+    private MongoServer mongoServer;
+    private MongoClient mongo;
+    private MongoProfileStore profiles;
+
+    @BeforeEach
+    void start() throws Exception {
+        redis = new RedisConnections(TestServices.config("src/test/resources/registry/it.yaml", Map.of()).get(Config.REDIS_URL));
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        mongoServer = LocalMongoServer.startInProcess("127.0.0.1", port);
+        mongo = MongoClients.create("mongodb://127.0.0.1:" + port);
+        profiles = new MongoProfileStore(mongo.getDatabase("test"), registry, 100);
+    }
+
+    @AfterEach
+    void stop() {
+        mongo.close();
+        mongoServer.shutdownNow();
+        redis.close();
+    }
+
+    /** The real profile store, except that its first update waits for {@code failFirst} and then fails. */
+    private final class FailingFirst implements ProfileStore {
+        final CountDownLatch failFirst = new CountDownLatch(1);
+        private final AtomicBoolean failed = new AtomicBoolean();
+
+        @Override
+        public void apply(List<Event> events) {
+            if (failed.compareAndSet(false, true)) {
+                try {
+                    failFirst.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                throw new StoreUnavailableException("MongoDB is down", null);
+            }
+            profiles.apply(events);
+        }
+
+        @Override
+        public Map<String, Map<String, Object>> read(String entity, List<String> ids) {
+            return profiles.read(entity, ids);
+        }
+    }
+
+    private List<LoggedEvent> batch(String id, String country) {
+        return List.of(new LoggedEvent("1-0/0", new Event(user + "-" + id, "order", user, System.currentTimeMillis(),
+                Map.of("amount", 1.0, "sku", "a", "country", country))));
+    }
+
+    private Map<String, Object> profile() {
+        return profiles.read("user", List.of(user)).getOrDefault(user, Map.of());
+    }
+
+    @Test
+    void theBatchesAfterOneWhoseProfileUpdatesFailedSkipTheirsUntilHandledAgainInOrder() {
+        FailingFirst failing = new FailingFirst();
+        RedisOnlineStore online = new RedisOnlineStore(redis, registry, "it-ahead-" + UUID.randomUUID(), Clock.systemUTC(), 100);
+        List<LoggedEvent> first = batch("1", "first");
+        List<LoggedEvent> second = batch("2", "second");
+        List<LoggedEvent> third = batch("3", "third");
+        try (OnlineConsumer consumer = new OnlineConsumer(online, failing, new SimpleMeterRegistry())) {
+            RedisStreamConsumer.Finish one = consumer.start(first);
+            RedisStreamConsumer.Finish two = consumer.start(second);
+            RedisStreamConsumer.Finish three = consumer.start(third);
+            assertThat(two.isDone()).as("the second batch's updates wait for the first's").isFalse();
+            failing.failFirst.countDown();
+
+            assertThatThrownBy(one::await).isInstanceOf(StoreUnavailableException.class);
+            assertThatThrownBy(two::await).isInstanceOf(StoreUnavailableException.class);
+            assertThatThrownBy(three::await).isInstanceOf(StoreUnavailableException.class);
+            assertThat(profile()).as("no later batch overtook the failed one").isEmpty();
+
+            consumer.resume();
+            consumer.handle(first);
+            consumer.handle(second);
+            consumer.handle(third);
+        }
+        assertThat(profile()).containsEntry("country", "third").containsEntry("first_country", "first")
+                .containsEntry("order_count", 3L);
+    }
+}
