@@ -2,14 +2,10 @@ package dev.featurepipe.mongo;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import com.mongodb.client.MongoClient;
-import com.mongodb.client.MongoClients;
-import de.bwaldvogel.mongo.MongoServer;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.RegistryLoader;
-import dev.featurepipe.services.LocalMongoServer;
-import java.net.ServerSocket;
+import dev.featurepipe.it.InProcessMongo;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -20,25 +16,18 @@ import org.junit.jupiter.api.Test;
 /** Profile rules through the real MongoDB driver against the embedded MongoDB-protocol server. */
 class MongoProfileStoreIT {
     private final Registry registry = RegistryLoader.load(Path.of("src/test/resources/registry/it.yaml"));
-    private MongoServer server;
-    private MongoClient client;
+    private InProcessMongo mongo;
     private MongoProfileStore store;
 
     @BeforeEach
-    void start() throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        server = LocalMongoServer.startInProcess("127.0.0.1", port);
-        client = MongoClients.create("mongodb://127.0.0.1:" + port);
-        store = new MongoProfileStore(client.getDatabase("test"), registry, 100);
+    void start() {
+        mongo = new InProcessMongo();
+        store = new MongoProfileStore(mongo.database("test"), registry, 100);
     }
 
     @AfterEach
     void stop() {
-        client.close();
-        server.shutdownNow();
+        mongo.close();
     }
 
     private static Event order(String id, String user, double amount, String country) {

@@ -3,9 +3,6 @@ package dev.featurepipe.online;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.mongodb.client.MongoClient;
-import com.mongodb.client.MongoClients;
-import de.bwaldvogel.mongo.MongoServer;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.LoggedEvent;
@@ -13,14 +10,13 @@ import dev.featurepipe.core.ProfileStore;
 import dev.featurepipe.core.StoreUnavailableException;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.RegistryLoader;
+import dev.featurepipe.it.InProcessMongo;
 import dev.featurepipe.it.TestServices;
 import dev.featurepipe.mongo.MongoProfileStore;
 import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisOnlineStore;
 import dev.featurepipe.redis.RedisStreamConsumer;
-import dev.featurepipe.services.LocalMongoServer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
@@ -44,26 +40,19 @@ class OnlineConsumerIT {
     private final Registry registry = RegistryLoader.load(Path.of("src/test/resources/registry/it.yaml"));
     private final String user = "ahead-" + UUID.randomUUID();
     private RedisConnections redis;
-    private MongoServer mongoServer;
-    private MongoClient mongo;
+    private InProcessMongo mongo;
     private MongoProfileStore profiles;
 
     @BeforeEach
-    void start() throws Exception {
+    void start() {
         redis = new RedisConnections(TestServices.config("src/test/resources/registry/it.yaml", Map.of()).get(Config.REDIS_URL));
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        mongoServer = LocalMongoServer.startInProcess("127.0.0.1", port);
-        mongo = MongoClients.create("mongodb://127.0.0.1:" + port);
-        profiles = new MongoProfileStore(mongo.getDatabase("test"), registry, 100);
+        mongo = new InProcessMongo();
+        profiles = new MongoProfileStore(mongo.database("test"), registry, 100);
     }
 
     @AfterEach
     void stop() {
         mongo.close();
-        mongoServer.shutdownNow();
         redis.close();
     }
 
