@@ -138,7 +138,8 @@ public final class Pipeline implements AutoCloseable {
                     config.get(Config.STREAM_MAX_BACKLOG), config.get(Config.STREAM_ENTRY_EVENTS));
             own(new StreamTrimmer(redis, stream, config.get(Config.STREAM_TRIM_INTERVAL), metrics));
             var validator = new EventValidator(registry, config.get(Config.MAX_FUTURE_SKEW).toMillis());
-            routes.add(new IngestRoutes(new IngestService(validator, eventLog, json, clock, config.get(Config.INGEST_MAX_EVENTS), metrics), json));
+            routes.add(new IngestRoutes(new IngestService(validator, eventLog, json, clock,
+                    config.get(Config.INGEST_MAX_EVENTS), metrics), json));
         }
         if (roles.contains(Role.SERVE)) {
             var service = own(new FeatureService(registry, online, profiles, clock, metrics, new FeatureService.Options(

@@ -119,7 +119,8 @@ public final class OfflineBench {
     private RedisStreamConsumer sinkConsumer(RedisConnections redis, EventCodec codec, ClickHouseEventTable table, String stream,
                                              Duration maxWait) {
         SimpleMeterRegistry metrics = new SimpleMeterRegistry();
-        return new RedisStreamConsumer(redis, codec, Pipeline.offlineConsumer(config.with(Map.of(Config.STREAM, stream)), "bench", maxWait), new OfflineSink(table, metrics), metrics).start();
+        return new RedisStreamConsumer(redis, codec, Pipeline.offlineConsumer(config.with(Map.of(Config.STREAM, stream)),
+                "bench", maxWait), new OfflineSink(table, metrics), metrics).start();
     }
 
     private String fillStream(RedisConnections redis, EventCodec codec, List<Event> events, String name) {

@@ -51,8 +51,8 @@ import org.HdrHistogram.Histogram;
  * one JVM that also runs every role of the pipeline (as {@code ./fp run} does), against the local services:
  * <ol>
  * <li>load: the retail events posted to {@code /v1/events} in NDJSON batches of 1,000 (the batched ingestion
- * figure), then the time the consumer groups take to catch up, then a materialization of the batch features, and a wait for ClickHouse to finish merging and for Redis to
- * rewrite its append-only file;</li>
+ * figure), then the time the consumer groups take to catch up, then a materialization of the batch features,
+ * and a wait for ClickHouse to finish merging and for Redis to rewrite its append-only file;</li>
  * <li>serving, open loop ({@link OpenLoop}): {@code GET /v1/features/customer/{id}?feature_set=reorder_v1} (20
  * features) for random customers at each rate, and at the same rate the baseline: the same Redis keys read by a
  * bare pipelined Lettuce call on the same connection; then higher rates until serving's p99 passes 5 ms; then 100

@@ -9,7 +9,6 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -76,33 +75,12 @@ public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, A
         metrics.counter("featurepipe.online.events", "outcome", "applied").increment(result.applied());
         metrics.counter("featurepipe.online.events", "outcome", "duplicate").increment(result.duplicates());
         metrics.counter("featurepipe.online.events", "outcome", "late").increment(result.late());
-        return new RedisStreamConsumer.Finish() {
-            @Override
-            public void await() {
-                awaitProfiles(profileUpdates);
-            }
-
-            @Override
-            public boolean isDone() {
-                return profileUpdates.isDone();
-            }
-        };
+        return RedisStreamConsumer.Finish.of(profileUpdates);
     }
 
     @Override
     public void resume() {
         profilesDone = CompletableFuture.completedFuture(null);
-    }
-
-    private static void awaitProfiles(CompletableFuture<Void> updates) {
-        try {
-            updates.join();
-        } catch (CompletionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r; // as thrown by the profile store, so the consumer can tell unavailable from rejected
-            }
-            throw e;
-        }
     }
 
     @Override

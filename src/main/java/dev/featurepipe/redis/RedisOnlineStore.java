@@ -34,8 +34,9 @@ import java.util.concurrent.ExecutionException;
  * applied by calls of {@code apply.lua}, each carrying at most {@code scriptEvents} of them: Redis serves nothing else
  * while a script runs, so short calls keep reads quick behind a busy consumer. A call carries its events' updates
  * folded (one command per field) and their applied marks; the script writes only if none of the marks exists, and
- * otherwise says which do, and the others are sent again without them, so a redelivered event changes nothing. Tiles that no window can read any more are dropped when
- * a newer tile of their size is first written; keys of windowed features expire after their longest window.
+ * otherwise says which do, and the others are sent again without them, so a redelivered event changes nothing.
+ * Tiles that no window can read any more are dropped when a newer tile of their size is first written; keys of
+ * windowed features expire after their longest window.
  * Reads fold tiles into window values once per tile period and write, and keep them in a window cache per entity
  * ({@link OnlineRead}); the same apply call that writes an entity's tiles bumps its cache's generation.
  */

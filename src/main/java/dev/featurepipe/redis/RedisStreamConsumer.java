@@ -23,6 +23,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,8 +32,9 @@ import org.slf4j.LoggerFactory;
  * One consumer of a consumer group on the event stream. Reads batches (about {@code maxBatch} events, waiting at
  * most {@code maxWait} to fill one), hands them to a {@link BatchHandler} and acknowledges them only once it has
  * written them: when {@code handle} returned, or, for a batch it started ({@link BatchHandler#start}), once the
- * batch finished; up to {@code ahead} started batches finish while the next ones are read. An entry holds one or more events, one per line (see {@link RedisEventLog}); reads ask for as many
- * entries as the last read's events per entry suggest, and never for more than ten batches' worth of entries
+ * batch finished; up to {@code ahead} started batches finish while the next ones are read. An entry holds one or
+ * more events, one per line (see {@link RedisEventLog}); reads ask for as many entries as the last read's events
+ * per entry suggest, and never for more than ten batches' worth of entries
  * as full as ingest makes them ({@code entryEvents}), so a batch stays within memory.
  * <ul>
  * <li>While a store is unavailable the batch is retried with backoff, never skipped. An entry that is not an
@@ -91,6 +94,28 @@ public final class RedisStreamConsumer implements AutoCloseable {
 
         /** Whether {@link #await} would return (or throw) at once. */
         boolean isDone();
+
+        /** The rest that {@code done} completes; its failure is thrown as the exception the work threw. */
+        static Finish of(CompletableFuture<?> done) {
+            return new Finish() {
+                @Override
+                public void await() {
+                    try {
+                        done.join();
+                    } catch (CompletionException e) {
+                        if (e.getCause() instanceof RuntimeException r) {
+                            throw r; // as thrown, so the consumer can tell an unavailable store from a rejection
+                        }
+                        throw e;
+                    }
+                }
+
+                @Override
+                public boolean isDone() {
+                    return done.isDone();
+                }
+            };
+        }
     }
 
     /**

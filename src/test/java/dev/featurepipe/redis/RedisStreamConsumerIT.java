@@ -28,7 +28,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -160,21 +159,7 @@ class RedisStreamConsumerIT {
                 }
                 handled.addAll(ids);
             }, rest);
-            return new RedisStreamConsumer.Finish() {
-                @Override
-                public void await() {
-                    try {
-                        done.join();
-                    } catch (CompletionException e) {
-                        throw (RuntimeException) e.getCause();
-                    }
-                }
-
-                @Override
-                public boolean isDone() {
-                    return done.isDone();
-                }
-            };
+            return RedisStreamConsumer.Finish.of(done);
         }
 
         @Override
