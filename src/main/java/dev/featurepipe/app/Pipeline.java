@@ -73,11 +73,13 @@ public final class Pipeline implements AutoCloseable {
     }
 
     /**
-     * How many event ids a profile remembers: every batch the online consumer may have written and not yet
-     * acknowledged (the one it finishes and those ahead of it) can be delivered again after a restart.
+     * How many updates a profile remembers the events of: every batch the online consumer may have written and
+     * not yet acknowledged (the one it finishes and those ahead of it) can be delivered again after a restart,
+     * and each made at most one update per profile. Twice that, so that the updates of a second consumer in
+     * between do not push them out at once.
      */
-    public static int appliedDepth(Config config) {
-        return config.get(Config.ONLINE_BATCH) * (config.get(Config.ONLINE_AHEAD) + 1);
+    public static int appliedUpdates(Config config) {
+        return 2 * (config.get(Config.ONLINE_AHEAD) + 1);
     }
 
     /** The online group's consumer as the settings make it: no wait to fill a batch, profiles ahead by FP_ONLINE_AHEAD. */
@@ -104,7 +106,7 @@ public final class Pipeline implements AutoCloseable {
         if (roles.contains(Role.ONLINE) || roles.contains(Role.SERVE)) {
             MongoConnection mongo = own(MongoConnection.open(config.get(Config.MONGO_URI), config.get(Config.MONGO_DATABASE)));
             checks.put("mongodb", mongo::ping);
-            profiles = new MongoProfileStore(mongo.database(), registry, appliedDepth(config));
+            profiles = new MongoProfileStore(mongo.database(), registry, appliedUpdates(config));
             online = new RedisOnlineStore(redis, registry, stream, clock, config.get(Config.ONLINE_SCRIPT_EVENTS));
         }
         String consumer = config.get(Config.CONSUMER_NAME);

@@ -5,4 +5,8 @@ public class StoreUnavailableException extends FeaturepipeException {
     public StoreUnavailableException(String message, Throwable cause) {
         super(message, cause);
     }
+
+    public StoreUnavailableException(String message) {
+        super(message);
+    }
 }

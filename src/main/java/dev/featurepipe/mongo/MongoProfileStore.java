@@ -20,30 +20,41 @@ import dev.featurepipe.core.registry.ProfileFeature;
 import dev.featurepipe.core.registry.Registry;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.bson.Document;
 import org.bson.conversions.Bson;
 
 /**
- * Profiles as MongoDB documents, one collection per entity, {@code _id} the entity id. Each update is guarded by
- * {@code _applied}, the ids of the last events applied to the document, so a redelivered event changes nothing:
- * its filter no longer matches, and the upsert then fails on the duplicate {@code _id}, which means "done".
- * A batch's events are folded into one update per document.
+ * Profiles as MongoDB documents, one collection per entity, {@code _id} the entity id. A batch's events are folded
+ * into one update per document, guarded by {@code _applied}: the event ids of the document's last updates, one
+ * element {@code {ids: [..]}} per update. A redelivered event changes nothing: the guard no longer matches, and
+ * the upsert then fails on the duplicate {@code _id}. The guard's cost grows with the ids it holds, so it keeps
+ * the last updates rather than the last events: a busy document holds a few batches' worth of its own events,
+ * not thousands.
  */
 public final class MongoProfileStore implements ProfileStore {
     static final String APPLIED = "_applied";
+    private static final String IDS = "ids";
+    private static final String APPLIED_IDS = APPLIED + "." + IDS;
+    /** Rounds of "read what is applied, apply the rest" before a document that keeps changing fails its batch. */
+    private static final int REMAINDER_ROUNDS = 5;
 
     private final MongoDatabase db;
     private final Registry registry;
-    private final int appliedDepth;
+    private final int appliedUpdates;
 
-    /** @param appliedDepth how many event ids a profile remembers; at least the events a consumer may deliver again */
-    public MongoProfileStore(MongoDatabase db, Registry registry, int appliedDepth) {
+    /**
+     * @param appliedUpdates how many updates a profile remembers the events of; at least the batches a consumer
+     *                       may deliver again (each makes at most one update per document)
+     */
+    public MongoProfileStore(MongoDatabase db, Registry registry, int appliedUpdates) {
         this.db = db;
         this.registry = registry;
-        this.appliedDepth = appliedDepth;
+        this.appliedUpdates = appliedUpdates;
     }
 
     @Override
@@ -65,8 +76,8 @@ public final class MongoProfileStore implements ProfileStore {
     /**
      * One update per document, folding all of its events, guarded by none of them having been applied. A
      * duplicate key means the guard failed (some were applied by an earlier delivery of a differently cut batch)
-     * or another consumer created the document at the same moment; then the document's events are applied one
-     * by one, each with its own guard, against the document that now exists.
+     * or another consumer created the document at the same moment; then the events the document does not hold
+     * yet are applied ({@link #applyRemainder}).
      */
     private void applyToCollection(String entity, Map<String, List<Event>> eventsById) {
         List<String> ids = new ArrayList<>(eventsById.keySet());
@@ -76,7 +87,7 @@ public final class MongoProfileStore implements ProfileStore {
             updates.add(update(ids.get(i), folded.get(i)));
         }
         for (int failed : write(entity, updates)) {
-            write(entity, eventsById.get(ids.get(failed)).stream().map(e -> update(e.entityId(), fold(List.of(e)))).toList());
+            applyRemainder(entity, ids.get(failed), eventsById.get(ids.get(failed)));
         }
         // set_once fields are set where still absent: idempotent by nature, so outside the guard
         List<WriteModel<Document>> setOnce = new ArrayList<>();
@@ -86,6 +97,35 @@ public final class MongoProfileStore implements ProfileStore {
                     byId(id, field, new Document("$exists", false)), Updates.set(field, value))));
         }
         write(entity, setOnce);
+    }
+
+    /**
+     * Applies, in one update, the events the document's remembered updates do not hold, guarded again: another
+     * consumer may apply some of them in between, and then the next round reads again.
+     */
+    private void applyRemainder(String entity, String id, List<Event> events) {
+        for (int round = 0; round < REMAINDER_ROUNDS; round++) {
+            Set<String> applied = appliedIds(entity, id);
+            List<Event> remaining = events.stream().filter(e -> !applied.contains(e.id())).toList();
+            if (remaining.isEmpty() || write(entity, List.of(update(id, fold(remaining)))).isEmpty()) {
+                return;
+            }
+        }
+        throw new StoreUnavailableException("MongoDB: the profile " + entity + " " + id + " changed in each of "
+                + REMAINDER_ROUNDS + " rounds of applying a batch's events; the batch is handled again");
+    }
+
+    private Set<String> appliedIds(String entity, String id) {
+        Set<String> ids = new HashSet<>();
+        try {
+            Document doc = db.getCollection(entity).find(Filters.eq("_id", id)).projection(Projections.include(APPLIED)).first();
+            for (Document update : doc == null ? List.<Document>of() : doc.getList(APPLIED, Document.class, List.of())) {
+                ids.addAll(update.getList(IDS, String.class, List.of()));
+            }
+            return ids;
+        } catch (MongoException e) {
+            throw unavailable("reading the applied events of " + entity + " " + id, e);
+        }
     }
 
     /** A document's events folded per rule: set keeps the last value, set_once the first, inc the sum. */
@@ -121,8 +161,8 @@ public final class MongoProfileStore implements ProfileStore {
         f.inc().forEach((field, value) -> updates.add(Updates.inc(field, value)));
         f.max().forEach((field, value) -> updates.add(Updates.max(field, value)));
         f.min().forEach((field, value) -> updates.add(Updates.min(field, value)));
-        updates.add(Updates.pushEach(APPLIED, f.eventIds(), new PushOptions().slice(-appliedDepth)));
-        return new UpdateOneModel<>(byId(id, APPLIED, new Document("$nin", f.eventIds())),
+        updates.add(Updates.pushEach(APPLIED, List.of(new Document(IDS, f.eventIds())), new PushOptions().slice(-appliedUpdates)));
+        return new UpdateOneModel<>(byId(id, APPLIED_IDS, new Document("$nin", f.eventIds())),
                 Updates.combine(updates), new UpdateOptions().upsert(true));
     }
 

@@ -9,6 +9,7 @@ import dev.featurepipe.it.InProcessMongo;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -74,6 +75,20 @@ class MongoProfileStoreIT {
 
         assertThat(store.read("user", List.of("u1")).get("u1"))
                 .containsEntry("order_count", 3L).containsEntry("total_spend", 111.0).containsEntry("country", "Spain");
+    }
+
+    @Test
+    void anEventIsRememberedForTheDocumentsLastUpdatesHoweverManyEventsTheyHeld() {
+        MongoProfileStore twoUpdates = new MongoProfileStore(mongo.database("test"), registry, 2);
+        List<Event> first = IntStream.range(0, 5).mapToObj(i -> order("a" + i, "u1", 1, null)).toList();
+        twoUpdates.apply(first);
+        twoUpdates.apply(List.of(order("b", "u1", 10, null)));
+        twoUpdates.apply(List.of(first.get(0), order("c", "u1", 100, null))); // a0 is in the last two updates
+
+        assertThat(twoUpdates.read("user", List.of("u1")).get("u1")).containsEntry("order_count", 7L).containsEntry("total_spend", 115.0);
+
+        twoUpdates.apply(List.of(first.get(0))); // the last two updates now are {b} and {c}
+        assertThat(twoUpdates.read("user", List.of("u1")).get("u1")).containsEntry("order_count", 8L);
     }
 
     @Test
