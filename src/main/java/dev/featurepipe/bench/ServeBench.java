@@ -102,7 +102,7 @@ public final class ServeBench {
      * The online consumer's batches over a phase, from the pipeline's {@code /metrics}: how many, and the mean time
      * of the Redis and of the MongoDB side of one (the MongoDB side runs behind, by at most FP_ONLINE_AHEAD batches).
      */
-    public record BatchTimes(long batches, double redisMeanMillis, double profilesMeanMillis) {
+    public record BatchTimes(long batches, double redisMeanMillis, long profileWrites, double profilesMeanMillis) {
         private static final Pattern LINE =
                 Pattern.compile("featurepipe_online_batch_seconds_(count|sum)\\{store=\"(online|profile)\".*} (\\S+)");
 
@@ -121,8 +121,9 @@ public final class ServeBench {
 
         static BatchTimes between(Map<String, Double> before, Map<String, Double> after) {
             double batches = delta(before, after, "online_count");
+            double writes = delta(before, after, "profile_count");
             return new BatchTimes((long) batches, 1000 * delta(before, after, "online_sum") / Math.max(1, batches),
-                    1000 * delta(before, after, "profile_sum") / Math.max(1, delta(before, after, "profile_count")));
+                    (long) writes, 1000 * delta(before, after, "profile_sum") / Math.max(1, writes));
         }
 
         private static double delta(Map<String, Double> before, Map<String, Double> after, String name) {
@@ -456,8 +457,8 @@ public final class ServeBench {
         out.printf(Locale.ROOT, "  served p50 %.1f ms, p99 %.1f ms; in ClickHouse p50 %.0f ms, p99 %.0f ms%n",
                 freshness.getValueAtPercentile(50) / 1000.0, freshness.getValueAtPercentile(99) / 1000.0,
                 lag.getValueAtPercentile(50) / 1000.0, lag.getValueAtPercentile(99) / 1000.0);
-        out.printf(Locale.ROOT, "  online consumer meanwhile: %,d batches, Redis side mean %.1f ms, MongoDB side mean %.1f ms%n",
-                batches.batches(), batches.redisMeanMillis(), batches.profilesMeanMillis());
+        out.printf(Locale.ROOT, "  online consumer meanwhile: %,d batches, Redis side mean %.1f ms; MongoDB side %,d writes, mean %.1f ms%n",
+                batches.batches(), batches.redisMeanMillis(), batches.profileWrites(), batches.profilesMeanMillis());
         return new Freshness(rate, freshness, lag, stalled, batches);
     }
 

@@ -77,9 +77,9 @@ public final class ServeReport {
             md.append(String.format(Locale.ROOT, "| freshness at %,d events/s: ingest answer to served | p50 %.1f ms, p99 %.1f ms, max %.1f ms (%,d probes)%s |%n",
                     f.rate(), ms(f.served(), 50), ms(f.served(), 99), f.served().getMaxValue() / 1000.0, f.served().getTotalCount(),
                     f.stalled() == null ? "" : "; " + f.stalled()));
-            md.append(String.format(Locale.ROOT, "| online consumer meanwhile | %,d batches; per batch, Redis side mean %.1f ms,"
-                    + " MongoDB side mean %.1f ms (the MongoDB side runs behind the Redis side) |%n", f.batches().batches(), f.batches().redisMeanMillis(),
-                    f.batches().profilesMeanMillis()));
+            md.append(String.format(Locale.ROOT, "| online consumer meanwhile | %,d batches, Redis side mean %.1f ms per batch;"
+                    + " MongoDB side %,d writes (the batches waiting, together), mean %.1f ms per write |%n", f.batches().batches(),
+                    f.batches().redisMeanMillis(), f.batches().profileWrites(), f.batches().profilesMeanMillis()));
             md.append(String.format(Locale.ROOT, "| offline lag at %,d events/s: sent to queryable in ClickHouse | p50 %.0f ms, p99 %.0f ms (%,d probes) |%n",
                     f.rate(), ms(f.offlineLag(), 50), ms(f.offlineLag(), 99), f.offlineLag().getTotalCount()));
         }

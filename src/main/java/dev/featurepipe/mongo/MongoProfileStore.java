@@ -82,21 +82,20 @@ public final class MongoProfileStore implements ProfileStore {
     private void applyToCollection(String entity, Map<String, List<Event>> eventsById) {
         List<String> ids = new ArrayList<>(eventsById.keySet());
         List<Folded> folded = ids.stream().map(id -> fold(eventsById.get(id))).toList();
-        List<WriteModel<Document>> updates = new ArrayList<>(ids.size());
+        List<WriteModel<Document>> writes = new ArrayList<>(ids.size());
         for (int i = 0; i < ids.size(); i++) {
-            updates.add(update(ids.get(i), folded.get(i)));
+            writes.add(update(ids.get(i), folded.get(i)));
         }
-        for (int failed : write(entity, updates)) {
-            applyRemainder(entity, ids.get(failed), eventsById.get(ids.get(failed)));
-        }
-        // set_once fields are set where still absent: idempotent by nature, so outside the guard
-        List<WriteModel<Document>> setOnce = new ArrayList<>();
+        // set_once fields are set where still absent: idempotent by nature, so outside the guard, and never an
+        // upsert, so only the guarded updates can fail as duplicates
         for (int i = 0; i < ids.size(); i++) {
             String id = ids.get(i);
-            folded.get(i).setOnce().forEach((field, value) -> setOnce.add(new UpdateOneModel<>(
+            folded.get(i).setOnce().forEach((field, value) -> writes.add(new UpdateOneModel<>(
                     byId(id, field, new Document("$exists", false)), Updates.set(field, value))));
         }
-        write(entity, setOnce);
+        for (int failed : write(entity, writes)) {
+            applyRemainder(entity, ids.get(failed), eventsById.get(ids.get(failed)));
+        }
     }
 
     /**

@@ -7,8 +7,11 @@ import dev.featurepipe.core.ProfileStore;
 import dev.featurepipe.redis.RedisStreamConsumer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -17,7 +20,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * The online role: applies each batch to the online store and the profile store (both idempotent by event id). The
  * online store's side goes ahead of the profile store's by at most the consumer's {@code ahead} batches, so a slow
- * profile write does not delay the online features.
+ * profile write does not delay the online features; the batches whose profile updates wait meanwhile are then
+ * written together, in one call.
  */
 public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, AutoCloseable {
     public static final String GROUP = "online";
@@ -27,18 +31,23 @@ public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, A
     private final MeterRegistry metrics;
     private final Timer profileTime;
     private final Timer onlineTime;
-    private CompletableFuture<Void> profilesDone = CompletableFuture.completedFuture(null); // the last batch's
+    /** Batches whose profile updates wait for the writer, in stream order. */
+    private final Queue<Waiting> waiting = new ConcurrentLinkedQueue<>();
+    /** The failure of a profile write; the batches after it fail with it, unwritten, until {@link #resume}. */
+    private volatile RuntimeException halted;
     /**
-     * One thread, so profile updates run in stream order. A batch's updates are queued by the thread that finishes
-     * the batch before; once {@link #close} shut the executor down, they run on that thread instead, so that no
-     * started batch is left waiting forever.
+     * One thread, so profile updates run in stream order. Once {@link #close} shut the executor down, a write runs
+     * on the thread that asks for it instead, so that no started batch is left waiting forever.
      */
     private final ExecutorService profileWriter = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS,
             new LinkedBlockingQueue<>(), r -> {
                 Thread t = new Thread(r, "fp-online-profiles");
                 t.setDaemon(true);
                 return t;
-            }, (update, executor) -> update.run());
+            }, (write, executor) -> write.run());
+
+    private record Waiting(List<Event> events, CompletableFuture<Void> written) {
+    }
 
     public OnlineConsumer(OnlineStore online, ProfileStore profiles, MeterRegistry metrics) {
         this.online = online;
@@ -54,33 +63,58 @@ public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, A
     }
 
     /**
-     * Applies the batch to the online store, and leaves its profile updates running (they share nothing, and each
-     * store is idempotent). The profile updates of a batch run after those of the batch before and not at all if
-     * those failed, so documents see events in stream order; the consumer handles a failed batch and the ones after
-     * it again, in order ({@link #resume}).
+     * Applies the batch to the online store, and leaves its profile updates to the writer (they share nothing, and
+     * each store is idempotent). The writer takes every batch waiting, oldest first, and applies their events in one
+     * call, so documents see events in stream order. If that fails, so do the batches after it, unwritten, and the
+     * consumer handles them all again, in order ({@link #resume}).
      */
     @Override
     public RedisStreamConsumer.Finish start(List<LoggedEvent> batch) {
-        List<Event> events = batch.stream().map(LoggedEvent::event).toList();
-        CompletableFuture<Void> profileUpdates = profilesDone.thenRunAsync(
-                () -> profileTime.record(() -> profiles.apply(events)), profileWriter);
-        profilesDone = profileUpdates;
+        Waiting profileUpdates = new Waiting(batch.stream().map(LoggedEvent::event).toList(), new CompletableFuture<>());
+        waiting.add(profileUpdates);
+        profileWriter.execute(this::writeWaiting);
         OnlineStore.ApplyResult result;
         try {
             result = onlineTime.record(() -> online.apply(batch));
         } catch (RuntimeException e) {
-            profileUpdates.exceptionally(failure -> null).join(); // nothing of a failed batch keeps running
+            profileUpdates.written().exceptionally(failure -> null).join(); // nothing of a failed batch keeps running
             throw e;
         }
         metrics.counter("featurepipe.online.events", "outcome", "applied").increment(result.applied());
         metrics.counter("featurepipe.online.events", "outcome", "duplicate").increment(result.duplicates());
         metrics.counter("featurepipe.online.events", "outcome", "late").increment(result.late());
-        return RedisStreamConsumer.Finish.of(profileUpdates);
+        return RedisStreamConsumer.Finish.of(profileUpdates.written());
+    }
+
+    /** On the writer's thread: the profile updates of every batch waiting, in one call. */
+    private void writeWaiting() {
+        List<Waiting> group = new ArrayList<>();
+        for (Waiting w = waiting.poll(); w != null; w = waiting.poll()) {
+            group.add(w);
+        }
+        if (group.isEmpty()) {
+            return; // an earlier call took them
+        }
+        RuntimeException failure = halted;
+        if (failure == null) {
+            try {
+                List<Event> events = group.stream().flatMap(w -> w.events().stream()).toList();
+                profileTime.record(() -> profiles.apply(events));
+                group.forEach(w -> w.written().complete(null));
+                return;
+            } catch (RuntimeException e) {
+                halted = e;
+                failure = e;
+            }
+        }
+        for (Waiting w : group) {
+            w.written().completeExceptionally(failure);
+        }
     }
 
     @Override
     public void resume() {
-        profilesDone = CompletableFuture.completedFuture(null);
+        halted = null;
     }
 
     @Override

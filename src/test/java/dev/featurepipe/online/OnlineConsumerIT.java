@@ -22,6 +22,7 @@ import java.time.Clock;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
@@ -32,7 +33,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The online consumer's profile updates, started ahead on a real Redis and the embedded MongoDB-protocol server:
- * when one batch's updates fail, the later batches' do not overtake them.
+ * the batches waiting while one batch's updates run are written together, and when those fail, the later batches'
+ * do not overtake them.
  */
 @ExtendWith(TestServices.class)
 @Timeout(60)
@@ -56,20 +58,34 @@ class OnlineConsumerIT {
         redis.close();
     }
 
-    /** The real profile store, except that its first update waits for {@code failFirst} and then fails. */
-    private final class FailingFirst implements ProfileStore {
-        final CountDownLatch failFirst = new CountDownLatch(1);
-        private final AtomicBoolean failed = new AtomicBoolean();
+    /**
+     * The real profile store, except that its first update says so ({@code holding}), waits for {@code release} and
+     * then, if {@code failFirst}, fails. It records the event ids of every call.
+     */
+    private final class HoldingFirst implements ProfileStore {
+        final CountDownLatch holding = new CountDownLatch(1);
+        final CountDownLatch release = new CountDownLatch(1);
+        final List<List<String>> calls = new CopyOnWriteArrayList<>();
+        private final boolean failFirst;
+        private final AtomicBoolean held = new AtomicBoolean();
+
+        HoldingFirst(boolean failFirst) {
+            this.failFirst = failFirst;
+        }
 
         @Override
         public void apply(List<Event> events) {
-            if (failed.compareAndSet(false, true)) {
+            calls.add(events.stream().map(Event::id).toList());
+            if (held.compareAndSet(false, true)) {
+                holding.countDown();
                 try {
-                    failFirst.await();
+                    release.await();
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
-                throw new StoreUnavailableException("MongoDB is down", null);
+                if (failFirst) {
+                    throw new StoreUnavailableException("MongoDB is down", null);
+                }
             }
             profiles.apply(events);
         }
@@ -91,7 +107,7 @@ class OnlineConsumerIT {
 
     @Test
     void theBatchesAfterOneWhoseProfileUpdatesFailedSkipTheirsUntilHandledAgainInOrder() {
-        FailingFirst failing = new FailingFirst();
+        HoldingFirst failing = new HoldingFirst(true);
         RedisOnlineStore online = new RedisOnlineStore(redis, registry, "it-ahead-" + UUID.randomUUID(), Clock.systemUTC(), 100);
         List<LoggedEvent> first = batch("1", "first");
         List<LoggedEvent> second = batch("2", "second");
@@ -101,7 +117,7 @@ class OnlineConsumerIT {
             RedisStreamConsumer.Finish two = consumer.start(second);
             RedisStreamConsumer.Finish three = consumer.start(third);
             assertThat(two.isDone()).as("the second batch's updates wait for the first's").isFalse();
-            failing.failFirst.countDown();
+            failing.release.countDown();
 
             assertThatThrownBy(one::await).isInstanceOf(StoreUnavailableException.class);
             assertThatThrownBy(two::await).isInstanceOf(StoreUnavailableException.class);
@@ -115,5 +131,23 @@ class OnlineConsumerIT {
         }
         assertThat(profile()).containsEntry("country", "third").containsEntry("first_country", "first")
                 .containsEntry("order_count", 3L);
+    }
+
+    @Test
+    void theBatchesWaitingWhileAProfileWriteRunsAreWrittenTogetherInStreamOrder() throws InterruptedException {
+        HoldingFirst slow = new HoldingFirst(false);
+        RedisOnlineStore online = new RedisOnlineStore(redis, registry, "it-ahead-" + UUID.randomUUID(), Clock.systemUTC(), 100);
+        try (OnlineConsumer consumer = new OnlineConsumer(online, slow, new SimpleMeterRegistry())) {
+            RedisStreamConsumer.Finish one = consumer.start(batch("1", "first"));
+            slow.holding.await();
+            RedisStreamConsumer.Finish two = consumer.start(batch("2", "second"));
+            RedisStreamConsumer.Finish three = consumer.start(batch("3", "third"));
+            slow.release.countDown();
+            one.await();
+            two.await();
+            three.await();
+        }
+        assertThat(slow.calls).containsExactly(List.of(user + "-1"), List.of(user + "-2", user + "-3"));
+        assertThat(profile()).containsEntry("country", "third").containsEntry("order_count", 3L);
     }
 }
