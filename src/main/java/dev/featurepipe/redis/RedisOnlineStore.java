@@ -36,7 +36,8 @@ import java.util.concurrent.ExecutionException;
  * folded (one command per field) and their applied marks; the script writes only if none of the marks exists, and
  * otherwise says which do, and the others are sent again without them, so a redelivered event changes nothing.
  * Tiles that no window can read any more are dropped when a newer tile of their size is first written; keys of
- * windowed features expire after their longest window.
+ * windowed features expire after their longest window. The store remembers which tile periods it saw marked, so
+ * that only the first write of a period asks the script whether it is the first.
  * Reads fold tiles into window values once per tile period and write, and keep them in a window cache per entity
  * ({@link OnlineRead}); the same apply call that writes an entity's tiles bumps its cache's generation.
  */
@@ -45,6 +46,11 @@ public final class RedisOnlineStore implements OnlineStore {
     /** apply.lua's replies per event (0: applied before). */
     private static final long APPLIED = 1;
     private static final long SEND_AGAIN = 2;
+    /**
+     * How many (feature key, tile size) pairs the store remembers the last marked tile period of: about 200 bytes
+     * each. One it forgot costs one HSETNX per call, as every write did before.
+     */
+    private static final int MARKED_TILES = 100_000;
 
     private final RedisConnections redis;
     private final Registry registry;
@@ -53,6 +59,13 @@ public final class RedisOnlineStore implements OnlineStore {
     private final long markTtlMs;
     private final int scriptEvents;
     private final RedisScript applyScript;
+    /** Per feature key and tile size, the latest tile start whose mark a call of this store set or found. */
+    private final Map<String, Long> markedTiles = new LinkedHashMap<>(1024, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+            return size() > MARKED_TILES;
+        }
+    };
 
     /**
      * @param namespace prefix of every key (the stream's name, so pipelines on one Redis stay apart)
@@ -88,6 +101,9 @@ public final class RedisOnlineStore implements OnlineStore {
                     }
                 }
                 List<Long> replies = run(program, sent.size());
+                if (replies.contains(APPLIED)) { // the script wrote the call, tile marks included
+                    program.marked();
+                }
                 List<LoggedEvent> again = new ArrayList<>();
                 for (int i = 0; i < replies.size(); i++) {
                     if (replies.get(i) == APPLIED) {
@@ -142,6 +158,7 @@ public final class RedisOnlineStore implements OnlineStore {
         private final Map<String, Set<String>> distinct = new LinkedHashMap<>();
         private final Map<String, SortedSetAdd> sortedSets = new LinkedHashMap<>();
         private final Map<Field, String[]> tiles = new LinkedHashMap<>(); // field: tile prefix; g, start, cutoff
+        private final Map<String, Long> marking = new HashMap<>(); // as markedTiles, the tiles this call marks
         private final Map<String, Long> ttls = new LinkedHashMap<>();
 
         Program(long now) {
@@ -164,7 +181,8 @@ public final class RedisOnlineStore implements OnlineStore {
                 if (f.value() != null && value == null) {
                     continue;
                 }
-                String key = key(featureKey(entity, e.entityId(), f.name()));
+                String name = featureKey(entity, e.entityId(), f.name());
+                String key = key(name);
                 if (f.aggregation() == Aggregation.LAST_N) {
                     String member = f.distinct() ? text(value) : e.id() + "\0" + text(value);
                     sortedSets.computeIfAbsent(key, k -> new SortedSetAdd(f.distinct(), f.n(), new LinkedHashMap<>()))
@@ -180,9 +198,10 @@ public final class RedisOnlineStore implements OnlineStore {
                         continue;
                     }
                     String prefix = g + ":" + start + ":";
-                    if (g > 0) {
+                    if (g > 0 && !markedBefore(name + "|" + g, start)) {
                         tiles.putIfAbsent(new Field(key, prefix),
                                 new String[] {Long.toString(g), Long.toString(start), Long.toString(tile.getValue())});
+                        marking.merge(name + "|" + g, start, Math::max);
                     }
                     fold(f, key, prefix, e, value);
                     changed = true;
@@ -193,6 +212,23 @@ public final class RedisOnlineStore implements OnlineStore {
                 }
             }
             return skipped && !changed ? Added.LATE : Added.CHANGES;
+        }
+
+        /**
+         * Whether a call of this store marked this tile period or a later one: then the first write of the period
+         * has dropped the older tiles already (what is dropped depends on the time of the drop, not on the tile).
+         */
+        private boolean markedBefore(String tileKey, long start) {
+            synchronized (markedTiles) {
+                Long marked = markedTiles.get(tileKey);
+                return marked != null && marked >= start;
+            }
+        }
+
+        void marked() {
+            synchronized (markedTiles) {
+                marking.forEach((tileKey, start) -> markedTiles.merge(tileKey, start, Math::max));
+            }
         }
 
         private void fold(AggregateFeature f, String key, String prefix, Event e, Object value) {

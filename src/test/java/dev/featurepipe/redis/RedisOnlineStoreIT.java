@@ -14,17 +14,22 @@ import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.it.TestServices;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-/** Each event is applied once however batches repeat it: within one script call, across calls, across batches. */
+/**
+ * Each event is applied once however batches repeat it: within one script call, across calls, across batches; tiles
+ * no window reads any more are dropped.
+ */
 @ExtendWith(TestServices.class)
 @Timeout(60)
 class RedisOnlineStoreIT {
@@ -34,6 +39,7 @@ class RedisOnlineStoreIT {
     private final List<ServedFeature> features = List.of(registry.served("user").get("orders_1h"),
             registry.served("user").get("spend_1h"), registry.served("user").get("last_skus"));
     private RedisConnections redis;
+    private String stream;
     private RedisOnlineStore store;
 
     @BeforeEach
@@ -41,7 +47,12 @@ class RedisOnlineStoreIT {
         Config config = TestServices.config("src/test/resources/registry/it.yaml", Map.of());
         redis = new RedisConnections(config.get(Config.REDIS_URL));
         // calls of 2 events: a batch of 5 takes three calls
-        store = new RedisOnlineStore(redis, registry, config.get(Config.STREAM), Clock.fixed(Instant.ofEpochMilli(T), ZoneOffset.UTC), 2);
+        stream = config.get(Config.STREAM);
+        store = storeAt(T);
+    }
+
+    private RedisOnlineStore storeAt(long now) {
+        return new RedisOnlineStore(redis, registry, stream, Clock.fixed(Instant.ofEpochMilli(now), ZoneOffset.UTC), 2);
     }
 
     @AfterEach
@@ -80,5 +91,33 @@ class RedisOnlineStoreIT {
         OnlineStore.ApplyResult alone = store.apply(List.of(order("f1", 5, 1.0, "a")));
         assertThat(alone.applied()).as("f1 was not marked as applied").isEqualTo(1);
         assertThat(store.read("user", List.of("u1"), features, T).get("u1")).containsEntry("orders_1h", 1L);
+    }
+
+    @Test
+    void theFirstWriteOfANewerTileDropsTilesNoWindowReadsAndLaterWritesOfItsPeriodAskNothing() {
+        String user = "tiles-" + UUID.randomUUID();
+        long dayLater = T + Duration.ofHours(25).toMillis();
+        storeAt(T).apply(List.of(new LoggedEvent("1-0", new Event(user + "-1", "order", user, T - 60_000, Map.of("amount", 1.0, "sku", "a")))));
+        String orders = StreamKeys.feature(stream, "user", user, "orders");
+        assertThat(tileStarts(orders)).as("the first event's tiles").allMatch(start -> start < T).isNotEmpty();
+
+        RedisOnlineStore later = storeAt(dayLater);
+        later.apply(List.of(new LoggedEvent("1-1", new Event(user + "-2", "order", user, dayLater - 60_000, Map.of("amount", 2.0, "sku", "b")))));
+        assertThat(tileStarts(orders)).as("only the second event's tiles: no window reads the first's").allMatch(start -> start > T);
+
+        long marksAsked = hsetnxCalls();
+        later.apply(List.of(new LoggedEvent("1-2", new Event(user + "-3", "order", user, dayLater - 30_000, Map.of("amount", 4.0, "sku", "c")))));
+        assertThat(hsetnxCalls()).as("the same tile periods: no mark asked for again").isEqualTo(marksAsked);
+        assertThat(later.read("user", List.of(user), List.of(registry.served("user").get("spend_1h")), dayLater).get(user))
+                .containsEntry("spend_1h", 6.0);
+    }
+
+    private List<Long> tileStarts(String key) {
+        return redis.shared().sync().hkeys(key).stream().map(field -> Long.parseLong(field.split(":")[1])).toList();
+    }
+
+    private long hsetnxCalls() {
+        return redis.shared().sync().info("commandstats").lines().filter(l -> l.startsWith("cmdstat_hsetnx:"))
+                .mapToLong(l -> Long.parseLong(l.substring("cmdstat_hsetnx:calls=".length(), l.indexOf(',')))).sum();
     }
 }
