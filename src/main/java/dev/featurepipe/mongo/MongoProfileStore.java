@@ -19,6 +19,7 @@ import dev.featurepipe.core.expr.Evaluator;
 import dev.featurepipe.core.registry.ProfileFeature;
 import dev.featurepipe.core.registry.Registry;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -42,10 +43,22 @@ public final class MongoProfileStore implements ProfileStore {
     private static final String APPLIED_IDS = APPLIED + "." + IDS;
     /** Rounds of "read what is applied, apply the rest" before a document that keeps changing fails its batch. */
     private static final int REMAINDER_ROUNDS = 5;
+    /** How many (document, set_once field) pairs the store remembers as set: about 150 bytes each. */
+    private static final int KNOWN_SET_ONCE = 100_000;
 
     private final MongoDatabase db;
     private final Registry registry;
     private final int appliedUpdates;
+    /**
+     * The set_once fields of documents that this store wrote or found set: set where absent, they never change
+     * again, so they are not sent again. One it forgot is sent once more and changes nothing.
+     */
+    private final Set<String> knownSetOnce = Collections.newSetFromMap(new LinkedHashMap<>() { // oldest forgotten first
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+            return size() > KNOWN_SET_ONCE;
+        }
+    });
 
     /**
      * @param appliedUpdates how many updates a profile remembers the events of; at least the batches a consumer
@@ -88,13 +101,28 @@ public final class MongoProfileStore implements ProfileStore {
         }
         // set_once fields are set where still absent: idempotent by nature, so outside the guard, and never an
         // upsert, so only the guarded updates can fail as duplicates
+        List<String> setOnce = new ArrayList<>();
         for (int i = 0; i < ids.size(); i++) {
             String id = ids.get(i);
-            folded.get(i).setOnce().forEach((field, value) -> writes.add(new UpdateOneModel<>(
-                    byId(id, field, new Document("$exists", false)), Updates.set(field, value))));
+            folded.get(i).setOnce().forEach((field, value) -> {
+                String known = entity + '\0' + id + '\0' + field;
+                if (!isKnownSetOnce(known)) {
+                    setOnce.add(known);
+                    writes.add(new UpdateOneModel<>(byId(id, field, new Document("$exists", false)), Updates.set(field, value)));
+                }
+            });
         }
         for (int failed : write(entity, writes)) {
             applyRemainder(entity, ids.get(failed), eventsById.get(ids.get(failed)));
+        }
+        synchronized (knownSetOnce) {
+            knownSetOnce.addAll(setOnce);
+        }
+    }
+
+    private boolean isKnownSetOnce(String known) {
+        synchronized (knownSetOnce) {
+            return knownSetOnce.contains(known);
         }
     }
 

@@ -1,8 +1,11 @@
 package dev.featurepipe.it;
 
+import com.mongodb.ConnectionString;
+import com.mongodb.MongoClientSettings;
 import com.mongodb.client.MongoClient;
 import com.mongodb.client.MongoClients;
 import com.mongodb.client.MongoDatabase;
+import com.mongodb.event.CommandListener;
 import de.bwaldvogel.mongo.MongoServer;
 import dev.featurepipe.services.LocalMongoServer;
 import java.io.IOException;
@@ -15,6 +18,11 @@ public final class InProcessMongo implements AutoCloseable {
     private final MongoClient client;
 
     public InProcessMongo() {
+        this(null);
+    }
+
+    /** @param listener sees every command the client sends; null for none */
+    public InProcessMongo(CommandListener listener) {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
@@ -22,7 +30,9 @@ public final class InProcessMongo implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         server = LocalMongoServer.startInProcess("127.0.0.1", port);
-        client = MongoClients.create("mongodb://127.0.0.1:" + port);
+        MongoClientSettings.Builder settings = MongoClientSettings.builder()
+                .applyConnectionString(new ConnectionString("mongodb://127.0.0.1:" + port));
+        client = MongoClients.create(listener == null ? settings.build() : settings.addCommandListener(listener).build());
     }
 
     public MongoDatabase database(String name) {

@@ -2,6 +2,8 @@ package dev.featurepipe.mongo;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.mongodb.event.CommandListener;
+import com.mongodb.event.CommandStartedEvent;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.RegistryLoader;
@@ -9,6 +11,7 @@ import dev.featurepipe.it.InProcessMongo;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -89,6 +92,30 @@ class MongoProfileStoreIT {
 
         twoUpdates.apply(List.of(first.get(0))); // the last two updates now are {b} and {c}
         assertThat(twoUpdates.read("user", List.of("u1")).get("u1")).containsEntry("order_count", 8L);
+    }
+
+    @Test
+    void aSetOnceFieldTheStoreSetIsNotSentAgainAndOthersStillAre() {
+        List<String> sent = new CopyOnWriteArrayList<>(); // the filter of every update statement
+        try (InProcessMongo counted = new InProcessMongo(new CommandListener() {
+            @Override
+            public void commandStarted(CommandStartedEvent event) {
+                if (event.getCommandName().equals("update")) {
+                    event.getCommand().getArray("updates").forEach(u -> sent.add(u.asDocument().getDocument("q").toJson()));
+                }
+            }
+        })) {
+            MongoProfileStore counting = new MongoProfileStore(counted.database("test"), registry, 100);
+            counting.apply(List.of(order("e1", "u1", 5, "France")));
+            counting.apply(List.of(order("e2", "u1", 7, "Spain"), order("e3", "u2", 1, "Peru")));
+
+            assertThat(sent.stream().filter(q -> q.contains("first_country")))
+                    .as("u1's first_country once, u2's once").hasSize(2).anyMatch(q -> q.contains("u2"));
+            assertThat(counting.read("user", List.of("u1", "u2"))).satisfies(p -> {
+                assertThat(p.get("u1")).containsEntry("first_country", "France").containsEntry("order_count", 2L);
+                assertThat(p.get("u2")).containsEntry("first_country", "Peru");
+            });
+        }
     }
 
     @Test
