@@ -124,7 +124,7 @@ public final class Pipeline implements AutoCloseable {
         }
         if (roles.contains(Role.ONLINE)) {
             own(new RedisStreamConsumer(redis, codec, onlineConsumer(config, consumer),
-                    own(new OnlineConsumer(online, profiles, metrics)), metrics).start());
+                    own(new OnlineConsumer(online, profiles, metrics, config.get(Config.ONLINE_BATCH))), metrics).start());
         }
         if (materializes) {
             var store = new RedisBatchValueStore(redis, stream, consumer);

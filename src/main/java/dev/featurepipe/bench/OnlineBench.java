@@ -161,7 +161,8 @@ public final class OnlineBench {
         SimpleMeterRegistry metrics = new SimpleMeterRegistry();
         long t0 = System.nanoTime();
         try (OnlineConsumer handler = new OnlineConsumer(new RedisOnlineStore(redis, registry, stream, Clock.systemUTC(), scriptEvents),
-                new MongoProfileStore(mongo.database(), registry, Pipeline.appliedUpdates(config)), metrics);
+                new MongoProfileStore(mongo.database(), registry, Pipeline.appliedUpdates(config)), metrics,
+                config.get(Config.ONLINE_BATCH));
              RedisStreamConsumer consumer = new RedisStreamConsumer(redis, codec, Pipeline.onlineConsumer(
                      config.with(Map.of(Config.STREAM, stream)), "bench"), handler, metrics).start()) {
             while (!StreamGroups.status(redis.shared().sync(), stream).stream().allMatch(StreamGroups.GroupStatus::caughtUp)) {

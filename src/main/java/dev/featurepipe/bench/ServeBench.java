@@ -99,12 +99,13 @@ public final class ServeBench {
     }
 
     /**
-     * The online consumer's batches over a phase, from the pipeline's {@code /metrics}: how many, and the mean time
-     * of the Redis and of the MongoDB side of one (the MongoDB side runs behind, by at most FP_ONLINE_AHEAD batches).
+     * The online consumer over a phase, from the pipeline's {@code /metrics}: its batches and the mean time of their
+     * Redis side; its profile writes (each takes the batches waiting) and their mean time. The MongoDB side runs
+     * behind, by at most FP_ONLINE_AHEAD batches.
      */
     public record BatchTimes(long batches, double redisMeanMillis, long profileWrites, double profilesMeanMillis) {
         private static final Pattern LINE =
-                Pattern.compile("featurepipe_online_batch_seconds_(count|sum)\\{store=\"(online|profile)\".*} (\\S+)");
+                Pattern.compile("featurepipe_online_(batch|profile_writes)_seconds_(count|sum)(\\{[^}]*})? (\\S+)");
 
         /** count and sum per store, as {@code /metrics} shows them now. */
         static Map<String, Double> scrape(HttpConnection api) throws IOException {
@@ -113,17 +114,17 @@ public final class ServeBench {
             for (String line : text.split("\n")) {
                 Matcher m = LINE.matcher(line);
                 if (m.matches()) {
-                    values.put(m.group(2) + "_" + m.group(1), Double.parseDouble(m.group(3)));
+                    values.put(m.group(1) + "_" + m.group(2), Double.parseDouble(m.group(4)));
                 }
             }
             return values;
         }
 
         static BatchTimes between(Map<String, Double> before, Map<String, Double> after) {
-            double batches = delta(before, after, "online_count");
-            double writes = delta(before, after, "profile_count");
-            return new BatchTimes((long) batches, 1000 * delta(before, after, "online_sum") / Math.max(1, batches),
-                    (long) writes, 1000 * delta(before, after, "profile_sum") / Math.max(1, writes));
+            double batches = delta(before, after, "batch_count");
+            double writes = delta(before, after, "profile_writes_count");
+            return new BatchTimes((long) batches, 1000 * delta(before, after, "batch_sum") / Math.max(1, batches),
+                    (long) writes, 1000 * delta(before, after, "profile_writes_sum") / Math.max(1, writes));
         }
 
         private static double delta(Map<String, Double> before, Map<String, Double> after, String name) {

@@ -34,8 +34,8 @@ import org.bson.conversions.Bson;
  * into one update per document, guarded by {@code _applied}: the event ids of the document's last updates, one
  * element {@code {ids: [..]}} per update. A redelivered event changes nothing: the guard no longer matches, and
  * the upsert then fails on the duplicate {@code _id}. The guard's cost grows with the ids it holds, so it keeps
- * the last updates rather than the last events: a busy document holds a few batches' worth of its own events,
- * not thousands.
+ * the last updates rather than the last events: a document holds its own events of its last few updates, not the
+ * last thousands of every busy customer.
  */
 public final class MongoProfileStore implements ProfileStore {
     static final String APPLIED = "_applied";
@@ -72,18 +72,20 @@ public final class MongoProfileStore implements ProfileStore {
 
     @Override
     public void apply(List<Event> events) {
-        Map<String, Map<String, List<Event>>> byEntity = new LinkedHashMap<>();
+        Map<String, Map<String, Map<String, Event>>> byEntity = new LinkedHashMap<>(); // entity, document, event id
         for (Event e : events) {
             if (!registry.profilesOf(e.type()).isEmpty()) {
                 String entity = registry.eventType(e.type()).orElseThrow().entity();
-                List<Event> ofDocument = byEntity.computeIfAbsent(entity, k -> new LinkedHashMap<>())
-                        .computeIfAbsent(e.entityId(), k -> new ArrayList<>());
-                if (ofDocument.stream().noneMatch(x -> x.id().equals(e.id()))) { // the same event twice in a batch
-                    ofDocument.add(e);
-                }
+                byEntity.computeIfAbsent(entity, k -> new LinkedHashMap<>())
+                        .computeIfAbsent(e.entityId(), k -> new LinkedHashMap<>())
+                        .putIfAbsent(e.id(), e); // the same event twice in a batch counts once
             }
         }
-        byEntity.forEach(this::applyToCollection);
+        byEntity.forEach((entity, documents) -> {
+            Map<String, List<Event>> eventsById = new LinkedHashMap<>();
+            documents.forEach((id, ofDocument) -> eventsById.put(id, List.copyOf(ofDocument.values())));
+            applyToCollection(entity, eventsById);
+        });
     }
 
     /**
@@ -146,8 +148,12 @@ public final class MongoProfileStore implements ProfileStore {
         Set<String> ids = new HashSet<>();
         try {
             Document doc = db.getCollection(entity).find(Filters.eq("_id", id)).projection(Projections.include(APPLIED)).first();
-            for (Document update : doc == null ? List.<Document>of() : doc.getList(APPLIED, Document.class, List.of())) {
-                ids.addAll(update.getList(IDS, String.class, List.of()));
+            for (Object update : doc == null ? List.of() : doc.getList(APPLIED, Object.class, List.of())) {
+                if (update instanceof Document d) {
+                    ids.addAll(d.getList(IDS, String.class, List.of()));
+                } else if (update instanceof String eventId) { // a document written before updates were remembered
+                    ids.add(eventId);
+                }
             }
             return ids;
         } catch (MongoException e) {

@@ -21,7 +21,7 @@ import java.util.concurrent.TimeUnit;
  * The online role: applies each batch to the online store and the profile store (both idempotent by event id). The
  * online store's side goes ahead of the profile store's by at most the consumer's {@code ahead} batches, so a slow
  * profile write does not delay the online features; the batches whose profile updates wait meanwhile are then
- * written together, in one call.
+ * written together, in one call of at most a batch's worth of events.
  */
 public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, AutoCloseable {
     public static final String GROUP = "online";
@@ -31,6 +31,7 @@ public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, A
     private final MeterRegistry metrics;
     private final Timer profileTime;
     private final Timer onlineTime;
+    private final int writeEvents;
     /** Batches whose profile updates wait for the writer, in stream order. */
     private final Queue<Waiting> waiting = new ConcurrentLinkedQueue<>();
     /** The failure of a profile write; the batches after it fail with it, unwritten, until {@link #resume}. */
@@ -49,11 +50,13 @@ public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, A
     private record Waiting(List<Event> events, CompletableFuture<Void> written) {
     }
 
-    public OnlineConsumer(OnlineStore online, ProfileStore profiles, MeterRegistry metrics) {
+    /** @param writeEvents the most events one profile write takes, unless one batch holds more */
+    public OnlineConsumer(OnlineStore online, ProfileStore profiles, MeterRegistry metrics, int writeEvents) {
         this.online = online;
         this.profiles = profiles;
         this.metrics = metrics;
-        this.profileTime = metrics.timer("featurepipe.online.batch", "store", "profile");
+        this.writeEvents = writeEvents;
+        this.profileTime = metrics.timer("featurepipe.online.profile.writes");
         this.onlineTime = metrics.timer("featurepipe.online.batch", "store", "online");
     }
 
@@ -64,33 +67,39 @@ public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, A
 
     /**
      * Applies the batch to the online store, and leaves its profile updates to the writer (they share nothing, and
-     * each store is idempotent). The writer takes every batch waiting, oldest first, and applies their events in one
+     * each store is idempotent). The writer takes the batches waiting, oldest first, and applies their events in one
      * call, so documents see events in stream order. If that fails, so do the batches after it, unwritten, and the
      * consumer handles them all again, in order ({@link #resume}).
      */
     @Override
     public RedisStreamConsumer.Finish start(List<LoggedEvent> batch) {
-        Waiting profileUpdates = new Waiting(batch.stream().map(LoggedEvent::event).toList(), new CompletableFuture<>());
-        waiting.add(profileUpdates);
+        Waiting queued = new Waiting(batch.stream().map(LoggedEvent::event).toList(), new CompletableFuture<>());
+        waiting.add(queued);
         profileWriter.execute(this::writeWaiting);
         OnlineStore.ApplyResult result;
         try {
             result = onlineTime.record(() -> online.apply(batch));
         } catch (RuntimeException e) {
-            profileUpdates.written().exceptionally(failure -> null).join(); // nothing of a failed batch keeps running
+            queued.written().exceptionally(failure -> null).join(); // nothing of a failed batch keeps running
             throw e;
         }
         metrics.counter("featurepipe.online.events", "outcome", "applied").increment(result.applied());
         metrics.counter("featurepipe.online.events", "outcome", "duplicate").increment(result.duplicates());
         metrics.counter("featurepipe.online.events", "outcome", "late").increment(result.late());
-        return RedisStreamConsumer.Finish.of(profileUpdates.written());
+        return RedisStreamConsumer.Finish.of(queued.written());
     }
 
-    /** On the writer's thread: the profile updates of every batch waiting, in one call. */
-    private void writeWaiting() {
+    /**
+     * On the writer's thread: the profile updates of the batches waiting, oldest first, up to {@code writeEvents}
+     * events, in one call. Synchronized for the writes that run on other threads after {@link #close}.
+     */
+    private synchronized void writeWaiting() {
         List<Waiting> group = new ArrayList<>();
-        for (Waiting w = waiting.poll(); w != null; w = waiting.poll()) {
-            group.add(w);
+        List<Event> events = new ArrayList<>();
+        for (Waiting w = waiting.peek(); w != null && (group.isEmpty() || events.size() + w.events().size() <= writeEvents);
+             w = waiting.peek()) {
+            group.add(waiting.poll());
+            events.addAll(w.events());
         }
         if (group.isEmpty()) {
             return; // an earlier call took them
@@ -98,7 +107,6 @@ public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, A
         RuntimeException failure = halted;
         if (failure == null) {
             try {
-                List<Event> events = group.stream().flatMap(w -> w.events().stream()).toList();
                 profileTime.record(() -> profiles.apply(events));
                 group.forEach(w -> w.written().complete(null));
                 return;

@@ -19,6 +19,7 @@ import dev.featurepipe.redis.RedisStreamConsumer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -112,7 +113,7 @@ class OnlineConsumerIT {
         List<LoggedEvent> first = batch("1", "first");
         List<LoggedEvent> second = batch("2", "second");
         List<LoggedEvent> third = batch("3", "third");
-        try (OnlineConsumer consumer = new OnlineConsumer(online, failing, new SimpleMeterRegistry())) {
+        try (OnlineConsumer consumer = new OnlineConsumer(online, failing, new SimpleMeterRegistry(), 100)) {
             RedisStreamConsumer.Finish one = consumer.start(first);
             RedisStreamConsumer.Finish two = consumer.start(second);
             RedisStreamConsumer.Finish three = consumer.start(third);
@@ -134,20 +135,20 @@ class OnlineConsumerIT {
     }
 
     @Test
-    void theBatchesWaitingWhileAProfileWriteRunsAreWrittenTogetherInStreamOrder() throws InterruptedException {
+    void theBatchesWaitingWhileAProfileWriteRunsAreWrittenTogetherInStreamOrderUpToTheWriteSize() throws InterruptedException {
         HoldingFirst slow = new HoldingFirst(false);
         RedisOnlineStore online = new RedisOnlineStore(redis, registry, "it-ahead-" + UUID.randomUUID(), Clock.systemUTC(), 100);
-        try (OnlineConsumer consumer = new OnlineConsumer(online, slow, new SimpleMeterRegistry())) {
-            RedisStreamConsumer.Finish one = consumer.start(batch("1", "first"));
+        List<RedisStreamConsumer.Finish> started = new ArrayList<>();
+        try (OnlineConsumer consumer = new OnlineConsumer(online, slow, new SimpleMeterRegistry(), 2)) {
+            started.add(consumer.start(batch("1", "first")));
             slow.holding.await();
-            RedisStreamConsumer.Finish two = consumer.start(batch("2", "second"));
-            RedisStreamConsumer.Finish three = consumer.start(batch("3", "third"));
+            for (String n : List.of("2", "3", "4")) {
+                started.add(consumer.start(batch(n, "batch " + n)));
+            }
             slow.release.countDown();
-            one.await();
-            two.await();
-            three.await();
+            started.forEach(RedisStreamConsumer.Finish::await);
         }
-        assertThat(slow.calls).containsExactly(List.of(user + "-1"), List.of(user + "-2", user + "-3"));
-        assertThat(profile()).containsEntry("country", "third").containsEntry("order_count", 3L);
+        assertThat(slow.calls).containsExactly(List.of(user + "-1"), List.of(user + "-2", user + "-3"), List.of(user + "-4"));
+        assertThat(profile()).containsEntry("country", "batch 4").containsEntry("order_count", 4L);
     }
 }

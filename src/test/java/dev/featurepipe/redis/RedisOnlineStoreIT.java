@@ -102,8 +102,10 @@ class RedisOnlineStoreIT {
         assertThat(tileStarts(orders)).as("the first event's tiles").allMatch(start -> start < T).isNotEmpty();
 
         RedisOnlineStore later = storeAt(dayLater);
+        long marksBefore = hsetnxCalls();
         later.apply(List.of(new LoggedEvent("1-1", new Event(user + "-2", "order", user, dayLater - 60_000, Map.of("amount", 2.0, "sku", "b")))));
         assertThat(tileStarts(orders)).as("only the second event's tiles: no window reads the first's").allMatch(start -> start > T);
+        assertThat(hsetnxCalls()).as("new tile periods: their marks asked for").isGreaterThan(marksBefore);
 
         long marksAsked = hsetnxCalls();
         later.apply(List.of(new LoggedEvent("1-2", new Event(user + "-3", "order", user, dayLater - 30_000, Map.of("amount", 4.0, "sku", "c")))));
