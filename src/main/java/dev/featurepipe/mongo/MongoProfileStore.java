@@ -12,6 +12,7 @@ import com.mongodb.client.model.UpdateOneModel;
 import com.mongodb.client.model.UpdateOptions;
 import com.mongodb.client.model.Updates;
 import com.mongodb.client.model.WriteModel;
+import dev.featurepipe.core.BoundedMaps;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.ProfileStore;
 import dev.featurepipe.core.StoreUnavailableException;
@@ -53,12 +54,7 @@ public final class MongoProfileStore implements ProfileStore {
      * The set_once fields of documents that this store wrote or found set: set where absent, they never change
      * again, so they are not sent again. One it forgot is sent once more and changes nothing.
      */
-    private final Set<String> knownSetOnce = Collections.newSetFromMap(new LinkedHashMap<>() { // oldest forgotten first
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
-            return size() > KNOWN_SET_ONCE;
-        }
-    });
+    private final Set<String> knownSetOnce = Collections.newSetFromMap(BoundedMaps.leastRecentlyUsedFirst(KNOWN_SET_ONCE));
 
     /**
      * @param appliedUpdates how many updates a profile remembers the events of; at least the batches a consumer
@@ -108,7 +104,7 @@ public final class MongoProfileStore implements ProfileStore {
             String id = ids.get(i);
             folded.get(i).setOnce().forEach((field, value) -> {
                 String known = entity + '\0' + id + '\0' + field;
-                if (!isKnownSetOnce(known)) {
+                if (!knownSetOnce.contains(known)) {
                     setOnce.add(known);
                     writes.add(new UpdateOneModel<>(byId(id, field, new Document("$exists", false)), Updates.set(field, value)));
                 }
@@ -117,15 +113,7 @@ public final class MongoProfileStore implements ProfileStore {
         for (int failed : write(entity, writes)) {
             applyRemainder(entity, ids.get(failed), eventsById.get(ids.get(failed)));
         }
-        synchronized (knownSetOnce) {
-            knownSetOnce.addAll(setOnce);
-        }
-    }
-
-    private boolean isKnownSetOnce(String known) {
-        synchronized (knownSetOnce) {
-            return knownSetOnce.contains(known);
-        }
+        knownSetOnce.addAll(setOnce);
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.featurepipe.redis;
 
+import dev.featurepipe.core.BoundedMaps;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.OnlineStore;
@@ -60,12 +61,7 @@ public final class RedisOnlineStore implements OnlineStore {
     private final int scriptEvents;
     private final RedisScript applyScript;
     /** Per feature key and tile size, the latest tile start whose mark a call of this store set or found. */
-    private final Map<String, Long> markedTiles = new LinkedHashMap<>(1024, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
-            return size() > MARKED_TILES;
-        }
-    };
+    private final Map<String, Long> markedTiles = BoundedMaps.leastRecentlyUsedFirst(MARKED_TILES);
 
     /**
      * @param namespace prefix of every key (the stream's name, so pipelines on one Redis stay apart)
@@ -198,10 +194,13 @@ public final class RedisOnlineStore implements OnlineStore {
                         continue;
                     }
                     String prefix = g + ":" + start + ":";
-                    if (g > 0 && !markedBefore(name + "|" + g, start)) {
-                        tiles.putIfAbsent(new Field(key, prefix),
-                                new String[] {Long.toString(g), Long.toString(start), Long.toString(tile.getValue())});
-                        marking.merge(name + "|" + g, start, Math::max);
+                    if (g > 0) {
+                        String tileKey = name + "|" + g;
+                        if (!markedBefore(tileKey, start)) {
+                            tiles.putIfAbsent(new Field(key, prefix),
+                                    new String[] {Long.toString(g), Long.toString(start), Long.toString(tile.getValue())});
+                            marking.merge(tileKey, start, Math::max);
+                        }
                     }
                     fold(f, key, prefix, e, value);
                     changed = true;
@@ -219,16 +218,12 @@ public final class RedisOnlineStore implements OnlineStore {
          * has dropped the older tiles already (what is dropped depends on the time of the drop, not on the tile).
          */
         private boolean markedBefore(String tileKey, long start) {
-            synchronized (markedTiles) {
-                Long marked = markedTiles.get(tileKey);
-                return marked != null && marked >= start;
-            }
+            Long marked = markedTiles.get(tileKey);
+            return marked != null && marked >= start;
         }
 
         void marked() {
-            synchronized (markedTiles) {
-                marking.forEach((tileKey, start) -> markedTiles.merge(tileKey, start, Math::max));
-            }
+            marking.forEach((tileKey, start) -> markedTiles.merge(tileKey, start, Math::max));
         }
 
         private void fold(AggregateFeature f, String key, String prefix, Event e, Object value) {
