@@ -53,7 +53,7 @@ class ServeDeadlineIT {
         writerConfig = TestServices.config("src/test/resources/registry/it.yaml", Map.of());
         writer = Pipeline.start(writerConfig, EnumSet.of(Role.INGEST, Role.ONLINE), Clock.systemUTC());
         redisRelay = new PausableProxy(TestServices.REDIS.getPort());
-        mongoRelay = new PausableProxy(17017);
+        mongoRelay = new PausableProxy(TestServices.MONGO_PORT);
         // budgets roomy enough for a busy test machine, yet far below the stores' own timeouts
         Config serverConfig = writerConfig.with(Map.of(
                 Config.REDIS_URL, "redis://127.0.0.1:" + redisRelay.port(),

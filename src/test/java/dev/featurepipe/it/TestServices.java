@@ -23,10 +23,13 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * ports of their own, through the same {@link LocalServices} as {@code ./fp services up}, and stops them at the end.
  */
 public final class TestServices implements BeforeAllCallback {
-    static final URI REDIS = URI.create("redis://127.0.0.1:16379");
-    static final URI CLICKHOUSE = URI.create("http://127.0.0.1:18123");
-    static final int CLICKHOUSE_TCP = 19000;
-    static final String MONGO = "mongodb://127.0.0.1:17017";
+    /** Added to every test port (system property {@code fp.it.portOffset}), so two test runs can share a machine. */
+    private static final int OFFSET = Integer.getInteger("fp.it.portOffset", 0);
+    static final URI REDIS = URI.create("redis://127.0.0.1:" + (16379 + OFFSET));
+    static final URI CLICKHOUSE = URI.create("http://127.0.0.1:" + (18123 + OFFSET));
+    static final int CLICKHOUSE_TCP = 19000 + OFFSET;
+    static final int MONGO_PORT = 17017 + OFFSET;
+    static final String MONGO = "mongodb://127.0.0.1:" + MONGO_PORT;
     private static final Path DIR = Path.of("target/it-services").toAbsolutePath();
 
     @Override
