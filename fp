@@ -13,4 +13,4 @@ if [ ! -f "$jar" ] || [ -n "$(find "$home/pom.xml" "$home/src/main" -newer "$jar
   echo "fp: building $(basename "$jar") ..." >&2
   (cd "$home" && mvn -B -q -DskipTests package) >&2
 fi
-exec java ${FP_JAVA_OPTS:--Xms512m -Xmx512m} -Dfp.home="$home" -jar "$jar" "$@"
+exec java ${FP_JAVA_OPTS:--Xms512m -Xmx512m} -XX:+ExitOnOutOfMemoryError -Dfp.home="$home" -jar "$jar" "$@"

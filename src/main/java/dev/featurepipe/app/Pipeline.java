@@ -6,6 +6,8 @@ import dev.featurepipe.clickhouse.BatchSnapshots;
 import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.config.Config;
+import dev.featurepipe.consumer.BatchHandler;
+import dev.featurepipe.consumer.StreamConsumer;
 import dev.featurepipe.core.EventCodec;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.RegistryLoader;
@@ -23,11 +25,12 @@ import dev.featurepipe.redis.RedisBatchValueStore;
 import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisEventLog;
 import dev.featurepipe.redis.RedisOnlineStore;
-import dev.featurepipe.redis.RedisStreamConsumer;
+import dev.featurepipe.redis.RedisEventSource;
 import dev.featurepipe.redis.StreamTrimmer;
 import dev.featurepipe.serve.FeatureService;
 import dev.featurepipe.serve.FeastRoutes;
 import dev.featurepipe.serve.ServeRoutes;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Clock;
@@ -83,22 +86,30 @@ public final class Pipeline implements AutoCloseable {
     }
 
     /** The online group's consumer as the settings make it: no wait to fill a batch, profiles ahead by FP_ONLINE_AHEAD. */
-    public static RedisStreamConsumer.Options onlineConsumer(Config config, String consumer) {
-        return new RedisStreamConsumer.Options(config.get(Config.STREAM), OnlineConsumer.GROUP, consumer,
-                config.get(Config.ONLINE_BATCH), Duration.ZERO, config.get(Config.CLAIM_IDLE),
-                config.get(Config.MAX_DELIVERIES), config.get(Config.STREAM_ENTRY_EVENTS), config.get(Config.ONLINE_AHEAD));
+    public static StreamConsumer.Options onlineConsumer(Config config, String consumer) {
+        return new StreamConsumer.Options(OnlineConsumer.GROUP, consumer, config.get(Config.ONLINE_BATCH), Duration.ZERO,
+                config.get(Config.CLAIM_IDLE), config.get(Config.MAX_DELIVERIES), config.get(Config.STREAM_ENTRY_EVENTS),
+                config.get(Config.ONLINE_AHEAD), config.get(Config.CONSUMER_MAX_BACKOFF));
     }
 
     /** The offline group's consumer as the settings make it, filling a batch for at most {@code maxWait}. */
-    public static RedisStreamConsumer.Options offlineConsumer(Config config, String consumer, Duration maxWait) {
-        return new RedisStreamConsumer.Options(config.get(Config.STREAM), OfflineSink.GROUP, consumer,
-                config.get(Config.OFFLINE_BATCH_SIZE), maxWait, config.get(Config.CLAIM_IDLE),
-                config.get(Config.MAX_DELIVERIES), config.get(Config.STREAM_ENTRY_EVENTS), 0);
+    public static StreamConsumer.Options offlineConsumer(Config config, String consumer, Duration maxWait) {
+        return new StreamConsumer.Options(OfflineSink.GROUP, consumer, config.get(Config.OFFLINE_BATCH_SIZE), maxWait,
+                config.get(Config.CLAIM_IDLE), config.get(Config.MAX_DELIVERIES), config.get(Config.STREAM_ENTRY_EVENTS),
+                0, config.get(Config.CONSUMER_MAX_BACKOFF));
+    }
+
+    /** A consumer of {@code stream} with these options, not yet started. */
+    public static StreamConsumer streamConsumer(Config config, RedisConnections redis, String stream, EventCodec codec,
+                                                StreamConsumer.Options options, BatchHandler handler, MeterRegistry metrics) {
+        return new StreamConsumer(new RedisEventSource(redis, stream, options.group(), options.consumer(),
+                config.get(Config.DEAD_LETTERS_MAX)), codec, options, handler, metrics);
     }
 
     private void startRoles(Config config, Set<Role> roles, Clock clock, ObjectMapper json,
                             PrometheusMeterRegistry metrics, EventCodec codec, String stream) {
         Map<String, BooleanSupplier> checks = new LinkedHashMap<>();
+        List<StreamConsumer> consumers = new ArrayList<>();
         checks.put("redis", this::redisAnswers);
 
         MongoProfileStore profiles = null;
@@ -119,12 +130,12 @@ public final class Pipeline implements AutoCloseable {
             checks.put("clickhouse", this::clickhouseAnswers);
         }
         if (roles.contains(Role.OFFLINE)) {
-            own(new RedisStreamConsumer(redis, codec, offlineConsumer(config, consumer, config.get(Config.OFFLINE_BATCH_INTERVAL)),
-                    new OfflineSink(offlineTable, metrics), metrics).start());
+            consumers.add(own(streamConsumer(config, redis, stream, codec, offlineConsumer(config, consumer,
+                    config.get(Config.OFFLINE_BATCH_INTERVAL)), new OfflineSink(offlineTable, metrics), metrics).start()));
         }
         if (roles.contains(Role.ONLINE)) {
-            own(new RedisStreamConsumer(redis, codec, onlineConsumer(config, consumer),
-                    own(new OnlineConsumer(online, profiles, metrics, config.get(Config.ONLINE_BATCH))), metrics).start());
+            consumers.add(own(streamConsumer(config, redis, stream, codec, onlineConsumer(config, consumer),
+                    own(new OnlineConsumer(online, profiles, metrics, config.get(Config.ONLINE_BATCH))), metrics).start()));
         }
         if (materializes) {
             var store = new RedisBatchValueStore(redis, stream, consumer);
@@ -134,8 +145,8 @@ public final class Pipeline implements AutoCloseable {
         List<HttpApi.Routes> routes = new ArrayList<>();
         if (roles.contains(Role.INGEST)) {
             // groups exist before the first event, so no consumer that starts later misses one
-            RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
-            RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
+            RedisEventSource.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
+            RedisEventSource.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
             var eventLog = new RedisEventLog(redis, codec, stream, config.get(Config.INGEST_DEDUPE_TTL),
                     config.get(Config.STREAM_MAX_BACKLOG), config.get(Config.STREAM_ENTRY_EVENTS));
             own(new StreamTrimmer(redis, stream, config.get(Config.STREAM_TRIM_INTERVAL), metrics));
@@ -155,7 +166,9 @@ public final class Pipeline implements AutoCloseable {
             HttpApi.ReadinessCheck readiness = () -> {
                 Map<String, Boolean> status = new LinkedHashMap<>();
                 checks.forEach((name, check) -> status.put(name, check.getAsBoolean()));
-                return status;
+                Map<String, String> stopped = new LinkedHashMap<>();
+                consumers.forEach(c -> c.failure().ifPresent(why -> stopped.put(c.group(), why)));
+                return new HttpApi.Readiness(status, stopped);
             };
             var options = new HttpApi.Options(config.get(Config.HTTP_HOST), config.get(Config.HTTP_PORT),
                     config.get(Config.HTTP_MAX_BODY_MB) * 1024L * 1024L);

@@ -12,7 +12,8 @@ import dev.featurepipe.core.registry.RegistryLoader;
 import dev.featurepipe.offline.OfflineSink;
 import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisEventLog;
-import dev.featurepipe.redis.RedisStreamConsumer;
+import dev.featurepipe.consumer.StreamConsumer;
+import dev.featurepipe.redis.RedisEventSource;
 import dev.featurepipe.redis.StreamGroups;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.PrintStream;
@@ -116,16 +117,16 @@ public final class OfflineBench {
         return table;
     }
 
-    private RedisStreamConsumer sinkConsumer(RedisConnections redis, EventCodec codec, ClickHouseEventTable table, String stream,
+    private StreamConsumer sinkConsumer(RedisConnections redis, EventCodec codec, ClickHouseEventTable table, String stream,
                                              Duration maxWait) {
         SimpleMeterRegistry metrics = new SimpleMeterRegistry();
-        return new RedisStreamConsumer(redis, codec, Pipeline.offlineConsumer(config.with(Map.of(Config.STREAM, stream)),
-                "bench", maxWait), new OfflineSink(table, metrics), metrics).start();
+        return Pipeline.streamConsumer(config, redis, stream, codec, Pipeline.offlineConsumer(config, "bench", maxWait),
+                new OfflineSink(table, metrics), metrics).start();
     }
 
     private String fillStream(RedisConnections redis, EventCodec codec, List<Event> events, String name) {
         String stream = run + ":" + name;
-        RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
+        RedisEventSource.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
         RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ZERO, Long.MAX_VALUE,
                 config.get(Config.STREAM_ENTRY_EVENTS));
         for (int from = 0; from < events.size(); from += 1000) {
@@ -138,7 +139,7 @@ public final class OfflineBench {
         System.gc();
         long t0 = System.nanoTime();
         // a full stream gives full batches; not waiting FP_OFFLINE_BATCH_INTERVAL for the last one to fill
-        try (RedisStreamConsumer consumer = sinkConsumer(redis, codec, table, stream, Duration.ZERO)) {
+        try (StreamConsumer consumer = sinkConsumer(redis, codec, table, stream, Duration.ZERO)) {
             if (!StreamGroups.awaitCaughtUp(redis.shared().sync(), stream, Duration.ofMinutes(10), () -> { })) {
                 throw new IllegalStateException("the offline group did not catch up within 10 minutes");
             }
@@ -165,7 +166,7 @@ public final class OfflineBench {
     /** Appends events at a fixed rate, each stamped with its append time, and times when ClickHouse shows each. */
     private Histogram lag(RedisConnections redis, EventCodec codec, ClickHouseEventTable table, Event template) {
         String stream = run + ":lag";
-        RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
+        RedisEventSource.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
         RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ZERO, Long.MAX_VALUE,
                 config.get(Config.STREAM_ENTRY_EVENTS));
         List<long[]> polls = new CopyOnWriteArrayList<>(); // {poll time, newest ts visible}
@@ -181,7 +182,7 @@ public final class OfflineBench {
         List<Long> sent = new ArrayList<>();
         int perTick = Math.max(1, rate / 100);
         long tickNanos = 1_000_000_000L * perTick / rate;
-        try (RedisStreamConsumer consumer = sinkConsumer(redis, codec, table, stream, config.get(Config.OFFLINE_BATCH_INTERVAL))) {
+        try (StreamConsumer consumer = sinkConsumer(redis, codec, table, stream, config.get(Config.OFFLINE_BATCH_INTERVAL))) {
             poller.start();
             long start = System.nanoTime();
             long ticks = (long) seconds * rate / perTick;

@@ -14,7 +14,8 @@ import dev.featurepipe.online.OnlineConsumer;
 import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisEventLog;
 import dev.featurepipe.redis.RedisOnlineStore;
-import dev.featurepipe.redis.RedisStreamConsumer;
+import dev.featurepipe.consumer.StreamConsumer;
+import dev.featurepipe.redis.RedisEventSource;
 import dev.featurepipe.redis.StreamGroups;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.api.async.RedisAsyncCommands;
@@ -152,7 +153,7 @@ public final class OnlineBench {
     private double consumer(RedisConnections redis, MongoConnection mongo, Registry registry, List<Event> events) {
         String stream = run + ":b";
         EventCodec codec = new EventCodec(new ObjectMapper(), registry);
-        RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
+        RedisEventSource.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
         RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ZERO, Long.MAX_VALUE,
                 config.get(Config.STREAM_ENTRY_EVENTS));
         for (int from = 0; from < events.size(); from += 1000) {
@@ -163,8 +164,8 @@ public final class OnlineBench {
         try (OnlineConsumer handler = new OnlineConsumer(new RedisOnlineStore(redis, registry, stream, Clock.systemUTC(), scriptEvents),
                 new MongoProfileStore(mongo.database(), registry, Pipeline.appliedUpdates(config)), metrics,
                 config.get(Config.ONLINE_BATCH));
-             RedisStreamConsumer consumer = new RedisStreamConsumer(redis, codec, Pipeline.onlineConsumer(
-                     config.with(Map.of(Config.STREAM, stream)), "bench"), handler, metrics).start()) {
+             StreamConsumer consumer = Pipeline.streamConsumer(config, redis, stream, codec,
+                     Pipeline.onlineConsumer(config, "bench"), handler, metrics).start()) {
             while (!StreamGroups.status(redis.shared().sync(), stream).stream().allMatch(StreamGroups.GroupStatus::caughtUp)) {
                 Thread.sleep(20);
             }

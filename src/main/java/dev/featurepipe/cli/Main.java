@@ -15,6 +15,7 @@ import picocli.CommandLine.Model.OptionSpec;
 public final class Main {
 
     public static void main(String[] args) {
+        Thread.setDefaultUncaughtExceptionHandler(new ExitOnError());
         System.exit(commandLine().execute(args));
     }
 

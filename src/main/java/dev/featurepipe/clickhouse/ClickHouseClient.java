@@ -1,6 +1,5 @@
 package dev.featurepipe.clickhouse;
 
-import dev.featurepipe.core.StoreRejectedException;
 import dev.featurepipe.core.StoreUnavailableException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -11,9 +10,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * ClickHouse over its HTTP interface, which every version from 18.16 on speaks the same way. The query goes in
@@ -22,12 +18,6 @@ import java.util.regex.Pattern;
 public final class ClickHouseClient {
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
     private static final int MAX_QUERY_BYTES = 64 << 20;
-    private static final Pattern ERROR_CODE = Pattern.compile("Code: (\\d+)");
-    /**
-     * Error codes that say "not now" rather than "never": timeouts, network errors, too many queries or parts,
-     * memory limits, a read-only table. Any other error is the statement's fault and retrying will not help.
-     */
-    private static final Set<Integer> TRANSIENT_ERRORS = Set.of(159, 202, 209, 210, 241, 242, 252, 425);
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
     private final URI base;
@@ -41,7 +31,7 @@ public final class ClickHouseClient {
 
     /** Runs a statement or query and returns the response body. */
     public String execute(String sql) {
-        return send(HttpRequest.newBuilder(uri(null)).POST(HttpRequest.BodyPublishers.ofString(sql)), sql,
+        return send(HttpRequest.newBuilder(uri(null)).POST(HttpRequest.BodyPublishers.ofString(sql)), sql, false,
                 HttpResponse.BodyHandlers.ofString(), body -> body);
     }
 
@@ -53,7 +43,7 @@ public final class ClickHouseClient {
 
     /** Runs a query and hands its answer, streamed, to {@code reader}. */
     public void stream(String sql, BodyReader reader) {
-        InputStream body = send(HttpRequest.newBuilder(uri(null)).POST(HttpRequest.BodyPublishers.ofString(sql)), sql,
+        InputStream body = send(HttpRequest.newBuilder(uri(null)).POST(HttpRequest.BodyPublishers.ofString(sql)), sql, false,
                 HttpResponse.BodyHandlers.ofInputStream(), in -> new String(in.readAllBytes(), StandardCharsets.UTF_8));
         try (body) {
             reader.read(body);
@@ -70,7 +60,7 @@ public final class ClickHouseClient {
 
     /** Runs an INSERT statement (which names its format) with the rows as the body. */
     public void insert(String sql, byte[] rows) {
-        send(HttpRequest.newBuilder(uri(sql)).POST(HttpRequest.BodyPublishers.ofByteArray(rows)), sql,
+        send(HttpRequest.newBuilder(uri(sql)).POST(HttpRequest.BodyPublishers.ofByteArray(rows)), sql, true,
                 HttpResponse.BodyHandlers.ofString(), body -> body);
     }
 
@@ -97,7 +87,9 @@ public final class ClickHouseClient {
         String of(T body) throws IOException;
     }
 
-    private <T> T send(HttpRequest.Builder request, String sql, HttpResponse.BodyHandler<T> handler, ErrorText<T> errorText) {
+    /** @param rows whether the request sends rows, whose errors {@link ClickHouseErrors} sorts apart from queries' */
+    private <T> T send(HttpRequest.Builder request, String sql, boolean rows, HttpResponse.BodyHandler<T> handler,
+                       ErrorText<T> errorText) {
         HttpResponse<T> response;
         String error;
         try {
@@ -114,11 +106,7 @@ public final class ClickHouseClient {
         }
         String message = "ClickHouse at " + base + " answered " + response.statusCode() + " to " + abbreviate(sql)
                 + ": " + abbreviate(error.strip());
-        Matcher code = ERROR_CODE.matcher(error);
-        if (response.statusCode() == 503 || (code.find() && TRANSIENT_ERRORS.contains(Integer.parseInt(code.group(1))))) {
-            throw new StoreUnavailableException(message, null);
-        }
-        throw new StoreRejectedException(message, null);
+        throw ClickHouseErrors.of(rows, response.statusCode(), error, message);
     }
 
     private static String abbreviate(String s) {

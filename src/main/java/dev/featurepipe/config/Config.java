@@ -58,6 +58,11 @@ public final class Config {
             duration());
     public static final Setting<Integer> MAX_DELIVERIES = new Setting<>("FP_MAX_DELIVERIES", "5",
             "deliveries after which an entry no consumer acknowledged goes to the dead-letter stream", positive(1000));
+    public static final Setting<Duration> CONSUMER_MAX_BACKOFF = new Setting<>("FP_CONSUMER_MAX_BACKOFF", "10s",
+            "longest pause of a consumer between two attempts at a batch while a store is unavailable (from 100 ms, doubling)",
+            duration());
+    public static final Setting<Integer> DEAD_LETTERS_MAX = new Setting<>("FP_DEAD_LETTERS_MAX", "100000",
+            "entries the dead-letter stream keeps; the oldest beyond it are dropped and counted", positive(100_000_000));
     public static final Setting<Integer> OFFLINE_BATCH_SIZE = new Setting<>("FP_OFFLINE_BATCH_SIZE", "20000",
             "events per ClickHouse INSERT (a batch is written when it is this big or FP_OFFLINE_BATCH_INTERVAL old)",
             positive(1_000_000));
@@ -97,7 +102,7 @@ public final class Config {
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
             STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
-            CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, ONLINE_AHEAD, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
+            CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, CONSUMER_MAX_BACKOFF, DEAD_LETTERS_MAX, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, ONLINE_AHEAD, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
             SERVE_PROFILE_THREADS);
 

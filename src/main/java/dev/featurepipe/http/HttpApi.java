@@ -34,9 +34,16 @@ public final class HttpApi implements AutoCloseable {
     public interface Routes extends Consumer<JavalinConfig> {
     }
 
-    /** Reports whether each store a role depends on answers; used by /readyz. */
+    /** Reports whether each store a role depends on answers, and why a role stopped if one did; used by /readyz. */
     public interface ReadinessCheck {
-        Map<String, Boolean> check();
+        Readiness check();
+    }
+
+    /** Per store whether it answers; per role that stopped on its own, why. */
+    public record Readiness(Map<String, Boolean> stores, Map<String, String> stoppedRoles) {
+        public boolean ready() {
+            return stoppedRoles.isEmpty() && stores.values().stream().allMatch(Boolean::booleanValue);
+        }
     }
 
     private final Javalin app;
@@ -109,9 +116,9 @@ public final class HttpApi implements AutoCloseable {
         return root.getMessage();
     }
 
-    private void ready(Context ctx, Map<String, Boolean> stores) {
-        boolean all = stores.values().stream().allMatch(Boolean::booleanValue);
-        respond(ctx, json, all ? 200 : 503, Map.of("ready", all, "stores", stores));
+    private void ready(Context ctx, Readiness readiness) {
+        respond(ctx, json, readiness.ready() ? 200 : 503, Map.of("ready", readiness.ready(), "stores", readiness.stores(),
+                "stopped", readiness.stoppedRoles()));
     }
 
     private void error(Context ctx, MeterRegistry metrics, int status, String message, List<?> details) {

@@ -27,6 +27,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.bson.BSONException;
 import org.bson.Document;
 import org.bson.conversions.Bson;
 
@@ -145,7 +146,7 @@ public final class MongoProfileStore implements ProfileStore {
             }
             return ids;
         } catch (MongoException e) {
-            throw unavailable("reading the applied events of " + entity + " " + id, e);
+            throw MongoErrors.translate("reading the applied events of " + entity + " " + id, e);
         }
     }
 
@@ -213,12 +214,12 @@ public final class MongoProfileStore implements ProfileStore {
             } catch (MongoBulkWriteException e) {
                 var first = e.getWriteErrors().get(0);
                 if (ErrorCategory.fromErrorCode(first.getCode()) != ErrorCategory.DUPLICATE_KEY) {
-                    throw unavailable("updating profiles of " + entity, e);
+                    throw MongoErrors.translate("updating profiles of " + entity, e);
                 }
                 guarded.add(from + first.getIndex());
                 from += first.getIndex() + 1;
-            } catch (MongoException e) {
-                throw unavailable("updating profiles of " + entity, e);
+            } catch (MongoException | BSONException e) {
+                throw MongoErrors.translate("updating profiles of " + entity, e);
             }
         }
         return guarded;
@@ -239,11 +240,7 @@ public final class MongoProfileStore implements ProfileStore {
             }
             return profiles;
         } catch (MongoException e) {
-            throw unavailable("reading " + ids.size() + " profile(s) of " + entity, e);
+            throw MongoErrors.translate("reading " + ids.size() + " profile(s) of " + entity, e);
         }
-    }
-
-    private static StoreUnavailableException unavailable(String doing, MongoException e) {
-        return new StoreUnavailableException("MongoDB: " + doing + " failed: " + e.getMessage(), e);
     }
 }

@@ -1,15 +1,15 @@
 package dev.featurepipe.offline;
 
+import dev.featurepipe.consumer.BatchHandler;
 import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.OfflineStore;
-import dev.featurepipe.redis.RedisStreamConsumer;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.util.List;
 
 /** The offline role: writes each batch of raw events to the offline store; the batch is acknowledged after that. */
-public final class OfflineSink implements RedisStreamConsumer.BatchHandler {
+public final class OfflineSink implements BatchHandler {
     public static final String GROUP = "offline";
 
     private final OfflineStore store;

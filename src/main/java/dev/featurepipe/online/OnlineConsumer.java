@@ -1,10 +1,11 @@
 package dev.featurepipe.online;
 
+import dev.featurepipe.consumer.BatchHandler;
+import dev.featurepipe.consumer.Finish;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.OnlineStore;
 import dev.featurepipe.core.ProfileStore;
-import dev.featurepipe.redis.RedisStreamConsumer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.util.ArrayList;
@@ -23,7 +24,7 @@ import java.util.concurrent.TimeUnit;
  * profile write does not delay the online features; the batches whose profile updates wait meanwhile are then
  * written together, in one call of at most a batch's worth of events.
  */
-public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, AutoCloseable {
+public final class OnlineConsumer implements BatchHandler, AutoCloseable {
     public static final String GROUP = "online";
 
     private final OnlineStore online;
@@ -72,7 +73,7 @@ public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, A
      * consumer handles them all again, in order ({@link #resume}).
      */
     @Override
-    public RedisStreamConsumer.Finish start(List<LoggedEvent> batch) {
+    public Finish start(List<LoggedEvent> batch) {
         Waiting queued = new Waiting(batch.stream().map(LoggedEvent::event).toList(), new CompletableFuture<>());
         waiting.add(queued);
         profileWriter.execute(this::writeWaiting);
@@ -86,7 +87,7 @@ public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, A
         metrics.counter("featurepipe.online.events", "outcome", "applied").increment(result.applied());
         metrics.counter("featurepipe.online.events", "outcome", "duplicate").increment(result.duplicates());
         metrics.counter("featurepipe.online.events", "outcome", "late").increment(result.late());
-        return RedisStreamConsumer.Finish.of(queued.written());
+        return Finish.of(queued.written());
     }
 
     /**
@@ -113,6 +114,10 @@ public final class OnlineConsumer implements RedisStreamConsumer.BatchHandler, A
             } catch (RuntimeException e) {
                 halted = e;
                 failure = e;
+            } catch (Error e) {
+                // the consumer waiting for these batches gets the error and ends the process; none waits forever
+                group.forEach(w -> w.written().completeExceptionally(e));
+                throw e;
             }
         }
         for (Waiting w : group) {

@@ -1,6 +1,7 @@
 package dev.featurepipe.redis;
 
 import dev.featurepipe.core.FeaturepipeException;
+import dev.featurepipe.core.StoreFailedException;
 import dev.featurepipe.core.StoreRejectedException;
 import dev.featurepipe.core.StoreUnavailableException;
 import io.lettuce.core.ClientOptions;
@@ -27,6 +28,9 @@ import java.util.regex.Pattern;
 public final class RedisConnections implements AutoCloseable {
     private static final Pattern TRANSIENT_REPLY =
             Pattern.compile("(BUSY|LOADING|OOM|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|NOREPLICAS)");
+    /** Error replies of the commands the apply script runs that a value of the event causes. */
+    private static final Pattern DATA_REPLY = Pattern.compile(
+            "NaN or Infinity|not a (valid )?float|not an integer|would overflow|out of range");
 
     /** How long a command may wait for its answer unless the URL says otherwise ({@code ?timeout=}). */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
@@ -111,18 +115,23 @@ public final class RedisConnections implements AutoCloseable {
 
     /**
      * The one place Lettuce failures become featurepipe's, naming the server: an error reply that says "not now"
-     * (busy, loading, out of memory, read-only) or no reply at all is {@link StoreUnavailableException}, any other
-     * error reply (a script or type error) is {@link StoreRejectedException}.
+     * (busy, loading, out of memory, read-only) or no reply at all is {@link StoreUnavailableException}; one about
+     * a value (a sum that would overflow or not be finite, a number that is not one) is the data's fault,
+     * {@link StoreRejectedException}; any other error reply (a wrong type, an unknown command, a script error) is
+     * a bug or a misconfiguration, {@link StoreFailedException}.
      */
     public FeaturepipeException failure(String doing, Exception cause) {
         Throwable root = cause instanceof ExecutionException && cause.getCause() != null ? cause.getCause() : cause;
         String reason = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
         String message = "Redis at " + uri.getHost() + ":" + uri.getPort() + ": " + doing + " failed: " + reason;
-        if (root instanceof RedisCommandExecutionException && TRANSIENT_REPLY.matcher(reason).lookingAt()) {
+        if (!(root instanceof RedisCommandExecutionException)) {
             return new StoreUnavailableException(message, root);
         }
-        return root instanceof RedisCommandExecutionException ? new StoreRejectedException(message, root)
-                : new StoreUnavailableException(message, root);
+        if (TRANSIENT_REPLY.matcher(reason).lookingAt()) {
+            return new StoreUnavailableException(message, root);
+        }
+        return DATA_REPLY.matcher(reason).find() ? new StoreRejectedException(message, root)
+                : new StoreFailedException(message, root);
     }
 
     @Override

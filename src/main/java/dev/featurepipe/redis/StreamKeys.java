@@ -19,7 +19,7 @@ public final class StreamKeys {
     }
 
     /** Where entries that cannot be processed are kept, with the reason. */
-    static String deadLetters(String stream) {
+    public static String deadLetters(String stream) {
         return stream + ":dead";
     }
 

@@ -44,6 +44,11 @@ public final class StreamTrimmer implements AutoCloseable {
         } catch (RuntimeException e) {
             failures.increment();
             log.warn("trimmer: trimming stream {} failed: {}", stream, e.toString());
+        } catch (Error e) {
+            // a scheduled task's Error would only end the schedule, silently: hand it to the thread's handler
+            Thread self = Thread.currentThread();
+            self.getUncaughtExceptionHandler().uncaughtException(self, e);
+            throw e;
         }
     }
 

@@ -14,10 +14,10 @@ import dev.featurepipe.it.PropertyModel.Tx;
 import dev.featurepipe.online.OnlineConsumer;
 import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisEventLog;
+import dev.featurepipe.redis.RedisEventSource;
 import dev.featurepipe.redis.RedisOnlineStore;
-import dev.featurepipe.verify.SkewCheck;
-import dev.featurepipe.redis.RedisStreamConsumer;
 import dev.featurepipe.redis.StreamGroups;
+import dev.featurepipe.verify.SkewCheck;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -67,7 +67,7 @@ class OnlineConsumerCrashIT {
         Registry registry = RegistryLoader.load(Path.of(REGISTRY));
         String stream = config.get(Config.STREAM);
         try (RedisConnections redis = new RedisConnections(config.get(Config.REDIS_URL))) {
-            RedisStreamConsumer.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
+            RedisEventSource.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
             List<Tx> events = appendEvents(redis, registry, stream);
             long entries = redis.shared().sync().xlen(stream);
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.featurepipe.config.Config;
+import dev.featurepipe.consumer.Finish;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.ProfileStore;
@@ -15,7 +16,6 @@ import dev.featurepipe.it.TestServices;
 import dev.featurepipe.mongo.MongoProfileStore;
 import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisOnlineStore;
-import dev.featurepipe.redis.RedisStreamConsumer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -114,9 +114,9 @@ class OnlineConsumerIT {
         List<LoggedEvent> second = batch("2", "second");
         List<LoggedEvent> third = batch("3", "third");
         try (OnlineConsumer consumer = new OnlineConsumer(online, failing, new SimpleMeterRegistry(), 100)) {
-            RedisStreamConsumer.Finish one = consumer.start(first);
-            RedisStreamConsumer.Finish two = consumer.start(second);
-            RedisStreamConsumer.Finish three = consumer.start(third);
+            Finish one = consumer.start(first);
+            Finish two = consumer.start(second);
+            Finish three = consumer.start(third);
             assertThat(two.isDone()).as("the second batch's updates wait for the first's").isFalse();
             failing.release.countDown();
 
@@ -138,7 +138,7 @@ class OnlineConsumerIT {
     void theBatchesWaitingWhileAProfileWriteRunsAreWrittenTogetherInStreamOrderUpToTheWriteSize() throws InterruptedException {
         HoldingFirst slow = new HoldingFirst(false);
         RedisOnlineStore online = new RedisOnlineStore(redis, registry, "it-ahead-" + UUID.randomUUID(), Clock.systemUTC(), 100);
-        List<RedisStreamConsumer.Finish> started = new ArrayList<>();
+        List<Finish> started = new ArrayList<>();
         try (OnlineConsumer consumer = new OnlineConsumer(online, slow, new SimpleMeterRegistry(), 2)) {
             started.add(consumer.start(batch("1", "first")));
             slow.holding.await();
@@ -146,7 +146,7 @@ class OnlineConsumerIT {
                 started.add(consumer.start(batch(n, "batch " + n)));
             }
             slow.release.countDown();
-            started.forEach(RedisStreamConsumer.Finish::await);
+            started.forEach(Finish::await);
         }
         assertThat(slow.calls).containsExactly(List.of(user + "-1"), List.of(user + "-2", user + "-3"), List.of(user + "-4"));
         assertThat(profile()).containsEntry("country", "batch 4").containsEntry("order_count", 4L);

@@ -1,0 +1,131 @@
+package dev.featurepipe.redis;
+
+import dev.featurepipe.consumer.EventSource;
+import io.lettuce.core.Consumer;
+import io.lettuce.core.Limit;
+import io.lettuce.core.Range;
+import io.lettuce.core.RedisBusyException;
+import io.lettuce.core.RedisException;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.StreamMessage;
+import io.lettuce.core.XAutoClaimArgs;
+import io.lettuce.core.XGroupCreateArgs;
+import io.lettuce.core.XReadArgs;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.models.stream.ClaimedMessages;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * A consumer group's view of the event stream for one consumer: XREADGROUP, XAUTOCLAIM, XPENDING, XACK, and the
+ * dead-letter stream beside it. An entry holds one or more events, one per line (see {@link RedisEventLog}).
+ * Blocking reads go over a connection of their own, so they hold up no other command.
+ */
+public final class RedisEventSource implements EventSource {
+    /** Adds a dead letter, trimming the stream to ARGV[1] entries exactly; returns how many it dropped. */
+    private static final String ADD_DEAD_LETTER = "local n = redis.call('XLEN', KEYS[1]) + 1 - tonumber(ARGV[1])"
+            + " redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'id', ARGV[2], 'group', ARGV[3], 'reason', ARGV[4], 'e', ARGV[5])"
+            + " return math.max(n, 0)";
+
+    private final RedisConnections redis;
+    private final int maxDeadLetters;
+    private final String stream;
+    private final Consumer<String> me;
+    private RedisCommands<String, String> reader;
+    private String claimCursor = "0-0";
+
+    /** @param maxDeadLetters the most entries the dead-letter stream keeps */
+    public RedisEventSource(RedisConnections redis, String stream, String group, String consumer, int maxDeadLetters) {
+        this.redis = redis;
+        this.maxDeadLetters = maxDeadLetters;
+        this.stream = stream;
+        this.me = Consumer.from(group, consumer);
+        ensureGroup(redis.shared().sync(), stream, group);
+    }
+
+    /** Creates the group at the start of the stream (and the stream) unless it exists. */
+    public static void ensureGroup(RedisCommands<String, String> redis, String stream, String group) {
+        try {
+            redis.xgroupCreate(XReadArgs.StreamOffset.from(stream, "0"), group, XGroupCreateArgs.Builder.mkstream());
+        } catch (RedisBusyException e) {
+            // BUSYGROUP: it exists already
+        }
+    }
+
+    @Override
+    public List<Entry> read(int entries, Duration block) {
+        return calling("reading", () -> entries(reader().xreadgroup(me, XReadArgs.Builder.count(entries).block(block),
+                XReadArgs.StreamOffset.lastConsumed(stream))));
+    }
+
+    @Override
+    public List<Entry> readOwnPending(int entries) {
+        return calling("re-reading pending entries", () -> entries(reader().xreadgroup(me,
+                XReadArgs.Builder.count(entries), XReadArgs.StreamOffset.from(stream, "0"))));
+    }
+
+    @Override
+    public List<Entry> claim(int entries, Duration minIdle) {
+        return calling("claiming idle entries", () -> {
+            ClaimedMessages<String, String> result = reader().xautoclaim(stream, new XAutoClaimArgs<String>()
+                    .consumer(me).minIdleTime(minIdle).startId(claimCursor).count(entries));
+            claimCursor = result.getId();
+            return entries(result.getMessages().stream().filter(m -> m.getBody() != null).toList());
+        });
+    }
+
+    @Override
+    public Map<String, Long> deliveries(List<Entry> entries) {
+        return calling("reading delivery counts", () -> {
+            Map<String, Long> counts = new HashMap<>();
+            redis.shared().sync().xpending(stream, me, Range.create(entries.get(0).id(), entries.get(entries.size() - 1).id()),
+                    Limit.from(entries.size())).forEach(p -> counts.put(p.getId(), p.getRedeliveryCount()));
+            return counts;
+        });
+    }
+
+    @Override
+    public void acknowledge(List<String> ids) {
+        calling("acknowledging " + ids.size() + " entries", () -> redis.shared().sync().xack(stream, me.getGroup(),
+                ids.toArray(String[]::new)));
+    }
+
+    @Override
+    public long deadLetter(DeadLetter letter) {
+        return calling("writing a dead letter", () -> redis.shared().sync().<Long>eval(ADD_DEAD_LETTER, ScriptOutputType.INTEGER,
+                new String[] {StreamKeys.deadLetters(stream)}, Integer.toString(maxDeadLetters), letter.position(),
+                letter.group(), letter.reason(), letter.payload()));
+    }
+
+    @Override
+    public String describe() {
+        return "stream " + stream;
+    }
+
+    private RedisCommands<String, String> reader() {
+        if (reader == null) {
+            reader = redis.dedicated().sync();
+        }
+        return reader;
+    }
+
+    private <T> T calling(String doing, Supplier<T> call) {
+        try {
+            return call.get();
+        } catch (RedisException e) {
+            throw redis.failure(doing + " on stream " + stream + " (group " + me.getGroup() + ")", e);
+        }
+    }
+
+    private static List<Entry> entries(List<StreamMessage<String, String>> messages) {
+        List<Entry> entries = new ArrayList<>(messages.size());
+        for (StreamMessage<String, String> m : messages) {
+            entries.add(new Entry(m.getId(), List.of(m.getBody().getOrDefault("e", "").split("\n", -1))));
+        }
+        return entries;
+    }
+}

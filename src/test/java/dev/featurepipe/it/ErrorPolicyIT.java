@@ -1,0 +1,141 @@
+package dev.featurepipe.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.mongodb.client.MongoClient;
+import com.mongodb.client.MongoClients;
+import dev.featurepipe.app.Pipeline;
+import dev.featurepipe.app.Role;
+import dev.featurepipe.clickhouse.ClickHouseClient;
+import dev.featurepipe.config.Config;
+import dev.featurepipe.online.OnlineConsumer;
+import dev.featurepipe.offline.OfflineSink;
+import dev.featurepipe.redis.StreamGroups;
+import dev.featurepipe.redis.StreamKeys;
+import io.lettuce.core.Range;
+import io.lettuce.core.StreamMessage;
+import io.lettuce.core.api.sync.RedisCommands;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.bson.Document;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Each store's errors reach the consumers as one of three outcomes, on the real servers: an event MongoDB cannot
+ * apply is dead-lettered alone, ClickHouse's unwritable table is waited for, and a broken invariant in Redis stops
+ * the online consumer with /readyz naming it.
+ */
+@ExtendWith(TestServices.class)
+@Timeout(120)
+class ErrorPolicyIT {
+    private static final String REGISTRY = "src/test/resources/registry/it.yaml";
+
+    private static Map<String, Object> order(String id, String user) {
+        return Map.of("event_id", id, "event_type", "order", "user_id", user, "amount", 5.0, "sku", "a", "country", "FR");
+    }
+
+    private static List<StreamMessage<String, String>> deadLetters(Pipeline pipeline, Config config) {
+        return pipeline.redis().shared().sync().xrange(StreamKeys.deadLetters(config.get(Config.STREAM)), Range.create("-", "+"));
+    }
+
+    private static boolean caughtUp(Pipeline pipeline, Config config, String group) {
+        return StreamGroups.status(pipeline.redis().shared().sync(), config.get(Config.STREAM)).stream()
+                .anyMatch(g -> g.name().equals(group) && g.caughtUp());
+    }
+
+    @Test
+    void anIncOnAProfileFieldHoldingAStringDeadLettersThatEventAloneAndTheGroupGoesOn() {
+        Config config = TestServices.config(REGISTRY, Map.of());
+        String broken = "broken-" + UUID.randomUUID();
+        String healthy = "healthy-" + UUID.randomUUID();
+        try (MongoClient mongo = MongoClients.create(TestServices.MONGO);
+             Pipeline pipeline = Pipeline.start(config, EnumSet.of(Role.INGEST, Role.ONLINE, Role.SERVE), Clock.systemUTC())) {
+            mongo.getDatabase(config.get(Config.MONGO_DATABASE)).getCollection("user")
+                    .insertOne(new Document("_id", broken).append("total_spend", "a lot"));
+            Api api = new Api(pipeline.httpPort());
+            List<Map<String, Object>> events = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                events.add(order("h" + i, healthy));
+            }
+            events.add(10, order("poison", broken));
+            assertThat(api.postJson("/v1/events", events).status()).isEqualTo(202);
+            assertThat(api.postJson("/v1/events", List.of(order("after", healthy))).status()).isEqualTo(202);
+
+            await().atMost(Duration.ofSeconds(60)).until(() -> caughtUp(pipeline, config, OnlineConsumer.GROUP));
+            assertThat(deadLetters(pipeline, config)).singleElement().satisfies(m -> {
+                assertThat(m.getBody().get("group")).isEqualTo(OnlineConsumer.GROUP);
+                assertThat(m.getBody().get("e")).contains("\"poison\"");
+                assertThat(m.getBody().get("reason")).contains("MongoDB").contains("total_spend");
+            });
+            Api.Reply profile = api.get("/v1/features/user/" + healthy + "?features=order_count,total_spend");
+            assertThat(profile.body().get("features").get("order_count").asLong()).isEqualTo(21);
+            assertThat(profile.body().get("features").get("total_spend").asDouble()).isEqualTo(105.0);
+            assertThat(api.get("/readyz").status()).isEqualTo(200);
+            assertThat(api.getText("/metrics")).contains("featurepipe_consumer_failures_total{group=\"online\",outcome=\"poison\"}");
+        }
+    }
+
+    @Test
+    void aKeyOfAnotherTypeStopsTheOnlineConsumerWithoutADeadLetterAndReadyzSaysWhy() {
+        Config config = TestServices.config(REGISTRY, Map.of());
+        String user = "wrong-type-" + UUID.randomUUID();
+        try (Pipeline pipeline = Pipeline.start(config, EnumSet.of(Role.INGEST, Role.ONLINE, Role.SERVE), Clock.systemUTC())) {
+            RedisCommands<String, String> redis = pipeline.redis().shared().sync();
+            redis.set(StreamKeys.feature(config.get(Config.STREAM), "user", user, "spend"), "not a hash");
+            Api api = new Api(pipeline.httpPort());
+            assertThat(api.get("/readyz").status()).isEqualTo(200);
+            assertThat(api.postJson("/v1/events", List.of(order("e1", user))).status()).isEqualTo(202);
+
+            await().atMost(Duration.ofSeconds(30)).until(() -> api.get("/readyz").status() == 503);
+            Api.Reply ready = api.get("/readyz");
+            assertThat(ready.body().get("stores").get("redis").asBoolean()).isTrue();
+            assertThat(ready.body().get("stopped").get(OnlineConsumer.GROUP).asText()).contains("WRONGTYPE");
+            assertThat(deadLetters(pipeline, config)).isEmpty();
+            assertThat(StreamGroups.status(redis, config.get(Config.STREAM)).stream()
+                    .filter(g -> g.name().equals(OnlineConsumer.GROUP))).singleElement()
+                    .satisfies(g -> assertThat(g.pending()).as("left pending for a restart").isEqualTo(1));
+            assertThat(api.getText("/metrics")).contains("featurepipe_consumer_fatal_total{group=\"online\"} 1.0");
+        }
+    }
+
+    @Test
+    void aTableThatCannotBeWrittenForAWhileLosesNoEventAndDeadLettersNone() throws Exception {
+        Config config = TestServices.config(REGISTRY, Map.of());
+        String user = "detached-" + UUID.randomUUID();
+        try (Pipeline pipeline = Pipeline.start(config, EnumSet.of(Role.INGEST, Role.OFFLINE), Clock.systemUTC())) {
+            Api api = new Api(pipeline.httpPort());
+            ClickHouseClient clickhouse = new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), config.get(Config.CLICKHOUSE_DATABASE));
+            List<Map<String, Object>> before = new ArrayList<>();
+            for (int i = 0; i < 50; i++) {
+                before.add(order("b" + i, user));
+            }
+            assertThat(api.postJson("/v1/events", before).status()).isEqualTo(202);
+            await().atMost(Duration.ofSeconds(30)).until(() -> caughtUp(pipeline, config, OfflineSink.GROUP));
+
+            clickhouse.execute("DETACH TABLE events"); // every INSERT now fails: the table is unknown
+            List<Map<String, Object>> during = new ArrayList<>();
+            for (int i = 0; i < 50; i++) {
+                during.add(order("d" + i, user));
+            }
+            assertThat(api.postJson("/v1/events", during).status()).isEqualTo(202);
+            await().atMost(Duration.ofSeconds(30)).until(() ->
+                    api.getText("/metrics").contains("featurepipe_consumer_failures_total{group=\"offline\",outcome=\"retriable\"}"));
+            Thread.sleep(1000); // a few more retries while the table is away
+            clickhouse.execute("ATTACH TABLE events");
+
+            await().atMost(Duration.ofSeconds(60)).until(() -> caughtUp(pipeline, config, OfflineSink.GROUP));
+            long rows = Long.parseLong(clickhouse.execute("SELECT count() FROM events FINAL WHERE entity_id = '" + user
+                    + "' FORMAT TabSeparated").trim());
+            assertThat(rows).isEqualTo(100);
+            assertThat(deadLetters(pipeline, config)).isEmpty();
+        }
+    }
+}
