@@ -2,6 +2,7 @@ package dev.featurepipe.cli;
 
 import dev.featurepipe.config.Config;
 import dev.featurepipe.config.Setting;
+import dev.featurepipe.mongo.EmbeddedMongo;
 import dev.featurepipe.services.LocalServices;
 import dev.featurepipe.services.ServiceAddresses;
 import java.net.URI;
@@ -34,8 +35,10 @@ abstract class ConfiguredCommand implements Callable<Integer> {
         return new Config(System.getenv(), flags, home());
     }
 
+    /** The local servers at the configured addresses (the MongoDB-protocol server at the default one when embedded). */
     static LocalServices localServices(Config config) {
-        URI mongo = URI.create(config.get(Config.MONGO_URI));
+        String uri = config.get(Config.MONGO_URI);
+        URI mongo = URI.create(uri.equals(EmbeddedMongo.URI) ? Config.MONGO_URI.defaultValue() : uri);
         return new LocalServices(new ServiceAddresses(config.get(Config.REDIS_URL), config.get(Config.CLICKHOUSE_URL),
                 config.get(Config.CLICKHOUSE_TCP_PORT), mongo.toString()), config.path(Config.DATA_DIR), System.out);
     }

@@ -11,7 +11,7 @@ import picocli.CommandLine.Model.OptionSpec;
 @Command(name = "fp", mixinStandardHelpOptions = true, version = "featurepipe 0.1",
         description = "featurepipe: a feature pipeline and feature store (Redis Streams, Redis, MongoDB, ClickHouse).",
         subcommands = {ServicesCommand.class, RunCommand.class, DemoCommand.class, RegistryCommand.class, BenchCommand.class,
-            VerifyCommand.class, TrainingSetCommand.class, MaterializeCommand.class})
+            VerifyCommand.class, TrainingSetCommand.class, MaterializeCommand.class, DeadLettersCommand.class})
 public final class Main {
 
     public static void main(String[] args) {

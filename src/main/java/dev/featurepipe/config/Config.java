@@ -30,7 +30,7 @@ public final class Config {
     public static final Setting<Integer> CLICKHOUSE_TCP_PORT = new Setting<>("FP_CLICKHOUSE_TCP_PORT", "9000",
             "native port a local ClickHouse started by './fp services up' listens on", port());
     public static final Setting<String> MONGO_URI = new Setting<>("FP_MONGO_URI", "mongodb://127.0.0.1:27017",
-            "MongoDB holding entity profiles; when nothing answers there, the embedded MongoDB-protocol server is used;"
+            "MongoDB holding entity profiles, or `embedded`: an in-process MongoDB-protocol server, in memory, for local use;"
                     + " timeouts: serverSelectionTimeoutMS, connectTimeoutMS (default 2000), socketTimeoutMS (default 10000)",
             Config::mongoUri);
     public static final Setting<String> MONGO_DATABASE = new Setting<>("FP_MONGO_DATABASE", "featurepipe",
@@ -230,8 +230,8 @@ public final class Config {
     }
 
     private static String mongoUri(String text) {
-        if (!text.startsWith("mongodb://") && !text.startsWith("mongodb+srv://")) {
-            throw new IllegalArgumentException("must start with mongodb:// or mongodb+srv://");
+        if (!text.startsWith("mongodb://") && !text.startsWith("mongodb+srv://") && !text.trim().equals("embedded")) {
+            throw new IllegalArgumentException("must start with mongodb:// or mongodb+srv://, or be embedded");
         }
         return text.trim();
     }

@@ -6,48 +6,47 @@ import com.mongodb.MongoException;
 import com.mongodb.client.MongoClient;
 import com.mongodb.client.MongoClients;
 import com.mongodb.client.MongoDatabase;
-import dev.featurepipe.core.StoreUnavailableException;
-import dev.featurepipe.services.LocalMongoServer;
-import dev.featurepipe.services.MongoAddress;
-import java.net.InetAddress;
-import java.net.UnknownHostException;
+import dev.featurepipe.config.ConfigException;
+import java.util.ServiceLoader;
 import java.util.concurrent.TimeUnit;
 import org.bson.Document;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The MongoDB connection of the process. When nothing answers at a loopback address, the embedded
- * MongoDB-protocol server is started there in this process (profiles then live as long as it does).
+ * The MongoDB connection of the process. A MongoDB that does not answer is not replaced by anything: profile
+ * features are then unavailable and /readyz fails, until it answers. Only {@code FP_MONGO_URI=embedded} starts an
+ * in-process MongoDB-protocol server ({@link EmbeddedMongo}, from the development tooling).
  */
 public final class MongoConnection implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MongoConnection.class);
 
     private final MongoClient client;
     private final MongoDatabase database;
-    private final AutoCloseable embedded;
+    private final EmbeddedMongo.Running embedded;
 
-    private MongoConnection(MongoClient client, String database, AutoCloseable embedded) {
+    private MongoConnection(MongoClient client, String database, EmbeddedMongo.Running embedded) {
         this.client = client;
         this.database = client.getDatabase(database);
         this.embedded = embedded;
     }
 
     public static MongoConnection open(String uri, String database) {
+        if (uri.equals(EmbeddedMongo.URI)) {
+            EmbeddedMongo provider = ServiceLoader.load(EmbeddedMongo.class).findFirst().orElseThrow(() ->
+                    new ConfigException("FP_MONGO_URI=" + EmbeddedMongo.URI + " needs the development tooling on the class "
+                            + "path (./fp has it); give the URI of a MongoDB instead"));
+            EmbeddedMongo.Running server = provider.start();
+            log.warn("mongo: profiles are kept in memory by an embedded MongoDB-protocol server at {} for as long as "
+                    + "this process runs (FP_MONGO_URI=embedded)", server.uri());
+            return new MongoConnection(client(new ConnectionString(server.uri())), database, server);
+        }
         ConnectionString cs = new ConnectionString(uri);
-        AutoCloseable embedded = null;
         MongoClient client = client(cs);
         if (!ping(client)) {
-            client.close();
-            MongoAddress address = MongoAddress.of(cs).filter(a -> isLoopback(a.host())).orElseThrow(() ->
-                    new StoreUnavailableException("MongoDB at " + uri + " does not answer", null));
-            log.info("mongo: nothing answers at {}:{}; starting the embedded MongoDB-protocol server there",
-                    address.host(), address.port());
-            var server = LocalMongoServer.startInProcess(address.host(), address.port());
-            embedded = server::shutdownNow;
-            client = client(cs);
+            log.warn("mongo: {} does not answer; profile features are unavailable until it does", cs.getHosts());
         }
-        return new MongoConnection(client, database, embedded);
+        return new MongoConnection(client, database, null);
     }
 
     private static MongoClient client(ConnectionString cs) {
@@ -78,23 +77,11 @@ public final class MongoConnection implements AutoCloseable {
         }
     }
 
-    private static boolean isLoopback(String host) {
-        try {
-            return InetAddress.getByName(host).isLoopbackAddress();
-        } catch (UnknownHostException e) {
-            return false;
-        }
-    }
-
     @Override
     public void close() {
         client.close();
         if (embedded != null) {
-            try {
-                embedded.close();
-            } catch (Exception e) {
-                log.warn("mongo: stopping the embedded server failed: {}", e.getMessage());
-            }
+            embedded.close();
         }
     }
 }

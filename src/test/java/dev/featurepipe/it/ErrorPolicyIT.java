@@ -7,15 +7,19 @@ import com.mongodb.client.MongoClient;
 import com.mongodb.client.MongoClients;
 import dev.featurepipe.app.Pipeline;
 import dev.featurepipe.app.Role;
+import dev.featurepipe.cli.Main;
 import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.config.Config;
-import dev.featurepipe.online.OnlineConsumer;
 import dev.featurepipe.offline.OfflineSink;
+import dev.featurepipe.online.OnlineConsumer;
 import dev.featurepipe.redis.StreamGroups;
 import dev.featurepipe.redis.StreamKeys;
 import io.lettuce.core.Range;
 import io.lettuce.core.StreamMessage;
 import io.lettuce.core.api.sync.RedisCommands;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -80,7 +84,37 @@ class ErrorPolicyIT {
             assertThat(profile.body().get("features").get("total_spend").asDouble()).isEqualTo(105.0);
             assertThat(api.get("/readyz").status()).isEqualTo(200);
             assertThat(api.getText("/metrics")).contains("featurepipe_consumer_failures_total{group=\"online\",outcome=\"poison\"}");
+            assertThat(deadLetterCommand(config, "list")).anyMatch(line -> line.contains("total_spend"))
+                    .last().isEqualTo("dead-letters: 1 of 1 listed");
+
+            // mended, then replayed: its profile update is applied, and its online side, applied before, is not again
+            mongo.getDatabase(config.get(Config.MONGO_DATABASE)).getCollection("user")
+                    .updateOne(new Document("_id", broken), new Document("$unset", new Document("total_spend", "")));
+            assertThat(deadLetterCommand(config, "replay")).last().isEqualTo("dead-letters: 1 replayed onto "
+                    + config.get(Config.STREAM) + " (0 left)");
+            await().atMost(Duration.ofSeconds(60)).until(() -> caughtUp(pipeline, config, OnlineConsumer.GROUP)
+                    && api.get("/v1/features/user/" + broken + "?features=total_spend").body().get("features")
+                    .get("total_spend").isNumber());
+            Api.Reply replayed = api.get("/v1/features/user/" + broken + "?features=total_spend,order_count,orders_1h");
+            assertThat(replayed.body().get("features").get("total_spend").asDouble()).isEqualTo(5.0);
+            assertThat(replayed.body().get("features").get("order_count").asLong()).isEqualTo(1);
+            assertThat(replayed.body().get("features").get("orders_1h").asLong()).isEqualTo(1);
+            assertThat(deadLetters(pipeline, config)).isEmpty();
         }
+    }
+
+    /** Runs {@code ./fp dead-letters <action>} against the pipeline's stream, returning what it printed. */
+    private static List<String> deadLetterCommand(Config config, String action) {
+        PrintStream stdout = System.out;
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
+        try {
+            assertThat(Main.commandLine().execute("dead-letters", action, "--redis-url=" + config.get(Config.REDIS_URL),
+                    "--stream=" + config.get(Config.STREAM))).isZero();
+        } finally {
+            System.setOut(stdout);
+        }
+        return printed.toString(StandardCharsets.UTF_8).lines().toList();
     }
 
     @Test
