@@ -1,36 +1,27 @@
 package dev.featurepipe.app;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.clickhouse.BatchSnapshots;
-import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.config.Config;
-import dev.featurepipe.consumer.BatchHandler;
 import dev.featurepipe.consumer.StreamConsumer;
-import dev.featurepipe.core.EventCodec;
 import dev.featurepipe.core.registry.Registry;
-import dev.featurepipe.core.registry.RegistryLoader;
 import dev.featurepipe.http.HttpApi;
 import dev.featurepipe.ingest.EventValidator;
 import dev.featurepipe.ingest.IngestRoutes;
 import dev.featurepipe.ingest.IngestService;
 import dev.featurepipe.materialize.MaterializeScheduler;
 import dev.featurepipe.materialize.Materializer;
-import dev.featurepipe.mongo.MongoConnection;
 import dev.featurepipe.mongo.MongoProfileStore;
 import dev.featurepipe.offline.OfflineSink;
 import dev.featurepipe.online.OnlineConsumer;
-import dev.featurepipe.redis.RedisBatchValueStore;
 import dev.featurepipe.redis.RedisConnections;
-import dev.featurepipe.redis.RedisEventLog;
 import dev.featurepipe.redis.RedisOnlineStore;
 import dev.featurepipe.redis.RedisEventSource;
 import dev.featurepipe.redis.StreamTrimmer;
 import dev.featurepipe.serve.FeatureService;
 import dev.featurepipe.serve.FeastRoutes;
 import dev.featurepipe.serve.ServeRoutes;
-import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Clock;
@@ -52,6 +43,7 @@ public final class Pipeline implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Pipeline.class);
 
     private final Deque<AutoCloseable> resources = new ArrayDeque<>();
+    private final Stores stores;
     private final Registry registry;
     private final RedisConnections redis;
     private final ClickHouseEventTable offlineTable;
@@ -59,16 +51,13 @@ public final class Pipeline implements AutoCloseable {
     private Materializer materializer;
 
     private Pipeline(Config config, Set<Role> roles, Clock clock) {
-        this.registry = RegistryLoader.load(config.path(Config.REGISTRY));
-        ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+        this.stores = own(new Stores(config));
+        this.registry = stores.registry();
         PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        EventCodec codec = new EventCodec(json, registry);
-        String stream = config.get(Config.STREAM);
-        this.redis = own(new RedisConnections(config.get(Config.REDIS_URL)));
-        this.offlineTable = new ClickHouseEventTable(new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null),
-                config.get(Config.CLICKHOUSE_DATABASE), registry);
+        this.redis = stores.redis();
+        this.offlineTable = stores.offlineTable();
         try {
-            startRoles(config, roles, clock, json, metrics, codec, stream);
+            startRoles(config, roles, clock, metrics);
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -99,15 +88,9 @@ public final class Pipeline implements AutoCloseable {
                 0, config.get(Config.CONSUMER_MAX_BACKOFF));
     }
 
-    /** A consumer of {@code stream} with these options, not yet started. */
-    public static StreamConsumer streamConsumer(Config config, RedisConnections redis, String stream, EventCodec codec,
-                                                StreamConsumer.Options options, BatchHandler handler, MeterRegistry metrics) {
-        return new StreamConsumer(new RedisEventSource(redis, stream, options.group(), options.consumer(),
-                config.get(Config.DEAD_LETTERS_MAX)), codec, options, handler, metrics);
-    }
-
-    private void startRoles(Config config, Set<Role> roles, Clock clock, ObjectMapper json,
-                            PrometheusMeterRegistry metrics, EventCodec codec, String stream) {
+    private void startRoles(Config config, Set<Role> roles, Clock clock, PrometheusMeterRegistry metrics) {
+        String stream = config.get(Config.STREAM);
+        ObjectMapper json = stores.json();
         Map<String, BooleanSupplier> checks = new LinkedHashMap<>();
         List<StreamConsumer> consumers = new ArrayList<>();
         checks.put("redis", this::redisAnswers);
@@ -115,14 +98,12 @@ public final class Pipeline implements AutoCloseable {
         MongoProfileStore profiles = null;
         RedisOnlineStore online = null;
         if (roles.contains(Role.ONLINE) || roles.contains(Role.SERVE)) {
-            MongoConnection mongo = own(MongoConnection.open(config.get(Config.MONGO_URI), config.get(Config.MONGO_DATABASE)));
-            checks.put("mongodb", mongo::ping);
-            profiles = new MongoProfileStore(mongo.database(), registry, appliedUpdates(config));
-            online = new RedisOnlineStore(redis, registry, stream, clock, config.get(Config.ONLINE_SCRIPT_EVENTS));
+            checks.put("mongodb", stores.mongo()::ping);
+            profiles = stores.profileStore();
+            online = stores.onlineStore(clock);
         }
         String consumer = config.get(Config.CONSUMER_NAME);
-        BatchSnapshots snapshots = new BatchSnapshots(new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null),
-                config.get(Config.CLICKHOUSE_DATABASE));
+        BatchSnapshots snapshots = stores.snapshots();
         boolean materializes = roles.contains(Role.MATERIALIZE) && !registry.batchFeatures().isEmpty();
         if (roles.contains(Role.OFFLINE) || materializes) {
             offlineTable.ensureSchema();
@@ -130,15 +111,15 @@ public final class Pipeline implements AutoCloseable {
             checks.put("clickhouse", this::clickhouseAnswers);
         }
         if (roles.contains(Role.OFFLINE)) {
-            consumers.add(own(streamConsumer(config, redis, stream, codec, offlineConsumer(config, consumer,
-                    config.get(Config.OFFLINE_BATCH_INTERVAL)), new OfflineSink(offlineTable, metrics), metrics).start()));
+            consumers.add(own(stores.consumer(stream, offlineConsumer(config, consumer, config.get(Config.OFFLINE_BATCH_INTERVAL)),
+                    new OfflineSink(offlineTable, metrics), metrics).start()));
         }
         if (roles.contains(Role.ONLINE)) {
-            consumers.add(own(streamConsumer(config, redis, stream, codec, onlineConsumer(config, consumer),
+            consumers.add(own(stores.consumer(stream, onlineConsumer(config, consumer),
                     own(new OnlineConsumer(online, profiles, metrics, config.get(Config.ONLINE_BATCH))), metrics).start()));
         }
         if (materializes) {
-            var store = new RedisBatchValueStore(redis, stream, consumer);
+            var store = stores.batchValues(consumer);
             materializer = new Materializer(snapshots, store, clock, metrics);
             own(new MaterializeScheduler(registry.batchFeatures(), materializer, store, clock).start());
         }
@@ -147,8 +128,7 @@ public final class Pipeline implements AutoCloseable {
             // groups exist before the first event, so no consumer that starts later misses one
             RedisEventSource.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
             RedisEventSource.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
-            var eventLog = new RedisEventLog(redis, codec, stream, config.get(Config.INGEST_DEDUPE_TTL),
-                    config.get(Config.STREAM_MAX_BACKLOG), config.get(Config.STREAM_ENTRY_EVENTS));
+            var eventLog = stores.eventLog();
             own(new StreamTrimmer(redis, stream, config.get(Config.STREAM_TRIM_INTERVAL), metrics));
             var validator = new EventValidator(registry, config.get(Config.MAX_FUTURE_SKEW).toMillis());
             routes.add(new IngestRoutes(new IngestService(validator, eventLog, json, clock,
@@ -210,6 +190,11 @@ public final class Pipeline implements AutoCloseable {
 
     public Registry registry() {
         return registry;
+    }
+
+    /** The stores this process built from its configuration. */
+    public Stores stores() {
+        return stores;
     }
 
     public RedisConnections redis() {

@@ -1,5 +1,6 @@
 package dev.featurepipe.bench;
 
+import dev.featurepipe.app.Stores;
 import dev.featurepipe.clickhouse.BatchSnapshots;
 import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
@@ -7,7 +8,6 @@ import dev.featurepipe.config.Config;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.registry.BatchFeature;
 import dev.featurepipe.core.registry.Registry;
-import dev.featurepipe.core.registry.RegistryLoader;
 import dev.featurepipe.materialize.Materializer;
 import dev.featurepipe.redis.RedisBatchValueStore;
 import dev.featurepipe.redis.RedisConnections;
@@ -71,19 +71,20 @@ public final class MaterializeBench {
     }
 
     public List<FeatureResult> run() {
-        Registry registry = RegistryLoader.load(config.path(Config.REGISTRY));
-        if (registry.batchFeatures().isEmpty()) {
-            throw new IllegalStateException("the registry has no batch features to materialize");
-        }
         String database = run.replace('-', '_');
-        ClickHouseClient clickhouse = new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null);
-        try (RedisConnections redis = new RedisConnections(config.get(Config.REDIS_URL))) {
+        try (Stores stores = new Stores(config)) {
+            Registry registry = stores.registry();
+            if (registry.batchFeatures().isEmpty()) {
+                throw new IllegalStateException("the registry has no batch features to materialize");
+            }
+            ClickHouseClient clickhouse = stores.clickhouse();
+            RedisConnections redis = stores.redis();
             try {
-                long events = spreadRetailEvents(registry, clickhouse, database);
+                long events = spreadRetailEvents(stores, database);
                 out.printf(Locale.ROOT, "data: %,d events of %,d entities in %s.events%n", events, entities, database);
-                BatchSnapshots snapshots = new BatchSnapshots(clickhouse, database);
+                BatchSnapshots snapshots = stores.snapshots(database);
                 snapshots.ensureSchema();
-                RedisBatchValueStore store = new RedisBatchValueStore(redis, run, run);
+                RedisBatchValueStore store = stores.batchValues(run, run);
                 Materializer materializer = new Materializer(snapshots, store, Clock.systemUTC(), new SimpleMeterRegistry());
                 List<FeatureResult> results = new ArrayList<>();
                 for (BatchFeature f : registry.batchFeatures()) {
@@ -106,14 +107,16 @@ public final class MaterializeBench {
     }
 
     /** Loads the retail events, then copies each to the entities whose number modulo the row count is its row. */
-    private long spreadRetailEvents(Registry registry, ClickHouseClient clickhouse, String database) {
+    private long spreadRetailEvents(Stores stores, String database) {
+        Registry registry = stores.registry();
+        ClickHouseClient clickhouse = stores.clickhouse();
         List<Event> events = BenchData.retailEvents(registry, file, RETAIL_ROWS);
-        ClickHouseEventTable source = new ClickHouseEventTable(clickhouse, database + "_src", registry);
+        ClickHouseEventTable source = stores.offlineTable(database + "_src");
         source.ensureSchema();
         for (int from = 0; from < events.size(); from += 50_000) {
             source.insert(events.subList(from, Math.min(events.size(), from + 50_000)));
         }
-        new ClickHouseEventTable(clickhouse, database, registry).ensureSchema();
+        stores.offlineTable(database).ensureSchema();
         String fields = registry.allFields().keySet().stream().collect(Collectors.joining(", "));
         long copies = 2L * entities;
         clickhouse.execute("INSERT INTO " + database + ".events (event_id, event_type, entity_id, ts, " + fields + ")"

@@ -1,18 +1,14 @@
 package dev.featurepipe.bench;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.app.Pipeline;
-import dev.featurepipe.clickhouse.ClickHouseClient;
+import dev.featurepipe.app.Stores;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.config.Config;
+import dev.featurepipe.consumer.StreamConsumer;
 import dev.featurepipe.core.Event;
-import dev.featurepipe.core.EventCodec;
-import dev.featurepipe.core.registry.Registry;
-import dev.featurepipe.core.registry.RegistryLoader;
 import dev.featurepipe.offline.OfflineSink;
 import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisEventLog;
-import dev.featurepipe.consumer.StreamConsumer;
 import dev.featurepipe.redis.RedisEventSource;
 import dev.featurepipe.redis.StreamGroups;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -22,7 +18,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -73,61 +68,57 @@ public final class OfflineBench {
     }
 
     public Result run() {
-        Registry registry = RegistryLoader.load(config.path(Config.REGISTRY));
-        List<Event> events = BenchData.retailEvents(registry, file, eventCount);
         String database = run.replace('-', '_');
-        ObjectMapper json = new ObjectMapper();
-        ClickHouseClient clickhouse = new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null);
-        try (RedisConnections redis = new RedisConnections(config.get(Config.REDIS_URL))) {
+        try (Stores stores = new Stores(config)) {
+            List<Event> events = BenchData.retailEvents(stores.registry(), file, eventCount);
             try {
-                EventCodec codec = new EventCodec(json, registry);
                 Event template = events.get(0);
                 int count = events.size();
                 List<Event> warmUp = events.subList(0, Math.min(count, WARM_UP_EVENTS));
                 out.printf(Locale.ROOT, "warm-up (not measured): %,d events through the sink and straight into ClickHouse%n",
                         warmUp.size());
-                rawInsert(table(clickhouse, database + "_warm_raw", registry), warmUp);
-                sink(redis, codec, table(clickhouse, database + "_warm_sink", registry), fillStream(redis, codec, warmUp, "warm"),
+                rawInsert(table(stores, database + "_warm_raw"), warmUp);
+                sink(stores, table(stores, database + "_warm_sink"), fillStream(stores, warmUp, "warm"),
                         warmUp.size());
-                ClickHouseEventTable rawTable = table(clickhouse, database + "_raw", registry);
+                ClickHouseEventTable rawTable = table(stores, database + "_raw");
                 out.printf(Locale.ROOT, "baseline: %,d events inserted straight into ClickHouse%n", count);
                 double raw = rawInsert(rawTable, events);
-                ClickHouseEventTable sinkTable = table(clickhouse, database + "_sink", registry);
+                ClickHouseEventTable sinkTable = table(stores, database + "_sink");
                 out.printf(Locale.ROOT, "sink: the same events through the stream into ClickHouse%n");
-                String stream = fillStream(redis, codec, events, "sink");
+                String stream = fillStream(stores, events, "sink");
                 events = null; // the sink runs with the heap a pipeline process would have, not holding the data set
-                double sink = sink(redis, codec, sinkTable, stream, count);
-                ClickHouseEventTable lagTable = table(clickhouse, database + "_lag", registry);
+                double sink = sink(stores, sinkTable, stream, count);
+                ClickHouseEventTable lagTable = table(stores, database + "_lag");
                 out.printf(Locale.ROOT, "lag: %,d events/s for %d s%n", rate, seconds);
-                Histogram lag = lag(redis, codec, lagTable, template);
+                Histogram lag = lag(stores, lagTable, template);
                 return new Result(count, sink, raw, (int) lag.getTotalCount(), lag.getValueAtPercentile(50) / 1000.0,
                         lag.getValueAtPercentile(99) / 1000.0, lag.getMaxValue() / 1000.0);
             } finally {
-                BenchData.deleteKeys(redis.shared().sync(), run);
+                BenchData.deleteKeys(stores.redis().shared().sync(), run);
                 for (String suffix : List.of("_warm_raw", "_warm_sink", "_sink", "_raw", "_lag")) {
-                    clickhouse.execute("DROP DATABASE IF EXISTS " + database + suffix);
+                    stores.clickhouse().execute("DROP DATABASE IF EXISTS " + database + suffix);
                 }
             }
         }
     }
 
-    private static ClickHouseEventTable table(ClickHouseClient clickhouse, String database, Registry registry) {
-        ClickHouseEventTable table = new ClickHouseEventTable(clickhouse, database, registry);
+    private static ClickHouseEventTable table(Stores stores, String database) {
+        ClickHouseEventTable table = stores.offlineTable(database);
         table.ensureSchema();
         return table;
     }
 
-    private StreamConsumer sinkConsumer(RedisConnections redis, EventCodec codec, ClickHouseEventTable table, String stream,
-                                             Duration maxWait) {
+    private StreamConsumer sinkConsumer(Stores stores, ClickHouseEventTable table, String stream, Duration maxWait) {
         SimpleMeterRegistry metrics = new SimpleMeterRegistry();
-        return Pipeline.streamConsumer(config, redis, stream, codec, Pipeline.offlineConsumer(config, "bench", maxWait),
-                new OfflineSink(table, metrics), metrics).start();
+        return stores.consumer(stream, Pipeline.offlineConsumer(config, "bench", maxWait), new OfflineSink(table, metrics),
+                metrics).start();
     }
 
-    private String fillStream(RedisConnections redis, EventCodec codec, List<Event> events, String name) {
+    private String fillStream(Stores stores, List<Event> events, String name) {
         String stream = run + ":" + name;
+        RedisConnections redis = stores.redis();
         RedisEventSource.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
-        RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ZERO, Long.MAX_VALUE,
+        RedisEventLog log = new RedisEventLog(redis, stores.codec(), stream, Duration.ZERO, Long.MAX_VALUE,
                 config.get(Config.STREAM_ENTRY_EVENTS));
         for (int from = 0; from < events.size(); from += 1000) {
             log.append(events.subList(from, Math.min(events.size(), from + 1000)));
@@ -135,11 +126,12 @@ public final class OfflineBench {
         return stream;
     }
 
-    private double sink(RedisConnections redis, EventCodec codec, ClickHouseEventTable table, String stream, int count) {
+    private double sink(Stores stores, ClickHouseEventTable table, String stream, int count) {
+        RedisConnections redis = stores.redis();
         System.gc();
         long t0 = System.nanoTime();
         // a full stream gives full batches; not waiting FP_OFFLINE_BATCH_INTERVAL for the last one to fill
-        try (StreamConsumer consumer = sinkConsumer(redis, codec, table, stream, Duration.ZERO)) {
+        try (StreamConsumer consumer = sinkConsumer(stores, table, stream, Duration.ZERO)) {
             if (!StreamGroups.awaitCaughtUp(redis.shared().sync(), stream, Duration.ofMinutes(10), () -> { })) {
                 throw new IllegalStateException("the offline group did not catch up within 10 minutes");
             }
@@ -164,10 +156,11 @@ public final class OfflineBench {
     }
 
     /** Appends events at a fixed rate, each stamped with its append time, and times when ClickHouse shows each. */
-    private Histogram lag(RedisConnections redis, EventCodec codec, ClickHouseEventTable table, Event template) {
+    private Histogram lag(Stores stores, ClickHouseEventTable table, Event template) {
         String stream = run + ":lag";
+        RedisConnections redis = stores.redis();
         RedisEventSource.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
-        RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ZERO, Long.MAX_VALUE,
+        RedisEventLog log = new RedisEventLog(redis, stores.codec(), stream, Duration.ZERO, Long.MAX_VALUE,
                 config.get(Config.STREAM_ENTRY_EVENTS));
         List<long[]> polls = new CopyOnWriteArrayList<>(); // {poll time, newest ts visible}
         AtomicBoolean polling = new AtomicBoolean(true);
@@ -182,7 +175,7 @@ public final class OfflineBench {
         List<Long> sent = new ArrayList<>();
         int perTick = Math.max(1, rate / 100);
         long tickNanos = 1_000_000_000L * perTick / rate;
-        try (StreamConsumer consumer = sinkConsumer(redis, codec, table, stream, config.get(Config.OFFLINE_BATCH_INTERVAL))) {
+        try (StreamConsumer consumer = sinkConsumer(stores, table, stream, config.get(Config.OFFLINE_BATCH_INTERVAL))) {
             poller.start();
             long start = System.nanoTime();
             long ticks = (long) seconds * rate / perTick;

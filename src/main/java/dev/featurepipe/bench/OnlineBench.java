@@ -1,21 +1,16 @@
 package dev.featurepipe.bench;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.app.Pipeline;
+import dev.featurepipe.app.Stores;
 import dev.featurepipe.config.Config;
+import dev.featurepipe.consumer.StreamConsumer;
 import dev.featurepipe.core.Event;
-import dev.featurepipe.core.EventCodec;
 import dev.featurepipe.core.LoggedEvent;
-import dev.featurepipe.core.registry.Registry;
-import dev.featurepipe.core.registry.RegistryLoader;
-import dev.featurepipe.mongo.MongoConnection;
-import dev.featurepipe.mongo.MongoProfileStore;
 import dev.featurepipe.online.OnlineConsumer;
 import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisEventLog;
-import dev.featurepipe.redis.RedisOnlineStore;
-import dev.featurepipe.consumer.StreamConsumer;
 import dev.featurepipe.redis.RedisEventSource;
+import dev.featurepipe.redis.RedisOnlineStore;
 import dev.featurepipe.redis.StreamGroups;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.api.async.RedisAsyncCommands;
@@ -73,18 +68,17 @@ public final class OnlineBench {
     }
 
     public Result run() {
-        Registry registry = RegistryLoader.load(config.path(Config.REGISTRY));
-        List<Event> events = BenchData.retailEvents(registry, file, eventCount);
         int batch = config.get(Config.ONLINE_BATCH);
-        try (RedisConnections redis = new RedisConnections(config.get(Config.REDIS_URL));
-             MongoConnection mongo = MongoConnection.open(config.get(Config.MONGO_URI), run.replace('-', '_'))) {
+        try (Stores stores = new Stores(config.with(Map.of(Config.MONGO_DATABASE, run.replace('-', '_'))))) {
+            List<Event> events = BenchData.retailEvents(stores.registry(), file, eventCount);
+            RedisConnections redis = stores.redis();
             RedisCommands<String, String> sync = redis.shared().sync();
             try {
                 out.printf(Locale.ROOT, "online store: %,d events in batches of %d, %d per script call%n", events.size(), batch,
                         scriptEvents);
                 Map<String, Long> before = commandStats(sync);
                 Histogram batchMicros = new Histogram(3_600_000_000L, 3);
-                RedisOnlineStore store = new RedisOnlineStore(redis, registry, run + ":a", Clock.systemUTC(), scriptEvents);
+                RedisOnlineStore store = stores.onlineStore(run + ":a", Clock.systemUTC());
                 long t0 = System.nanoTime();
                 for (int from = 0; from < events.size(); from += batch) {
                     long b0 = System.nanoTime();
@@ -102,13 +96,13 @@ public final class OnlineBench {
                 }
                 double baseline = baseline(redis, commands, batch);
                 out.printf(Locale.ROOT, "online consumer: the same events through the stream, Redis and MongoDB%n");
-                double consumer = consumer(redis, mongo, registry, events);
+                double consumer = consumer(stores, events);
                 return new Result(events.size(), events.size() / storeSeconds, (double) scripts / events.size(),
                         (double) commands / events.size(), commands / storeSeconds, baseline, consumer,
                         batchMicros.getValueAtPercentile(50), batchMicros.getValueAtPercentile(99));
             } finally {
                 BenchData.deleteKeys(sync, run);
-                mongo.database().drop();
+                stores.mongo().database().drop();
             }
         }
     }
@@ -150,22 +144,21 @@ public final class OnlineBench {
     }
 
     /** Events/s of the online consumer group, from a stream holding all events to caught up. */
-    private double consumer(RedisConnections redis, MongoConnection mongo, Registry registry, List<Event> events) {
+    private double consumer(Stores stores, List<Event> events) {
         String stream = run + ":b";
-        EventCodec codec = new EventCodec(new ObjectMapper(), registry);
+        RedisConnections redis = stores.redis();
         RedisEventSource.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
-        RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ZERO, Long.MAX_VALUE,
+        // no dedupe and no bound: the stream holds the whole data set before the consumer starts
+        RedisEventLog log = new RedisEventLog(redis, stores.codec(), stream, Duration.ZERO, Long.MAX_VALUE,
                 config.get(Config.STREAM_ENTRY_EVENTS));
         for (int from = 0; from < events.size(); from += 1000) {
             log.append(events.subList(from, Math.min(events.size(), from + 1000)));
         }
         SimpleMeterRegistry metrics = new SimpleMeterRegistry();
         long t0 = System.nanoTime();
-        try (OnlineConsumer handler = new OnlineConsumer(new RedisOnlineStore(redis, registry, stream, Clock.systemUTC(), scriptEvents),
-                new MongoProfileStore(mongo.database(), registry, Pipeline.appliedUpdates(config)), metrics,
-                config.get(Config.ONLINE_BATCH));
-             StreamConsumer consumer = Pipeline.streamConsumer(config, redis, stream, codec,
-                     Pipeline.onlineConsumer(config, "bench"), handler, metrics).start()) {
+        try (OnlineConsumer handler = new OnlineConsumer(stores.onlineStore(stream, Clock.systemUTC()), stores.profileStore(),
+                metrics, config.get(Config.ONLINE_BATCH));
+             StreamConsumer consumer = stores.consumer(stream, Pipeline.onlineConsumer(config, "bench"), handler, metrics).start()) {
             while (!StreamGroups.status(redis.shared().sync(), stream).stream().allMatch(StreamGroups.GroupStatus::caughtUp)) {
                 Thread.sleep(20);
             }

@@ -5,16 +5,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.mongodb.client.MongoClients;
 import dev.featurepipe.app.Pipeline;
+import dev.featurepipe.app.Stores;
 import dev.featurepipe.app.Role;
-import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.registry.Registry;
-import dev.featurepipe.core.registry.RegistryLoader;
 import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.materialize.Materializer;
-import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisOnlineStore;
 import dev.featurepipe.redis.StreamGroups;
 import io.lettuce.core.RedisCommandExecutionException;
@@ -169,13 +167,13 @@ public final class ServeBench {
     }
 
     public Result run() throws InterruptedException {
-        Registry registry = RegistryLoader.load(config.path(Config.REGISTRY));
         String database = run.replace('-', '_');
         Config benchConfig = config.with(Map.of(Config.STREAM, run + ":events", Config.CLICKHOUSE_DATABASE, database,
                 Config.MONGO_DATABASE, database, Config.HTTP_PORT, "0"));
         HeapSampler heap = new HeapSampler();
         heap.start();
         Pipeline pipeline = Pipeline.start(benchConfig, EnumSet.allOf(Role.class), Clock.systemUTC());
+        Registry registry = pipeline.registry();
         try {
             int port = pipeline.httpPort();
             List<Event> events = BenchData.retailEvents(registry, file, quick ? 60_000 : 1_000_000);
@@ -224,10 +222,10 @@ public final class ServeBench {
                     heap.stop(), Runtime.getRuntime().maxMemory(), vector.stream().map(ServedFeature::name).toList());
         } finally {
             pipeline.close();
-            try (var redis = new RedisConnections(config.get(Config.REDIS_URL))) {
-                BenchData.deleteKeys(redis.shared().sync(), run);
+            try (Stores cleanup = new Stores(config)) {
+                BenchData.deleteKeys(cleanup.redis().shared().sync(), run);
+                cleanup.clickhouse().execute("DROP DATABASE IF EXISTS " + database);
             }
-            new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null).execute("DROP DATABASE IF EXISTS " + database);
             dropMongoDatabase(database);
             heap.stop();
         }
@@ -598,7 +596,7 @@ public final class ServeBench {
         private final List<ServedFeature> features;
 
         Baseline(Pipeline pipeline, String namespace, List<ServedFeature> features) {
-            this.store = new RedisOnlineStore(pipeline.redis(), pipeline.registry(), namespace, Clock.systemUTC(), 1);
+            this.store = pipeline.stores().onlineStore(namespace, Clock.systemUTC());
             this.features = features;
         }
 

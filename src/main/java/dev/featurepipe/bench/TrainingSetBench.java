@@ -1,13 +1,11 @@
 package dev.featurepipe.bench;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.featurepipe.clickhouse.BatchSnapshots;
+import dev.featurepipe.app.Stores;
 import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.registry.Registry;
-import dev.featurepipe.core.registry.RegistryLoader;
 import dev.featurepipe.export.TrainingSetExport;
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -56,24 +54,25 @@ public final class TrainingSetBench {
     }
 
     public Result run() {
-        Registry registry = RegistryLoader.load(config.path(Config.REGISTRY));
+        Stores stores = new Stores(config); // ClickHouse only: nothing to close
+        Registry registry = stores.registry();
         String entity = registry.entityNames().get(0);
-        ClickHouseClient server = new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null);
+        ClickHouseClient server = stores.clickhouse();
         Path dir = null;
         try {
             dir = Files.createTempDirectory("fp-bench-training-set");
             List<Event> events = BenchData.retailEvents(registry, file, RETAIL_ROWS);
-            ClickHouseEventTable table = new ClickHouseEventTable(server, database, registry);
+            ClickHouseEventTable table = stores.offlineTable(database);
             table.ensureSchema();
             for (int from = 0; from < events.size(); from += 50_000) {
                 table.insert(events.subList(from, Math.min(events.size(), from + 50_000)));
             }
-            new BatchSnapshots(server, database).ensureSchema();
+            stores.snapshots(database).ensureSchema();
             Path labelFile = writeLabels(events, registry.entity(entity).orElseThrow().keyField(), dir.resolve("labels.csv"));
             out.printf(Locale.ROOT, "data: %,d events in %s.events; %,d labels; features: %s%n", events.size(), database,
                     labels, String.join(",", features));
             ClickHouseClient clickhouse = server.withDatabase(database);
-            TrainingSetExport.Summary summary = new TrainingSetExport(registry, clickhouse, new ObjectMapper())
+            TrainingSetExport.Summary summary = new TrainingSetExport(registry, clickhouse, stores.json())
                     .export(labelFile, entity, features, dir.resolve("training.csv"), done -> { });
             double baseline = baseline(clickhouse, labelFile);
             out.printf(Locale.ROOT, "training set: %,d rows x %d features in %.1f s (%,.0f rows/s); baseline join x %d: %.1f s%n",

@@ -1,8 +1,8 @@
 package dev.featurepipe.cli;
 
+import dev.featurepipe.app.Stores;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.redis.DeadLetterStream;
-import dev.featurepipe.redis.RedisConnections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -35,8 +35,8 @@ final class DeadLettersCommand extends ConfiguredCommand {
         }
         Config config = config();
         Set<String> only = Set.copyOf(ids);
-        try (RedisConnections redis = new RedisConnections(config.get(Config.REDIS_URL))) {
-            DeadLetterStream letters = new DeadLetterStream(redis, config.get(Config.STREAM));
+        try (Stores stores = new Stores(config)) {
+            DeadLetterStream letters = new DeadLetterStream(stores.redis(), config.get(Config.STREAM));
             AtomicLong chosen = new AtomicLong();
             AtomicLong replayed = new AtomicLong();
             long all = letters.forEach(letter -> {

@@ -1,15 +1,12 @@
 package dev.featurepipe.cli;
 
+import dev.featurepipe.app.Stores;
 import dev.featurepipe.clickhouse.BatchSnapshots;
-import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.core.FeaturepipeException;
 import dev.featurepipe.core.registry.BatchFeature;
 import dev.featurepipe.core.registry.Registry;
-import dev.featurepipe.core.registry.RegistryLoader;
 import dev.featurepipe.materialize.Materializer;
-import dev.featurepipe.redis.RedisBatchValueStore;
-import dev.featurepipe.redis.RedisConnections;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Clock;
 import java.util.List;
@@ -29,14 +26,11 @@ final class MaterializeCommand extends ConfiguredCommand {
     @Override
     public Integer call() {
         Config config = config();
-        Registry registry = RegistryLoader.load(config.path(Config.REGISTRY));
-        List<BatchFeature> selected = select(registry);
-        BatchSnapshots snapshots = new BatchSnapshots(new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null),
-                config.get(Config.CLICKHOUSE_DATABASE));
-        snapshots.ensureSchema();
-        try (RedisConnections redis = new RedisConnections(config.get(Config.REDIS_URL))) {
-            var store = new RedisBatchValueStore(redis, config.get(Config.STREAM),
-                    config.get(Config.CONSUMER_NAME) + ":materialize");
+        try (Stores stores = new Stores(config)) {
+            List<BatchFeature> selected = select(stores.registry());
+            BatchSnapshots snapshots = stores.snapshots();
+            snapshots.ensureSchema();
+            var store = stores.batchValues(config.get(Config.CONSUMER_NAME) + ":materialize");
             Materializer materializer = new Materializer(snapshots, store, Clock.systemUTC(), new SimpleMeterRegistry());
             for (BatchFeature f : selected) {
                 MaterializeProgress.run(materializer, f, full);

@@ -1,12 +1,9 @@
 package dev.featurepipe.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.featurepipe.clickhouse.BatchSnapshots;
-import dev.featurepipe.clickhouse.ClickHouseClient;
+import dev.featurepipe.app.Stores;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.core.FeaturepipeException;
 import dev.featurepipe.core.registry.Registry;
-import dev.featurepipe.core.registry.RegistryLoader;
 import dev.featurepipe.export.TrainingSetExport;
 import java.nio.file.Path;
 import java.util.List;
@@ -36,12 +33,12 @@ final class TrainingSetCommand extends ConfiguredCommand {
     @Override
     public Integer call() {
         Config config = config();
-        Registry registry = RegistryLoader.load(config.path(Config.REGISTRY));
+        Stores stores = new Stores(config); // ClickHouse only: nothing to close
+        Registry registry = stores.registry();
         String target = entity != null ? entity : onlyEntity(registry);
-        ClickHouseClient server = new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null);
-        new BatchSnapshots(server, config.get(Config.CLICKHOUSE_DATABASE)).ensureSchema();
-        ClickHouseClient clickhouse = server.withDatabase(config.get(Config.CLICKHOUSE_DATABASE));
-        TrainingSetExport export = new TrainingSetExport(registry, clickhouse, new ObjectMapper());
+        stores.snapshots().ensureSchema();
+        TrainingSetExport export = new TrainingSetExport(registry,
+                stores.clickhouse().withDatabase(config.get(Config.CLICKHOUSE_DATABASE)), stores.json());
         int count = features.isEmpty() ? registry.served(target).size() : features.size();
         TrainingSetExport.Summary summary;
         try (ProgressBar bar = new ProgressBarBuilder().setTaskName("features").setInitialMax(count).build()) {

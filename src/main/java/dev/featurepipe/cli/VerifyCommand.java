@@ -1,14 +1,10 @@
 package dev.featurepipe.cli;
 
-import dev.featurepipe.clickhouse.ClickHouseClient;
-import dev.featurepipe.clickhouse.ClickHouseEventTable;
+import dev.featurepipe.app.Stores;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.core.Durations;
 import dev.featurepipe.core.FeaturepipeException;
 import dev.featurepipe.core.registry.Registry;
-import dev.featurepipe.core.registry.RegistryLoader;
-import dev.featurepipe.redis.RedisConnections;
-import dev.featurepipe.redis.RedisOnlineStore;
 import dev.featurepipe.redis.StreamGroups;
 import dev.featurepipe.verify.SkewCheck;
 import java.time.Clock;
@@ -38,17 +34,14 @@ final class VerifyCommand extends ConfiguredCommand {
     @Override
     public Integer call() throws InterruptedException {
         Config config = config();
-        Registry registry = RegistryLoader.load(config.path(Config.REGISTRY));
-        try (RedisConnections redis = new RedisConnections(config.get(Config.REDIS_URL))) {
+        try (Stores stores = new Stores(config)) {
+            Registry registry = stores.registry();
             Duration timeout = Durations.parse(waitFor);
-            if (!StreamGroups.awaitCaughtUp(redis.shared().sync(), config.get(Config.STREAM), timeout, () -> { })) {
+            if (!StreamGroups.awaitCaughtUp(stores.redis().shared().sync(), config.get(Config.STREAM), timeout, () -> { })) {
                 throw new FeaturepipeException("the consumer groups of " + config.get(Config.STREAM)
                         + " did not catch up within " + timeout.toSeconds() + " s; is './fp run' running?");
             }
-            ClickHouseEventTable offline = new ClickHouseEventTable(new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null),
-                    config.get(Config.CLICKHOUSE_DATABASE), registry);
-            SkewCheck check = new SkewCheck(registry, new RedisOnlineStore(redis, registry, config.get(Config.STREAM),
-                    Clock.systemUTC(), config.get(Config.ONLINE_SCRIPT_EVENTS)), offline);
+            SkewCheck check = new SkewCheck(registry, stores.onlineStore(Clock.systemUTC()), stores.offlineTable());
             long t = System.currentTimeMillis();
             long checked = 0;
             long mismatched = 0;

@@ -1,0 +1,144 @@
+package dev.featurepipe.app;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.featurepipe.clickhouse.BatchSnapshots;
+import dev.featurepipe.clickhouse.ClickHouseClient;
+import dev.featurepipe.clickhouse.ClickHouseEventTable;
+import dev.featurepipe.config.Config;
+import dev.featurepipe.consumer.BatchHandler;
+import dev.featurepipe.consumer.StreamConsumer;
+import dev.featurepipe.core.EventCodec;
+import dev.featurepipe.core.registry.Registry;
+import dev.featurepipe.core.registry.RegistryLoader;
+import dev.featurepipe.mongo.MongoConnection;
+import dev.featurepipe.mongo.MongoProfileStore;
+import dev.featurepipe.redis.RedisBatchValueStore;
+import dev.featurepipe.redis.RedisConnections;
+import dev.featurepipe.redis.RedisEventLog;
+import dev.featurepipe.redis.RedisEventSource;
+import dev.featurepipe.redis.RedisOnlineStore;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
+
+/**
+ * The one place the stores are built from the configuration, for the pipeline's roles and for every command and
+ * benchmark: the registry, the connections (opened when first asked for, closed with this), and the adapters on
+ * them. Names default to the configured stream and databases; the benchmarks name their own.
+ */
+public final class Stores implements AutoCloseable {
+    private final Config config;
+    private final Registry registry;
+    private final ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private final EventCodec codec;
+    private final ClickHouseClient clickhouse;
+    private RedisConnections redis;
+    private MongoConnection mongo;
+
+    public Stores(Config config) {
+        this.config = config;
+        this.registry = RegistryLoader.load(config.path(Config.REGISTRY));
+        this.codec = new EventCodec(json, registry);
+        this.clickhouse = new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null);
+    }
+
+    public Config config() {
+        return config;
+    }
+
+    public Registry registry() {
+        return registry;
+    }
+
+    /** The JSON mapper of the API and the stream: a trailing token after a value is an error. */
+    public ObjectMapper json() {
+        return json;
+    }
+
+    public EventCodec codec() {
+        return codec;
+    }
+
+    public synchronized RedisConnections redis() {
+        if (redis == null) {
+            redis = new RedisConnections(config.get(Config.REDIS_URL));
+        }
+        return redis;
+    }
+
+    /** The MongoDB connection to the configured database (FP_MONGO_URI=embedded starts the server in this process). */
+    public synchronized MongoConnection mongo() {
+        if (mongo == null) {
+            mongo = MongoConnection.open(config.get(Config.MONGO_URI), config.get(Config.MONGO_DATABASE));
+        }
+        return mongo;
+    }
+
+    /** The ClickHouse server, no database chosen. */
+    public ClickHouseClient clickhouse() {
+        return clickhouse;
+    }
+
+    public RedisOnlineStore onlineStore(Clock clock) {
+        return onlineStore(config.get(Config.STREAM), clock);
+    }
+
+    /** @param namespace the prefix of every key (a stream's name) */
+    public RedisOnlineStore onlineStore(String namespace, Clock clock) {
+        return new RedisOnlineStore(redis(), registry, namespace, clock, config.get(Config.ONLINE_SCRIPT_EVENTS));
+    }
+
+    public MongoProfileStore profileStore() {
+        return new MongoProfileStore(mongo().database(), registry, Pipeline.appliedUpdates(config));
+    }
+
+    public ClickHouseEventTable offlineTable() {
+        return offlineTable(config.get(Config.CLICKHOUSE_DATABASE));
+    }
+
+    public ClickHouseEventTable offlineTable(String database) {
+        return new ClickHouseEventTable(clickhouse, database, registry);
+    }
+
+    public BatchSnapshots snapshots() {
+        return snapshots(config.get(Config.CLICKHOUSE_DATABASE));
+    }
+
+    public BatchSnapshots snapshots(String database) {
+        return new BatchSnapshots(clickhouse, database);
+    }
+
+    /** Batch feature values under the configured stream's name; {@code owner} names the materializing process. */
+    public RedisBatchValueStore batchValues(String owner) {
+        return batchValues(config.get(Config.STREAM), owner);
+    }
+
+    public RedisBatchValueStore batchValues(String namespace, String owner) {
+        return new RedisBatchValueStore(redis(), namespace, owner);
+    }
+
+    public RedisEventLog eventLog() {
+        return eventLog(config.get(Config.STREAM));
+    }
+
+    public RedisEventLog eventLog(String stream) {
+        return new RedisEventLog(redis(), codec, stream, config.get(Config.INGEST_DEDUPE_TTL),
+                config.get(Config.STREAM_MAX_BACKLOG), config.get(Config.STREAM_ENTRY_EVENTS));
+    }
+
+    /** A consumer of {@code stream} with these options, not yet started. */
+    public StreamConsumer consumer(String stream, StreamConsumer.Options options, BatchHandler handler, MeterRegistry metrics) {
+        return new StreamConsumer(new RedisEventSource(redis(), stream, options.group(), options.consumer(),
+                config.get(Config.DEAD_LETTERS_MAX)), codec, options, handler, metrics);
+    }
+
+    @Override
+    public synchronized void close() {
+        if (mongo != null) {
+            mongo.close();
+        }
+        if (redis != null) {
+            redis.close();
+        }
+    }
+}
