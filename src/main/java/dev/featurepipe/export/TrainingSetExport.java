@@ -204,7 +204,7 @@ public final class TrainingSetExport {
                 }
                 for (int f = 0; f < features.size(); f++) {
                     Object v = values.get(f).getOrDefault(i, features.get(f) instanceof ServedFeature.WindowValue w
-                            ? SkewCheck.empty(w.feature()) : null);
+                            ? w.feature().emptyValue() : null);
                     csv.writeString(v == null ? "" : v instanceof List<?> ? json.writeValueAsString(v) : v.toString());
                 }
                 csv.writeEndArray();

@@ -215,7 +215,7 @@ public final class FeatureService implements AutoCloseable {
 
     /** What a feature is without any state: 0 for count, sum and count_distinct, else null. */
     private static Object emptyValue(ServedFeature f) {
-        return f instanceof ServedFeature.WindowValue w && w.feature().aggregation().zeroWhenEmpty() ? (Object) 0L : null;
+        return f instanceof ServedFeature.WindowValue w ? w.feature().emptyValue() : null;
     }
 
     private List<ServedFeature> select(String entity, List<String> names) {

@@ -66,8 +66,8 @@ public final class SkewCheck {
             int mismatched = 0;
             List<String> examples = new ArrayList<>();
             for (String id : ids) {
-                Object on = onlineValues.getOrDefault(id, Map.of()).getOrDefault(f.name(), empty(f.feature()));
-                Object off = offlineValues.getOrDefault(id, empty(f.feature()));
+                Object on = onlineValues.getOrDefault(id, Map.of()).getOrDefault(f.name(), f.feature().emptyValue());
+                Object off = offlineValues.getOrDefault(id, f.feature().emptyValue());
                 if (!same(on, off)) {
                     mismatched++;
                     if (examples.size() < EXAMPLES) {
@@ -115,10 +115,6 @@ public final class SkewCheck {
             case DOUBLE -> x.asDouble();
             case BOOLEAN -> x.asInt() == 1;
         };
-    }
-
-    public static Object empty(AggregateFeature f) {
-        return f.aggregation().zeroWhenEmpty() ? 0L : null;
     }
 
     /** Equal, numbers to a relative 1e-9, lists element by element. */

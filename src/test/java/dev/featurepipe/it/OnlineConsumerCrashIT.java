@@ -17,7 +17,6 @@ import dev.featurepipe.redis.RedisEventLog;
 import dev.featurepipe.redis.RedisEventSource;
 import dev.featurepipe.redis.RedisOnlineStore;
 import dev.featurepipe.redis.StreamGroups;
-import dev.featurepipe.verify.SkewCheck;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -97,8 +96,8 @@ class OnlineConsumerCrashIT {
                 for (ServedFeature f : features) {
                     ServedFeature.WindowValue w = (ServedFeature.WindowValue) f;
                     Object expected = PropertyModel.reference(w, user.getValue(), t);
-                    Object actual = served.get(user.getKey()).getOrDefault(w.name(), SkewCheck.empty(w.feature()));
-                    if (!SkewCheck.same(expected, actual)) {
+                    Object actual = served.get(user.getKey()).getOrDefault(w.name(), PropertyModel.absent(w));
+                    if (!PropertyModel.same(expected, actual)) {
                         mismatches.add(w.name() + " of " + user.getKey() + ": reference " + expected + ", online " + actual);
                     }
                 }

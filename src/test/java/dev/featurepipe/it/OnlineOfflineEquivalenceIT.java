@@ -109,14 +109,14 @@ class OnlineOfflineEquivalenceIT {
             Map<String, Object> offlineValues = offlineValues(w, asOf);
             for (Map.Entry<String, Long> user : asOf.entrySet()) {
                 Object expected = PropertyModel.reference(w, byUser.get(user.getKey()), user.getValue());
-                Object onlineValue = served.get(user.getKey()).getOrDefault(w.name(), SkewCheck.empty(w.feature()));
-                Object offlineValue = offlineValues.getOrDefault(user.getKey(), SkewCheck.empty(w.feature()));
+                Object onlineValue = served.get(user.getKey()).getOrDefault(w.name(), PropertyModel.absent(w));
+                Object offlineValue = offlineValues.getOrDefault(user.getKey(), PropertyModel.absent(w));
                 compared += 2;
-                if (!SkewCheck.same(expected, onlineValue)) {
+                if (!PropertyModel.same(expected, onlineValue)) {
                     mismatches.add(w.name() + " of " + user.getKey() + " at " + user.getValue() + ": reference " + expected
                             + ", online " + onlineValue);
                 }
-                if (!SkewCheck.same(expected, offlineValue)) {
+                if (!PropertyModel.same(expected, offlineValue)) {
                     mismatches.add(w.name() + " of " + user.getKey() + " at " + user.getValue() + ": reference " + expected
                             + ", ClickHouse " + offlineValue);
                 }

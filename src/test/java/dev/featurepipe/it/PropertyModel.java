@@ -1,6 +1,7 @@
 package dev.featurepipe.it;
 
 import dev.featurepipe.core.Event;
+import dev.featurepipe.core.FieldType;
 import dev.featurepipe.core.registry.ServedFeature;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -119,7 +120,7 @@ final class PropertyModel {
         Comparator<Tx> latest = Comparator.comparingLong(Tx::ts).thenComparing(Tx::id, PropertyModel::bytes);
         return switch (def.aggregation()) {
             case "count" -> (long) in.size();
-            case "sum" -> in.stream().map(def.value()).reduce(null, PropertyModel::add) == null ? 0L
+            case "sum" -> in.stream().map(def.value()).reduce(null, PropertyModel::add) == null ? absent(w)
                     : in.stream().map(def.value()).reduce(null, PropertyModel::add);
             case "min" -> in.stream().map(def.value()).min(Comparator.comparingDouble(v -> ((Number) v).doubleValue())).orElse(null);
             case "max" -> in.stream().map(def.value()).max(Comparator.comparingDouble(v -> ((Number) v).doubleValue())).orElse(null);
@@ -131,6 +132,43 @@ final class PropertyModel {
             case "last_n" -> in.isEmpty() ? null : in.stream().sorted(latest.reversed()).limit(def.n()).map(def.value()).toList();
             default -> lastDistinct(in, def);
         };
+    }
+
+    /** What a feature is over a window without events: a zero of the declared type for count, sum and count_distinct. */
+    static Object absent(ServedFeature.WindowValue w) {
+        return switch (DEFS.get(w.feature().name()).aggregation()) {
+            case "count", "count_distinct" -> 0L;
+            case "sum" -> w.feature().value().type() == FieldType.DOUBLE ? (Object) 0.0 : (Object) 0L;
+            default -> null;
+        };
+    }
+
+    /**
+     * Whether a served or stored value is the reference's: of the same type (a count served as 5.0 is not 5), equal,
+     * doubles to a relative 1e-9 (sums of doubles in another order), lists element by element.
+     */
+    static boolean same(Object expected, Object actual) {
+        if (expected == null || actual == null) {
+            return expected == actual;
+        }
+        if (expected.getClass() != actual.getClass() && !(expected instanceof List && actual instanceof List)) {
+            return false;
+        }
+        if (expected instanceof List<?> x && actual instanceof List<?> y) {
+            if (x.size() != y.size()) {
+                return false;
+            }
+            for (int i = 0; i < x.size(); i++) {
+                if (!same(x.get(i), y.get(i))) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        if (expected instanceof Double x && actual instanceof Double y) {
+            return Math.abs(x - y) <= 1e-9 * Math.max(1, Math.max(Math.abs(x), Math.abs(y)));
+        }
+        return expected.equals(actual);
     }
 
     /** The n distinct values with the latest times, ties by the larger value. */

@@ -89,7 +89,7 @@ class TrainingSetIT {
                 for (ServedFeature.WindowValue f : features) {
                     Object expected = PropertyModel.reference(f, mine, t);
                     Object actual = parse(json, f, row.get(f.name()));
-                    if (!SkewCheck.same(expected, actual)) {
+                    if (!PropertyModel.same(expected, actual)) {
                         mismatches.add(f.name() + " of " + user + " at " + t + ": reference " + expected + ", training set " + actual);
                     }
                 }

@@ -28,6 +28,14 @@ public record AggregateFeature(String name, String entity, String eventType, Agg
         };
     }
 
+    /** The value over a window without events: 0 of the result type for count, sum and count_distinct, else null. */
+    public Object emptyValue() {
+        if (!aggregation.zeroWhenEmpty()) {
+            return null;
+        }
+        return resultType() == FieldType.DOUBLE ? (Object) 0.0 : (Object) 0L;
+    }
+
     public String servedName(Window w) {
         return windows.size() == 1 && w.isLifetime() ? name : name + "_" + w.label();
     }
