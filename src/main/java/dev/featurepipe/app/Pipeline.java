@@ -49,6 +49,7 @@ public final class Pipeline implements AutoCloseable {
     private final ClickHouseEventTable offlineTable;
     private HttpApi http;
     private Materializer materializer;
+    private WarmUp warmUp;
 
     private Pipeline(Config config, Set<Role> roles, Clock clock) {
         this.stores = own(new Stores(config));
@@ -141,6 +142,7 @@ public final class Pipeline implements AutoCloseable {
                     config.get(Config.SERVE_PROFILE_THREADS))));
             routes.add(new ServeRoutes(service, json, metrics));
             routes.add(new FeastRoutes(service, registry, json));
+            warmUp = own(new WarmUp(service).start());
         }
         if (!routes.isEmpty()) {
             HttpApi.ReadinessCheck readiness = () -> {
@@ -148,7 +150,7 @@ public final class Pipeline implements AutoCloseable {
                 checks.forEach((name, check) -> status.put(name, check.getAsBoolean()));
                 Map<String, String> stopped = new LinkedHashMap<>();
                 consumers.forEach(c -> c.failure().ifPresent(why -> stopped.put(c.group(), why)));
-                return new HttpApi.Readiness(status, stopped);
+                return new HttpApi.Readiness(status, stopped, warmUp == null || warmUp.done());
             };
             var options = new HttpApi.Options(config.get(Config.HTTP_HOST), config.get(Config.HTTP_PORT),
                     config.get(Config.HTTP_MAX_BODY_MB) * 1024L * 1024L);

@@ -64,6 +64,7 @@ final class DemoCommand extends ConfiguredCommand {
             printSummary(summary);
             waitForConsumers(pipeline, config.get(Config.STREAM));
             materialize(pipeline);
+            awaitReady(api);
             showFeatures(api, summary.lastCustomers());
             System.out.printf(Locale.ROOT, "%nClickHouse %s.events: %,d events (FINAL)%n",
                     config.get(Config.CLICKHOUSE_DATABASE), pipeline.offlineTable().countEvents());
@@ -121,6 +122,19 @@ final class DemoCommand extends ConfiguredCommand {
             System.out.println("\nMaterializing the batch features");
             pipeline.registry().batchFeatures().forEach(f -> MaterializeProgress.run(materializer, f, false));
         });
+    }
+
+    /** Waits for /readyz: every store answers and the read paths have run, so no feature shows a cold path's timeout. */
+    private static void awaitReady(URI api) throws IOException, InterruptedException {
+        HttpClient http = HttpClient.newHttpClient();
+        long until = System.nanoTime() + Duration.ofMinutes(2).toNanos();
+        while (http.send(HttpRequest.newBuilder(api.resolve("/readyz")).build(), HttpResponse.BodyHandlers.discarding())
+                .statusCode() != 200) {
+            if (System.nanoTime() - until > 0) {
+                throw new FeaturepipeException("the API did not become ready within 2 minutes; see GET " + api + "/readyz");
+            }
+            Thread.sleep(100);
+        }
     }
 
     private static void showFeatures(URI api, List<String> customers) throws IOException, InterruptedException {

@@ -39,10 +39,10 @@ public final class HttpApi implements AutoCloseable {
         Readiness check();
     }
 
-    /** Per store whether it answers; per role that stopped on its own, why. */
-    public record Readiness(Map<String, Boolean> stores, Map<String, String> stoppedRoles) {
+    /** Per store whether it answers; per role that stopped on its own, why; whether the read paths have run. */
+    public record Readiness(Map<String, Boolean> stores, Map<String, String> stoppedRoles, boolean warm) {
         public boolean ready() {
-            return stoppedRoles.isEmpty() && stores.values().stream().allMatch(Boolean::booleanValue);
+            return warm && stoppedRoles.isEmpty() && stores.values().stream().allMatch(Boolean::booleanValue);
         }
     }
 
@@ -118,7 +118,7 @@ public final class HttpApi implements AutoCloseable {
 
     private void ready(Context ctx, Readiness readiness) {
         respond(ctx, json, readiness.ready() ? 200 : 503, Map.of("ready", readiness.ready(), "stores", readiness.stores(),
-                "stopped", readiness.stoppedRoles()));
+                "stopped", readiness.stoppedRoles(), "warm", readiness.warm()));
     }
 
     private void error(Context ctx, MeterRegistry metrics, int status, String message, List<?> details) {

@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
@@ -38,6 +39,8 @@ import org.slf4j.LoggerFactory;
 public final class FeatureService implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(FeatureService.class);
     private static final long WARN_EVERY_NANOS = TimeUnit.SECONDS.toNanos(10);
+    /** The id {@link #warmUp} reads; no entity needs to have it. */
+    private static final String WARM_UP_ID = "featurepipe-warm-up";
 
     /**
      * @param maxIds most ids per request
@@ -59,6 +62,8 @@ public final class FeatureService implements AutoCloseable {
     private final Options options;
     private final ThreadPoolExecutor profileReaders;
     private final Map<String, Long> lastWarned = new ConcurrentHashMap<>();
+    /** While {@link #warmUp} runs (and /readyz says not ready), a source's failure is neither counted nor logged. */
+    private volatile boolean warmingUp;
 
     public FeatureService(Registry registry, OnlineStore online, ProfileStore profiles, Clock clock,
                           MeterRegistry metrics, Options options) {
@@ -179,6 +184,9 @@ public final class FeatureService implements AutoCloseable {
     }
 
     private SourceAnswer failed(String source, String status, Throwable cause) {
+        if (warmingUp) {
+            return SourceAnswer.failed(status); // the cold paths' timeouts are what the warm-up is for
+        }
         metrics.counter("featurepipe.serve.source.failures", "source", source, "reason", status).increment();
         long now = System.nanoTime();
         Long last = lastWarned.get(source);
@@ -229,6 +237,50 @@ public final class FeatureService implements AutoCloseable {
                     List.of("features of '" + entity + "': " + served.keySet()));
         }
         return names.stream().distinct().map(served::get).toList();
+    }
+
+    /**
+     * Runs the read paths until they answer in time, so that the first requests do not pay for them: every profile
+     * reader at once, each opening its MongoDB connection, then a read of every feature of each entity, until one
+     * comes back with no source timed out or unavailable. Waits (and retries) while a store does not answer.
+     *
+     * @throws InterruptedException when the service closes meanwhile
+     */
+    public void warmUp() throws InterruptedException {
+        warmingUp = true;
+        try {
+            profileReaders.prestartAllCoreThreads();
+            for (String entity : registry.entityNames()) {
+                List<String> all = List.copyOf(registry.served(entity).keySet());
+                while (!warm(entity, all)) {
+                    Thread.sleep(200);
+                }
+            }
+        } finally {
+            warmingUp = false;
+        }
+    }
+
+    private boolean warm(String entity, List<String> features) throws InterruptedException {
+        List<String> id = List.of(WARM_UP_ID);
+        CountDownLatch together = new CountDownLatch(options.profileThreads());
+        List<Future<?>> reads = new ArrayList<>();
+        for (int i = 0; i < options.profileThreads(); i++) {
+            reads.add(profileReaders.submit(() -> {
+                together.countDown();
+                together.await(); // each on a thread of its own, so each opens a connection of its own
+                return profiles.read(entity, id);
+            }));
+        }
+        try {
+            for (Future<?> read : reads) {
+                read.get();
+            }
+        } catch (ExecutionException e) {
+            return false;
+        }
+        return vectors(entity, id, features).get(0).status().values().stream()
+                .noneMatch(s -> s.equals("timeout") || s.equals("unavailable"));
     }
 
     @Override

@@ -82,7 +82,7 @@ class ErrorPolicyIT {
             Api.Reply profile = api.get("/v1/features/user/" + healthy + "?features=order_count,total_spend");
             assertThat(profile.body().get("features").get("order_count").asLong()).isEqualTo(21);
             assertThat(profile.body().get("features").get("total_spend").asDouble()).isEqualTo(105.0);
-            assertThat(api.get("/readyz").status()).isEqualTo(200);
+            await().atMost(Duration.ofSeconds(30)).until(() -> api.get("/readyz").status() == 200);
             assertThat(api.getText("/metrics")).contains("featurepipe_consumer_failures_total{group=\"online\",outcome=\"poison\"}");
             assertThat(deadLetterCommand(config, "list")).anyMatch(line -> line.contains("total_spend"))
                     .last().isEqualTo("dead-letters: 1 of 1 listed");
@@ -125,7 +125,7 @@ class ErrorPolicyIT {
             RedisCommands<String, String> redis = pipeline.redis().shared().sync();
             redis.set(StreamKeys.feature(config.get(Config.STREAM), "user", user, "spend"), "not a hash");
             Api api = new Api(pipeline.httpPort());
-            assertThat(api.get("/readyz").status()).isEqualTo(200);
+            await().atMost(Duration.ofSeconds(30)).until(() -> api.get("/readyz").status() == 200);
             assertThat(api.postJson("/v1/events", List.of(order("e1", user))).status()).isEqualTo(202);
 
             await().atMost(Duration.ofSeconds(30)).until(() -> api.get("/readyz").status() == 503);

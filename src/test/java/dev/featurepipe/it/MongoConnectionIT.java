@@ -64,7 +64,7 @@ class MongoConnectionIT {
         Config config = TestServices.config(REGISTRY, Map.of(Config.MONGO_URI, "embedded"));
         try (Pipeline pipeline = Pipeline.start(config, EnumSet.of(Role.INGEST, Role.ONLINE, Role.SERVE), Clock.systemUTC())) {
             Api api = new Api(pipeline.httpPort());
-            assertThat(api.get("/readyz").status()).isEqualTo(200);
+            await().atMost(Duration.ofSeconds(30)).until(() -> api.get("/readyz").status() == 200);
             assertThat(api.postJson("/v1/events", List.of(Map.of("event_id", "e1", "event_type", "order", "user_id", "u1",
                     "amount", 3.0, "sku", "a", "country", "PT"))).status()).isEqualTo(202);
             await().atMost(Duration.ofSeconds(30)).until(() -> "PT".equals(

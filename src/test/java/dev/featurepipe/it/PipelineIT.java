@@ -240,8 +240,9 @@ class PipelineIT {
     @Test
     void healthReadinessAndMetricsAnswer() {
         assertThat(api.get("/healthz").status()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(30)).until(() -> api.get("/readyz").status() == 200);
         Api.Reply ready = api.get("/readyz");
-        assertThat(ready.status()).isEqualTo(200);
+        assertThat(ready.body().get("warm").asBoolean()).isTrue();
         assertThat(ready.body().get("stores").get("clickhouse").asBoolean()).isTrue();
         assertThat(ready.body().get("stores").get("mongodb").asBoolean()).isTrue();
     }
