@@ -1,7 +1,6 @@
 package dev.featurepipe.online;
 
 import dev.featurepipe.core.FieldType;
-import dev.featurepipe.core.expr.Evaluator;
 import dev.featurepipe.core.registry.AggregateFeature;
 import dev.featurepipe.core.registry.Window;
 import java.util.HashSet;
@@ -27,7 +26,6 @@ public final class TileReader {
         String minText = null;
         String maxText = null;
         long lastTs = Long.MIN_VALUE;
-        String lastId = null;
         Tile lastTile = null;
         Set<String> distinct = new HashSet<>();
         for (Map.Entry<String, String> entry : fields.entrySet()) {
@@ -55,16 +53,15 @@ public final class TileReader {
                 }
                 case DISTINCT -> distinct.add(field.value());
                 case LAST_TS -> {
+                    // a tie is settled within its tile: tiles of one size share no event time
                     long ts = Long.parseLong(v);
-                    String id = fields.get(field.tile().field(Tile.Part.LAST_ID));
-                    if (ts > lastTs || (ts == lastTs && Evaluator.compare(id, lastId) > 0)) {
+                    if (ts > lastTs) {
                         lastTs = ts;
-                        lastId = id;
                         lastTile = field.tile();
                     }
                 }
                 case LAST_ID, LAST_VALUE, MARK -> {
-                    // the last fields are read with LAST_TS; the mark holds no value
+                    // the last value is read with LAST_TS; the id and the mark are for writes
                 }
             }
         }
