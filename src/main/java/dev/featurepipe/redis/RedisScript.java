@@ -36,11 +36,13 @@ final class RedisScript {
      * names the script shares with Java are defined in Java only. Every name must be given and every literal used.
      */
     static RedisScript load(RedisCommands<String, String> redis, String resource, Map<String, String> literals) {
-        String source = substituted(resource, read(resource), literals);
+        String source = source(resource, literals);
         return new RedisScript(source, redis.scriptLoad(source));
     }
 
-    static String substituted(String resource, String source, Map<String, String> literals) {
+    /** The source {@link #load(RedisCommands, String, Map)} loads. */
+    static String source(String resource, Map<String, String> literals) {
+        String source = read(resource);
         Set<String> unused = new HashSet<>(literals.keySet());
         Matcher m = PLACEHOLDER.matcher(source);
         StringBuilder out = new StringBuilder();
