@@ -1,20 +1,30 @@
 -- Applies the online updates of a chunk of events, all of them or none, in one call.
+-- Each {{...}} is replaced by its value in Java (ApplyScript.literals) when the script is loaded.
 -- KEYS: every key the call touches. ARGV: the number of events, the ttl in ms of their applied marks, the marks'
 -- indexes in KEYS; the number of window caches of the entities touched, their ttl in ms, their indexes; then the
 -- updates of all the events, folded together by the caller (k is an index in KEYS):
---   I k field amount              add (HINCRBYFLOAT)
---   N k field value               keep the smaller number
---   X k field value               keep the larger number
---   L k prefix ts id value        keep the value of the latest (ts, id) in prefix..'lt', 'li', 'lv'
---   D k count field...            set each field to 1 (distinct values)
---   Z k n count score member...   add to a sorted set and keep its n highest
---   G k n count score member...   the same, but raise an existing member's score only (distinct values)
---   T k g start cutoff            on the first write to tile (g, start), drop the fields of g-tiles before cutoff
---   E k ttl                       expire the key after ttl ms
--- If an event's mark exists (an earlier delivery applied it), nothing is written and the reply is per event 0
--- (applied before) or 2 (not applied: send it again without the others). Otherwise the marks are set, the updates
--- written, each cache's generation bumped (no value cached before this call is served again), and the reply is
--- 1 per event.
+--   ADD_TO k field amount                  add (HINCRBYFLOAT)
+--   KEEP_MIN k field value                 keep the smaller number
+--   KEEP_MAX k field value                 keep the larger number
+--   KEEP_LATEST k prefix ts id value       keep the value of the latest (ts, id) in the tile's last fields
+--   ADD_DISTINCT k count field...          set each field to 1 (distinct values)
+--   ADD_RECENT k n count score member...   add to a sorted set and keep its n highest
+--   RAISE_RECENT k n count score member... the same, but raise an existing member's score only (distinct values)
+--   MARK_TILE k field g cutoff             set the tile's mark field; when it is new, drop the fields of g-tiles
+--                                          starting before cutoff
+--   EXPIRE k ttl                           expire the key after ttl ms
+-- If an event's mark exists (an earlier delivery applied it), nothing is written and the reply is per event
+-- APPLIED_BEFORE or SEND_AGAIN (not applied: send it again without the others). Otherwise the marks are set, the
+-- updates written, each cache's generation bumped (no value cached before this call is served again), and the
+-- reply is APPLIED per event.
+
+local APPLIED_BEFORE, APPLIED, SEND_AGAIN = {{APPLIED_BEFORE}}, {{APPLIED}}, {{SEND_AGAIN}}
+local GENERATION = {{GENERATION}}
+local TILE_FIELD = {{TILE_FIELD}} -- captures a tile field's tile size and start
+local LAST_TS, LAST_ID, LAST_VALUE = {{LAST_TS}}, {{LAST_ID}}, {{LAST_VALUE}}
+local ADD_TO, KEEP_MIN, KEEP_MAX, KEEP_LATEST = {{ADD_TO}}, {{KEEP_MIN}}, {{KEEP_MAX}}, {{KEEP_LATEST}}
+local ADD_DISTINCT, ADD_RECENT, RAISE_RECENT = {{ADD_DISTINCT}}, {{ADD_RECENT}}, {{RAISE_RECENT}}
+local MARK_TILE, EXPIRE = {{MARK_TILE}}, {{EXPIRE}}
 
 -- x > y comparing bytes, whatever the server's locale
 local function after(x, y)
@@ -28,7 +38,7 @@ end
 local function prune(k, g, cutoff)
   local old = {}
   for _, f in ipairs(redis.call('HKEYS', k)) do
-    local fg, fs = string.match(f, '^(%d+):(%d+):')
+    local fg, fs = string.match(f, TILE_FIELD)
     if fg == g and tonumber(fs) < cutoff then
       old[#old + 1] = f
       if #old == 1000 then
@@ -57,58 +67,58 @@ local marks = {}
 for i = 1, events do marks[i] = KEYS[tonumber(ARGV[2 + i])] end
 local out = {}
 if redis.call('EXISTS', unpack(marks)) > 0 then
-  for i, m in ipairs(marks) do out[i] = redis.call('EXISTS', m) == 1 and 0 or 2 end
+  for i, m in ipairs(marks) do out[i] = redis.call('EXISTS', m) == 1 and APPLIED_BEFORE or SEND_AGAIN end
   return out
 end
 for i, m in ipairs(marks) do
   redis.call('SET', m, '1', 'PX', markTtl)
-  out[i] = 1
+  out[i] = APPLIED
 end
 
 local a = 3 + events
 local caches, cacheTtl = tonumber(ARGV[a]), ARGV[a + 1]
 for i = 1, caches do
   local k = KEYS[tonumber(ARGV[a + 1 + i])]
-  redis.call('HINCRBY', k, '@gen', 1)
+  redis.call('HINCRBY', k, GENERATION, 1)
   redis.call('PEXPIRE', k, cacheTtl)
 end
 
 a = a + 2 + caches
 while a <= #ARGV do
   local op, k = ARGV[a], KEYS[tonumber(ARGV[a + 1])]
-  if op == 'I' then
+  if op == ADD_TO then
     redis.call('HINCRBYFLOAT', k, ARGV[a + 2], ARGV[a + 3])
     a = a + 4
-  elseif op == 'N' or op == 'X' then
+  elseif op == KEEP_MIN or op == KEEP_MAX then
     local cur = tonumber(redis.call('HGET', k, ARGV[a + 2]) or '')
     local v = tonumber(ARGV[a + 3])
-    if not cur or (op == 'N' and v < cur) or (op == 'X' and v > cur) then
+    if not cur or (op == KEEP_MIN and v < cur) or (op == KEEP_MAX and v > cur) then
       redis.call('HSET', k, ARGV[a + 2], ARGV[a + 3])
     end
     a = a + 4
-  elseif op == 'L' then
+  elseif op == KEEP_LATEST then
     local p, ts, id = ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4]
-    local cur = redis.call('HMGET', k, p .. 'lt', p .. 'li')
+    local cur = redis.call('HMGET', k, p .. LAST_TS, p .. LAST_ID)
     local cts = tonumber(cur[1] or '')
     if not cts or ts > cts or (ts == cts and after(id, cur[2])) then
-      redis.call('HSET', k, p .. 'lt', ARGV[a + 3], p .. 'li', id, p .. 'lv', ARGV[a + 5])
+      redis.call('HSET', k, p .. LAST_TS, ARGV[a + 3], p .. LAST_ID, id, p .. LAST_VALUE, ARGV[a + 5])
     end
     a = a + 6
-  elseif op == 'D' then
+  elseif op == ADD_DISTINCT then
     local n = tonumber(ARGV[a + 2])
     spread('HSET', k, nil, a + 3, n, '1')
     a = a + 3 + n
-  elseif op == 'Z' or op == 'G' then
+  elseif op == ADD_RECENT or op == RAISE_RECENT then
     local n = tonumber(ARGV[a + 3]) * 2
-    spread('ZADD', k, op == 'G' and 'GT' or nil, a + 4, n)
+    spread('ZADD', k, op == RAISE_RECENT and 'GT' or nil, a + 4, n)
     redis.call('ZREMRANGEBYRANK', k, 0, -1 - tonumber(ARGV[a + 2]))
     a = a + 4 + n
-  elseif op == 'T' then
-    if redis.call('HSETNX', k, ARGV[a + 2] .. ':' .. ARGV[a + 3] .. ':m', '1') == 1 then
-      prune(k, ARGV[a + 2], tonumber(ARGV[a + 4]))
+  elseif op == MARK_TILE then
+    if redis.call('HSETNX', k, ARGV[a + 2], '1') == 1 then
+      prune(k, ARGV[a + 3], tonumber(ARGV[a + 4]))
     end
     a = a + 5
-  elseif op == 'E' then
+  elseif op == EXPIRE then
     redis.call('PEXPIRE', k, ARGV[a + 2])
     a = a + 3
   else

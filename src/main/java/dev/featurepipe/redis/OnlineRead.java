@@ -4,6 +4,9 @@ import dev.featurepipe.core.StoreTimeoutException;
 import dev.featurepipe.core.registry.AggregateFeature;
 import dev.featurepipe.core.registry.Aggregation;
 import dev.featurepipe.core.registry.ServedFeature;
+import dev.featurepipe.online.StoredValues;
+import dev.featurepipe.online.TileReader;
+import dev.featurepipe.online.WindowCache;
 import io.lettuce.core.KeyValue;
 import io.lettuce.core.LettuceFutures;
 import io.lettuce.core.RedisFuture;
@@ -30,7 +33,7 @@ import java.util.concurrent.TimeUnit;
 final class OnlineRead {
     /** Ids whose tiles one round trip of a fold holds at once. */
     private static final int FOLD_CHUNK = 10;
-    static final String WRITE_BACK = "if redis.call('HGET', KEYS[1], '" + StreamKeys.GENERATION + "') == ARGV[1] then"
+    static final String WRITE_BACK = "if redis.call('HGET', KEYS[1], '" + WindowCache.GENERATION + "') == ARGV[1] then"
             + " redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end return 0";
 
     private final RedisConnections.Reads reads;
@@ -75,7 +78,7 @@ final class OnlineRead {
         FirstReplies first = new FirstReplies(new HashMap<>(), new ArrayList<>(ids.size()), new ArrayList<>(ids.size()),
                 new ArrayList<>());
         String[] cacheFields = new String[tiled.size() + 1];
-        cacheFields[0] = StreamKeys.GENERATION;
+        cacheFields[0] = WindowCache.GENERATION;
         for (int i = 0; i < tiled.size(); i++) {
             cacheFields[i + 1] = tiled.get(i).name();
         }
@@ -148,16 +151,12 @@ final class OnlineRead {
         List<ServedFeature.WindowValue> missed = new ArrayList<>();
         for (int f = 0; f < tiled.size(); f++) {
             ServedFeature.WindowValue w = tiled.get(f);
-            String entry = reply.get(f + 1).getValueOrElse(null);
-            int a = entry == null ? -1 : entry.indexOf(' ');
-            int b = a < 0 ? -1 : entry.indexOf(' ', a + 1);
-            if (generation == null || b < 0 || !entry.regionMatches(0, generation, 0, a) || a != generation.length()
-                    || Long.parseLong(entry, a + 1, b, 10) != w.window().lowerBound(now)) {
+            WindowCache.Hit hit = WindowCache.lookup(reply.get(f + 1).getValueOrElse(null), generation,
+                    w.window().lowerBound(now));
+            if (hit == null) {
                 missed.add(w);
-            } else if (entry.charAt(b + 1) == 'v') {
-                values.put(w.name(), TileReader.typed(w.feature().resultType(), entry.substring(b + 2)));
-            } else if (entry.charAt(b + 1) == 'u') {
-                values.put(w.name(), null);
+            } else if (hit.hasState()) {
+                values.put(w.name(), hit.valueText() == null ? null : StoredValues.typed(w.feature().resultType(), hit.valueText()));
             }
         }
         return new Miss(id, generation, missed);
@@ -186,16 +185,13 @@ final class OnlineRead {
             writeBack.add(miss.generation());
             for (ServedFeature.WindowValue w : miss.windows()) {
                 Map<String, String> fields = tiles.get(m).get(w.feature().name()).get();
-                String entry;
-                if (fields.isEmpty()) {
-                    entry = "n"; // no state
-                } else {
-                    Object value = TileReader.value(w.feature(), w.window(), fields, now);
+                boolean hasState = !fields.isEmpty();
+                Object value = hasState ? TileReader.value(w.feature(), w.window(), fields, now) : null;
+                if (hasState) {
                     values.put(w.name(), value);
-                    entry = value == null ? "u" : "v" + value; // state, but nothing in this window; or the value
                 }
                 writeBack.add(w.name());
-                writeBack.add(miss.generation() + " " + w.window().lowerBound(now) + " " + entry);
+                writeBack.add(WindowCache.entry(miss.generation(), w.window().lowerBound(now), hasState, value));
             }
             if (miss.generation() != null) {
                 // not awaited: a lost write-back only costs the next read a fold
@@ -220,8 +216,7 @@ final class OnlineRead {
     private static List<Object> recent(AggregateFeature f, List<?> members) {
         List<Object> values = new ArrayList<>(members.size());
         for (Object m : members) {
-            String text = (String) m;
-            values.add(TileReader.typed(f.value().type(), f.distinct() ? text : text.substring(text.indexOf('\0') + 1)));
+            values.add(StoredValues.typed(f.value().type(), StoredValues.recentValue((String) m, f.distinct())));
         }
         return values;
     }

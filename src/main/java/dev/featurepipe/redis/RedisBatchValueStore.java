@@ -3,6 +3,7 @@ package dev.featurepipe.redis;
 import dev.featurepipe.core.BatchValueStore;
 import dev.featurepipe.core.Materialized;
 import dev.featurepipe.core.registry.BatchFeature;
+import dev.featurepipe.online.StoredValues;
 import io.lettuce.core.LettuceFutures;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisFuture;
@@ -59,7 +60,7 @@ public final class RedisBatchValueStore implements BatchValueStore {
     static Materialized decode(BatchFeature f, String stored, String lastRun) {
         int space = stored.indexOf(' ');
         long computedAt = Long.parseLong(stored.substring(0, space));
-        return new Materialized(TileReader.typed(f.type(), stored.substring(space + 1)),
+        return new Materialized(StoredValues.typed(f.type(), stored.substring(space + 1)),
                 lastRun == null ? computedAt : Math.max(computedAt, Long.parseLong(lastRun)));
     }
 

@@ -9,9 +9,16 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** A Lua script from the class path, run by its SHA and loaded into Redis when Redis does not know it yet. */
 final class RedisScript {
+    private static final Pattern PLACEHOLDER = Pattern.compile("\\{\\{([A-Z_]+)}}");
+
     private final String source;
     private final String sha;
 
@@ -21,12 +28,44 @@ final class RedisScript {
     }
 
     static RedisScript load(RedisCommands<String, String> redis, String resource) {
+        return load(redis, resource, Map.of());
+    }
+
+    /**
+     * The script with each {@code {{NAME}}} in its source replaced by {@code literals.get(NAME)}, a Lua literal:
+     * names the script shares with Java are defined in Java only. Every name must be given and every literal used.
+     */
+    static RedisScript load(RedisCommands<String, String> redis, String resource, Map<String, String> literals) {
+        String source = source(resource, literals);
+        return new RedisScript(source, redis.scriptLoad(source));
+    }
+
+    /** The source {@link #load(RedisCommands, String, Map)} loads. */
+    static String source(String resource, Map<String, String> literals) {
+        String source = read(resource);
+        Set<String> unused = new HashSet<>(literals.keySet());
+        Matcher m = PLACEHOLDER.matcher(source);
+        StringBuilder out = new StringBuilder();
+        while (m.find()) {
+            String literal = literals.get(m.group(1));
+            if (literal == null) {
+                throw new IllegalStateException("script /redis/" + resource + " names " + m.group(1) + ", which Java does not define");
+            }
+            unused.remove(m.group(1));
+            m.appendReplacement(out, Matcher.quoteReplacement(literal));
+        }
+        if (!unused.isEmpty()) {
+            throw new IllegalStateException("script /redis/" + resource + " does not use " + unused);
+        }
+        return m.appendTail(out).toString();
+    }
+
+    private static String read(String resource) {
         try (InputStream in = RedisScript.class.getResourceAsStream("/redis/" + resource)) {
             if (in == null) {
                 throw new IllegalStateException("script /redis/" + resource + " is missing from the class path");
             }
-            String source = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            return new RedisScript(source, redis.scriptLoad(source));
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

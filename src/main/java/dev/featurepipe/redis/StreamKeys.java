@@ -2,9 +2,6 @@ package dev.featurepipe.redis;
 
 /** Names of the Redis keys featurepipe keeps beside its stream and per entity. */
 public final class StreamKeys {
-    /** The field of a window cache holding its generation; no feature name can be it. */
-    public static final String GENERATION = "@gen";
-
     private StreamKeys() {
     }
 
@@ -30,7 +27,7 @@ public final class StreamKeys {
 
     /**
      * Window values of one entity as last computed, by served name, with the generation of the entity's state they
-     * were computed from (a hash; field {@link #GENERATION} is that generation, bumped by every write to the entity).
+     * were computed from (a hash, {@link dev.featurepipe.online.WindowCache}).
      */
     public static String windowCache(String namespace, String entity, String id) {
         return namespace + ":" + entity + ":" + id + ":@windows";

@@ -10,6 +10,7 @@ import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.RegistryLoader;
 import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.it.TestServices;
+import dev.featurepipe.online.WindowCache;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.nio.file.Path;
@@ -75,7 +76,7 @@ class WindowCacheIT {
 
         // the write-back is not awaited by the read, and goes on the connection of reads
         String entry = await().atMost(Duration.ofSeconds(5)).until(() -> sync.hget(cache, "orders_10m"), e -> e != null);
-        assertThat(entry).as("written back with the generation and lower bound").startsWith(sync.hget(cache, StreamKeys.GENERATION) + " ");
+        assertThat(entry).as("written back with the generation and lower bound").startsWith(sync.hget(cache, WindowCache.GENERATION) + " ");
         sync.hset(cache, "orders_10m", entry.replace(" v1", " v41")); // only a read from the cache can see this
         assertThat(read(T + 2 * MINUTE)).as("same generation, same lower bound").containsEntry("orders_10m", 41L);
 
@@ -91,9 +92,9 @@ class WindowCacheIT {
     void aWriteBackOfAnOlderGenerationIsRefused() {
         order("e1", T, 2.0);
         read(T);
-        String generation = sync.hget(cache, StreamKeys.GENERATION);
+        String generation = sync.hget(cache, WindowCache.GENERATION);
         order("e2", T, 3.0);
-        String current = sync.hget(cache, StreamKeys.GENERATION);
+        String current = sync.hget(cache, WindowCache.GENERATION);
         long lowerBound = ((ServedFeature.WindowValue) features.get(1)).window().lowerBound(T);
         // as a read that saw the older generation would write back, with an entry the current one would serve
         sync.eval(OnlineRead.WRITE_BACK, ScriptOutputType.INTEGER, new String[] {cache}, generation,

@@ -1,0 +1,193 @@
+package dev.featurepipe.online;
+
+import dev.featurepipe.core.Event;
+import dev.featurepipe.core.StoreRejectedException;
+import dev.featurepipe.core.expr.Evaluator;
+import dev.featurepipe.core.registry.AggregateFeature;
+import dev.featurepipe.core.registry.Aggregation;
+import dev.featurepipe.core.registry.Registry;
+import dev.featurepipe.core.registry.Window;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * Folds the events of a chunk into the writes that apply them: per field one operation, however many of the
+ * events write it. An event is folded into each tile size of each aggregate feature of its type that its filter
+ * passes: into the tile that holds its event time, unless no window of that size can read the tile any more.
+ * A tile period's first write carries its {@link StoreOp.MarkTile}, unless {@link TileMarks} knows it was marked.
+ */
+public final class ChunkFold {
+    /** Applied marks live at least this long, and as long as the longest window's tiles. */
+    private static final long MIN_MARK_TTL_MS = Duration.ofDays(1).toMillis();
+
+    /** What adding an event did. */
+    public enum Added {
+        /** it changes online state */
+        CHANGES,
+        /** too old for every window it has, so it changes no tile */
+        LATE,
+        /** the same event is in the chunk already */
+        REPEATED
+    }
+
+    /** A field of a feature's state. */
+    private record Field(FeatureKey key, String name) {
+    }
+
+    private final Registry registry;
+    private final TileMarks tileMarks;
+    private final long now;
+    private final Set<String> applied = new LinkedHashSet<>();
+    private final Set<EntityKey> caches = new LinkedHashSet<>();
+    private final Map<Field, StoreOp.MarkTile> marks = new LinkedHashMap<>(); // by tile prefix
+    private final Map<TileMarks.Sized, Long> marking = new HashMap<>();
+    private final Map<Field, Number> sums = new LinkedHashMap<>(); // whole numbers stay exact as Long
+    private final Map<Field, String> smallest = new LinkedHashMap<>();
+    private final Map<Field, String> largest = new LinkedHashMap<>();
+    private final Map<Field, StoreOp.KeepLatest> latest = new LinkedHashMap<>(); // by tile prefix
+    private final Map<FeatureKey, Set<String>> distinct = new LinkedHashMap<>();
+    private final Map<FeatureKey, StoreOp.AddRecent> recent = new LinkedHashMap<>();
+    private final Map<FeatureKey, Long> ttls = new LinkedHashMap<>();
+
+    /** @param now the time whose windows decide which tiles are still read */
+    public ChunkFold(Registry registry, TileMarks tileMarks, long now) {
+        this.registry = registry;
+        this.tileMarks = tileMarks;
+        this.now = now;
+    }
+
+    public Added add(Event e) {
+        if (!applied.add(e.id())) {
+            return Added.REPEATED;
+        }
+        String entity = registry.eventType(e.type()).orElseThrow().entity();
+        caches.add(new EntityKey(entity, e.entityId()));
+        boolean changed = false;
+        boolean skipped = false;
+        for (AggregateFeature f : registry.aggregatesOf(e.type())) {
+            if (f.filter() != null && !Evaluator.test(f.filter(), e.fields())) {
+                continue;
+            }
+            Object value = f.value() == null ? null : Evaluator.value(f.value(), e.fields());
+            if (f.value() != null && value == null) {
+                continue;
+            }
+            FeatureKey key = new FeatureKey(entity, e.entityId(), f.name());
+            if (f.aggregation() == Aggregation.LAST_N) {
+                recent.computeIfAbsent(key, k -> new StoreOp.AddRecent(k, f.n(), f.distinct(), new LinkedHashMap<>()))
+                        .scores().merge(StoredValues.recentMember(e.id(), value, f.distinct()), e.ts(), Math::max);
+                changed = true;
+                continue;
+            }
+            for (Map.Entry<Long, Long> cutoff : cutoffsByTile(f, now).entrySet()) {
+                Tile tile = Tile.holding(cutoff.getKey(), e.ts());
+                if (tile.start() < cutoff.getValue()) {
+                    skipped = true; // no read from now on can include this tile
+                    continue;
+                }
+                if (tile.ms() > 0 && !tileMarks.markedSince(key, tile)) {
+                    marks.putIfAbsent(new Field(key, tile.prefix()), new StoreOp.MarkTile(key, tile, cutoff.getValue()));
+                    marking.merge(new TileMarks.Sized(key, tile.ms()), tile.start(), Math::max);
+                }
+                fold(f, key, tile, e, value);
+                changed = true;
+            }
+            if (f.windows().stream().noneMatch(Window::isLifetime)) {
+                ttls.merge(key, f.windows().stream().mapToLong(Window::retentionMs).max().orElseThrow(), Math::max);
+            }
+        }
+        return skipped && !changed ? Added.LATE : Added.CHANGES;
+    }
+
+    private void fold(AggregateFeature f, FeatureKey key, Tile tile, Event e, Object value) {
+        switch (f.aggregation()) {
+            case COUNT -> add(key, tile.field(Tile.Part.COUNT), 1L);
+            case SUM -> add(key, tile.field(Tile.Part.SUM), finite(f, value));
+            case AVG -> {
+                add(key, tile.field(Tile.Part.SUM), finite(f, value));
+                add(key, tile.field(Tile.Part.COUNT), 1L);
+            }
+            case MIN -> keep(smallest, key, tile.field(Tile.Part.MIN), StoredValues.text(finite(f, value)), -1);
+            case MAX -> keep(largest, key, tile.field(Tile.Part.MAX), StoredValues.text(finite(f, value)), 1);
+            case FIRST_SEEN -> keep(smallest, key, tile.field(Tile.Part.MIN), Long.toString(e.ts()), -1);
+            case LAST_SEEN -> keep(largest, key, tile.field(Tile.Part.MAX), Long.toString(e.ts()), 1);
+            case COUNT_DISTINCT -> distinct.computeIfAbsent(key, k -> new LinkedHashSet<>())
+                    .add(tile.distinctField(StoredValues.text(value)));
+            case LAST -> latest.merge(new Field(key, tile.prefix()),
+                    new StoreOp.KeepLatest(key, tile, e.ts(), e.id(), StoredValues.text(value)),
+                    (a, b) -> later(b, a) ? b : a);
+            case LAST_N -> throw new IllegalStateException("last_n has no tiles");
+        }
+    }
+
+    private void add(FeatureKey key, String field, Number amount) {
+        sums.merge(new Field(key, field), amount, (a, b) -> a instanceof Long x && b instanceof Long y
+                ? (Number) (x + y) : (Number) (a.doubleValue() + b.doubleValue()));
+    }
+
+    /** Keeps the value whose number compared to the kept one has the sign {@code sign}. */
+    private static void keep(Map<Field, String> kept, FeatureKey key, String field, String value, int sign) {
+        kept.merge(new Field(key, field), value,
+                (a, b) -> Integer.signum(Double.compare(Double.parseDouble(b), Double.parseDouble(a))) == sign ? b : a);
+    }
+
+    /** Whether (ts, event_id) of {@code x} is after that of {@code y}, ids compared as bytes. */
+    private static boolean later(StoreOp.KeepLatest x, StoreOp.KeepLatest y) {
+        int byTs = Long.compare(x.ts(), y.ts());
+        return byTs != 0 ? byTs > 0 : Arrays.compareUnsigned(x.eventId().getBytes(StandardCharsets.UTF_8),
+                y.eventId().getBytes(StandardCharsets.UTF_8)) > 0;
+    }
+
+    /**
+     * The value of a numeric feature; one that is not a finite number (x / 0) fails the event before anything is
+     * written: a store refuses it in a sum, and in a min or max it would hide every later value. The consumer then
+     * applies the batch event by event and sends this one to the dead-letter stream with the reason.
+     */
+    private static Number finite(AggregateFeature f, Object value) {
+        Number n = (Number) value;
+        if (n instanceof Double d && !Double.isFinite(d)) {
+            throw new StoreRejectedException("feature " + f.name() + ": the value " + d + " is not a finite number", null);
+        }
+        return n;
+    }
+
+    /**
+     * Per tile size of the feature, the oldest tile start any of its windows can still read at {@code now} or
+     * later (tile size 0, the lifetime window, never drops anything).
+     */
+    private static Map<Long, Long> cutoffsByTile(AggregateFeature f, long now) {
+        Map<Long, Long> cutoffs = new TreeMap<>();
+        for (Window w : f.windows()) {
+            cutoffs.merge(w.tileMs(), w.lowerBound(now), Math::min);
+        }
+        return cutoffs;
+    }
+
+    /** The writes of the events added so far. */
+    public ChunkWrites writes() {
+        List<StoreOp> ops = new ArrayList<>(marks.values());
+        sums.forEach((f, amount) -> ops.add(new StoreOp.AddTo(f.key(), f.name(), amount)));
+        smallest.forEach((f, v) -> ops.add(new StoreOp.KeepMin(f.key(), f.name(), v)));
+        largest.forEach((f, v) -> ops.add(new StoreOp.KeepMax(f.key(), f.name(), v)));
+        ops.addAll(latest.values());
+        distinct.forEach((key, fields) -> ops.add(new StoreOp.AddDistinct(key, List.copyOf(fields))));
+        ops.addAll(recent.values());
+        ttls.forEach((key, ttl) -> ops.add(new StoreOp.Expire(key, ttl)));
+        return new ChunkWrites(List.copyOf(applied), List.copyOf(caches),
+                Math.max(registry.onlineRetentionMs(), MIN_MARK_TTL_MS), ops);
+    }
+
+    /** Tells the tile marks that the writes were made: their tile periods are marked. */
+    public void written() {
+        tileMarks.remember(marking);
+    }
+}

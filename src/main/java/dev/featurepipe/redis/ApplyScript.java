@@ -1,0 +1,154 @@
+package dev.featurepipe.redis;
+
+import dev.featurepipe.online.ChunkWrites;
+import dev.featurepipe.online.EntityKey;
+import dev.featurepipe.online.FeatureKey;
+import dev.featurepipe.online.StoreOp;
+import dev.featurepipe.online.StoredValues;
+import dev.featurepipe.online.Tile;
+import dev.featurepipe.online.WindowCache;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.sync.RedisCommands;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * apply.lua, which makes a chunk's {@link ChunkWrites} in one call. The names the script shares with Java (the
+ * operation codes, its replies, the parts of tile fields it builds or parses, the generation field) are defined
+ * here and in the online model, and substituted into the script's source when it is loaded.
+ */
+final class ApplyScript {
+    /** Replies per event. */
+    static final long APPLIED_BEFORE = 0;
+    static final long APPLIED = 1;
+    static final long SEND_AGAIN = 2;
+
+    /** The script's operation codes, one per {@link StoreOp} (two for AddRecent), with the arguments after k. */
+    private enum Op {
+        /** field amount */
+        ADD_TO("I"),
+        /** field value */
+        KEEP_MIN("N"),
+        KEEP_MAX("X"),
+        /** tile-prefix ts id value */
+        KEEP_LATEST("L"),
+        /** count field... */
+        ADD_DISTINCT("D"),
+        /** n count score member... */
+        ADD_RECENT("Z"),
+        RAISE_RECENT("G"),
+        /** mark-field tile-ms cutoff */
+        MARK_TILE("T"),
+        /** ttl-ms */
+        EXPIRE("E");
+
+        private final String code;
+
+        Op(String code) {
+            this.code = code;
+        }
+    }
+
+    private final RedisScript script;
+    private final String namespace;
+
+    /** @param namespace prefix of every key */
+    ApplyScript(RedisCommands<String, String> redis, String namespace) {
+        this.script = RedisScript.load(redis, "apply.lua", literals());
+        this.namespace = namespace;
+    }
+
+    /** What the script reads as the names it shares with Java, as Lua literals. */
+    static Map<String, String> literals() {
+        Map<String, String> literals = new HashMap<>();
+        for (Op op : Op.values()) {
+            literals.put(op.name(), quoted(op.code));
+        }
+        literals.put("APPLIED_BEFORE", Long.toString(APPLIED_BEFORE));
+        literals.put("APPLIED", Long.toString(APPLIED));
+        literals.put("SEND_AGAIN", Long.toString(SEND_AGAIN));
+        literals.put("GENERATION", quoted(WindowCache.GENERATION));
+        for (Tile.Part part : List.of(Tile.Part.LAST_TS, Tile.Part.LAST_ID, Tile.Part.LAST_VALUE)) {
+            literals.put(part.name(), quoted(part.suffix()));
+        }
+        String separator = Tile.SEPARATOR.replaceAll("(\\W)", "%$1"); // as a Lua pattern
+        literals.put("TILE_FIELD", quoted("^(%d+)" + separator + "(%d+)" + separator));
+        return literals;
+    }
+
+    private static String quoted(String text) {
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'";
+    }
+
+    /** Makes the writes unless an applied mark of theirs exists; the reply per event is one of the replies above. */
+    List<Long> run(RedisCommands<String, String> redis, ChunkWrites writes) {
+        Call call = new Call();
+        call.encode(writes);
+        return script.run(redis, ScriptOutputType.MULTI, call.keys.keySet().toArray(String[]::new),
+                call.args.toArray(String[]::new));
+    }
+
+    /** The KEYS and ARGV of one call, as the script documents them. */
+    private final class Call {
+        private final Map<String, Integer> keys = new LinkedHashMap<>();
+        private final Map<FeatureKey, String> featureKeys = new HashMap<>();
+        private final List<String> args = new ArrayList<>();
+
+        void encode(ChunkWrites writes) {
+            String ttl = Long.toString(writes.ttlMs());
+            args.add(Integer.toString(writes.appliedEvents().size()));
+            args.add(ttl);
+            writes.appliedEvents().forEach(id -> args.add(key(StreamKeys.appliedMark(namespace, id))));
+            args.add(Integer.toString(writes.windowCaches().size()));
+            args.add(ttl);
+            for (EntityKey e : writes.windowCaches()) {
+                args.add(key(StreamKeys.windowCache(namespace, e.entity(), e.id())));
+            }
+            writes.ops().forEach(this::encode);
+        }
+
+        private void encode(StoreOp op) {
+            String k = featureKeys.computeIfAbsent(op.key(),
+                    f -> key(StreamKeys.feature(namespace, f.entity(), f.id(), f.feature())));
+            if (op instanceof StoreOp.AddTo a) {
+                add(Op.ADD_TO, k, a.field(), StoredValues.text(a.amount()));
+            } else if (op instanceof StoreOp.KeepMin m) {
+                add(Op.KEEP_MIN, k, m.field(), m.value());
+            } else if (op instanceof StoreOp.KeepMax m) {
+                add(Op.KEEP_MAX, k, m.field(), m.value());
+            } else if (op instanceof StoreOp.KeepLatest l) {
+                add(Op.KEEP_LATEST, k, l.tile().prefix(), Long.toString(l.ts()), l.eventId(), l.value());
+            } else if (op instanceof StoreOp.AddDistinct d) {
+                add(Op.ADD_DISTINCT, k, Integer.toString(d.fields().size()));
+                args.addAll(d.fields());
+            } else if (op instanceof StoreOp.AddRecent r) {
+                add(r.raiseOnly() ? Op.RAISE_RECENT : Op.ADD_RECENT, k, Integer.toString(r.keep()),
+                        Integer.toString(r.scores().size()));
+                r.scores().forEach((member, score) -> {
+                    args.add(Long.toString(score));
+                    args.add(member);
+                });
+            } else if (op instanceof StoreOp.MarkTile t) {
+                add(Op.MARK_TILE, k, t.tile().field(Tile.Part.MARK), Long.toString(t.tile().ms()), Long.toString(t.cutoff()));
+            } else if (op instanceof StoreOp.Expire e) {
+                add(Op.EXPIRE, k, Long.toString(e.ttlMs()));
+            } else {
+                throw new IllegalStateException("apply.lua has no operation for " + op);
+            }
+        }
+
+        private void add(Op op, String k, String... rest) {
+            args.add(op.code);
+            args.add(k);
+            args.addAll(List.of(rest));
+        }
+
+        /** The key's 1-based index in KEYS, as text. */
+        private String key(String name) {
+            return Integer.toString(keys.computeIfAbsent(name, n -> keys.size() + 1));
+        }
+    }
+}

@@ -1,0 +1,135 @@
+package dev.featurepipe.online;
+
+import static dev.featurepipe.online.OnlineModelTest.MINUTE;
+import static dev.featurepipe.online.OnlineModelTest.REGISTRY;
+import static dev.featurepipe.online.OnlineModelTest.T;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.featurepipe.core.Event;
+import dev.featurepipe.core.StoreRejectedException;
+import dev.featurepipe.online.OnlineModelTest.Order;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The operations a chunk of events folds into: one per field, marks of new tile periods, expiry, late events. */
+class ChunkFoldTest {
+    private static final long HOUR = 60 * MINUTE;
+    private static final FeatureKey CLICKS = new FeatureKey("user", "u1", "clicks");
+
+    private static Event click(String id, long ts) {
+        return new Event(id, "click", "u1", ts, Map.of("page", "home"));
+    }
+
+    @Test
+    void theEventsOfAChunkWritingOneFieldMakeOneOperation() {
+        ChunkWrites writes = OnlineModelTest.chunk(T, new TileMarks(10), new Order("a", T - 1, 1.25, 2L, "s"),
+                new Order("b", T - 2, 2.5, 3L, "s")).writes();
+
+        Tile tile = Tile.holding(5 * MINUTE, T);
+        FeatureKey spend = new FeatureKey("user", "u1", "spend");
+        assertThat(writes.ops()).filteredOn(op -> op.key().equals(spend) && op instanceof StoreOp.AddTo)
+                .containsExactlyInAnyOrder(new StoreOp.AddTo(spend, tile.field(Tile.Part.SUM), 3.75),
+                        new StoreOp.AddTo(spend, Tile.LIFETIME.field(Tile.Part.SUM), 3.75));
+        FeatureKey units = new FeatureKey("user", "u1", "units");
+        assertThat(writes.ops()).as("whole numbers stay exact")
+                .contains(new StoreOp.AddTo(units, tile.field(Tile.Part.SUM), 5L));
+        assertThat(writes.appliedEvents()).containsExactly("a", "b");
+        assertThat(writes.windowCaches()).containsExactly(new EntityKey("user", "u1"));
+    }
+
+    @Test
+    void anEventRepeatedInAChunkIsFoldedOnce() {
+        ChunkFold fold = new ChunkFold(REGISTRY, new TileMarks(10), T);
+        assertThat(fold.add(click("c1", T))).isEqualTo(ChunkFold.Added.CHANGES);
+        assertThat(fold.add(click("c1", T))).isEqualTo(ChunkFold.Added.REPEATED);
+
+        assertThat(fold.writes().ops()).contains(new StoreOp.AddTo(CLICKS, Tile.holding(5 * MINUTE, T).field(Tile.Part.COUNT), 1L));
+    }
+
+    @Test
+    void anEventTooOldForEveryWindowIsLateAndWritesNoTile() {
+        long oldestRead = T - Math.floorMod(T, 5 * MINUTE) - HOUR; // the 1h window's lower bound at T
+        ChunkFold fold = new ChunkFold(REGISTRY, new TileMarks(10), T);
+        assertThat(fold.add(click("old", oldestRead - 1))).isEqualTo(ChunkFold.Added.LATE);
+        assertThat(fold.writes().ops()).as("only the expiry of the state").containsExactly(new StoreOp.Expire(CLICKS, HOUR + 5 * MINUTE));
+
+        assertThat(fold.add(click("oldest-read", oldestRead))).isEqualTo(ChunkFold.Added.CHANGES);
+        assertThat(fold.writes().ops()).contains(new StoreOp.AddTo(CLICKS, new Tile(5 * MINUTE, oldestRead).field(Tile.Part.COUNT), 1L));
+    }
+
+    @Test
+    void anEventWithALifetimeWindowIsNeverLate() {
+        ChunkFold fold = new ChunkFold(REGISTRY, new TileMarks(10), T);
+        assertThat(fold.add(new Order("old", T - 1000 * HOUR, 1, null, "s").event())).isEqualTo(ChunkFold.Added.CHANGES);
+    }
+
+    @Test
+    void theFirstWriteOfATilePeriodDropsTheTilesNoWindowReadsAnyMore() {
+        InMemoryState state = new InMemoryState();
+        TileMarks marks = new TileMarks(10);
+        for (long ts : new long[] {T - 50 * MINUTE, T - 5 * MINUTE}) {
+            ChunkFold fold = new ChunkFold(REGISTRY, marks, T);
+            fold.add(click("c" + ts, ts));
+            state.write(fold.writes());
+            fold.written();
+        }
+        long later = T + 20 * MINUTE;
+        ChunkFold fold = new ChunkFold(REGISTRY, marks, later);
+        fold.add(click("new", later));
+        ChunkWrites writes = fold.writes();
+
+        long cutoff = later - Math.floorMod(later, 5 * MINUTE) - HOUR;
+        assertThat(writes.ops()).contains(new StoreOp.MarkTile(CLICKS, Tile.holding(5 * MINUTE, later), cutoff));
+        state.write(writes);
+        assertThat(state.hash(CLICKS).keySet()).as("the tile of T-50m is before the cutoff")
+                .noneMatch(f -> f.startsWith(Tile.holding(5 * MINUTE, T - 50 * MINUTE).prefix()))
+                .contains(Tile.holding(5 * MINUTE, T - 5 * MINUTE).field(Tile.Part.COUNT),
+                        Tile.holding(5 * MINUTE, later).field(Tile.Part.COUNT));
+    }
+
+    @Test
+    void aTilePeriodMarkedByAWriteIsNotMarkedAgainButOneNotWrittenIs() {
+        TileMarks marks = new TileMarks(10);
+        ChunkFold refused = new ChunkFold(REGISTRY, marks, T);
+        refused.add(click("a", T));
+        assertThat(refused.writes().ops()).hasAtLeastOneElementOfType(StoreOp.MarkTile.class);
+
+        ChunkFold first = new ChunkFold(REGISTRY, marks, T);
+        first.add(click("b", T));
+        assertThat(first.writes().ops()).as("the refused call marked nothing").hasAtLeastOneElementOfType(StoreOp.MarkTile.class);
+        first.written();
+
+        ChunkFold second = new ChunkFold(REGISTRY, marks, T);
+        second.add(click("c", T - 1));
+        assertThat(second.writes().ops()).noneMatch(op -> op instanceof StoreOp.MarkTile);
+        ChunkFold nextPeriod = new ChunkFold(REGISTRY, marks, T + 5 * MINUTE);
+        nextPeriod.add(click("d", T + 5 * MINUTE));
+        assertThat(nextPeriod.writes().ops()).hasAtLeastOneElementOfType(StoreOp.MarkTile.class);
+    }
+
+    @Test
+    void appliedMarksOutliveTheLongestWindowAndADayAtLeast() {
+        ChunkFold fold = new ChunkFold(REGISTRY, new TileMarks(10), T);
+        fold.add(click("a", T));
+        assertThat(fold.writes().ttlMs()).isEqualTo(24 * HOUR);
+    }
+
+    @Test
+    void aValueThatIsNotAFiniteNumberFailsTheEvent() {
+        ChunkFold fold = new ChunkFold(REGISTRY, new TileMarks(10), T);
+        assertThatThrownBy(() -> fold.add(new Order("inf", T, Double.POSITIVE_INFINITY, 1L, "s").event()))
+                .isInstanceOf(StoreRejectedException.class).hasMessageContaining("spend").hasMessageContaining("Infinity");
+    }
+
+    @Test
+    void aDistinctValueWithTheSeparatorInItIsReadBack() {
+        Tile tile = new Tile(5 * MINUTE, T - Math.floorMod(T, 5 * MINUTE));
+        assertThat(Tile.parse(tile.distinctField("a:b"))).isEqualTo(new Tile.Field(tile, Tile.Part.DISTINCT, "a:b"));
+        assertThat(Tile.parse(tile.field(Tile.Part.LAST_VALUE))).isEqualTo(new Tile.Field(tile, Tile.Part.LAST_VALUE, null));
+        assertThat(Tile.parse("not:a tile")).isNull();
+        assertThat(List.of(Tile.holding(0, T), Tile.holding(5 * MINUTE, -1))).containsExactly(Tile.LIFETIME,
+                new Tile(5 * MINUTE, -5 * MINUTE));
+    }
+}

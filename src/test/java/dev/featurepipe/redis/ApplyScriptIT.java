@@ -1,0 +1,155 @@
+package dev.featurepipe.redis;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.featurepipe.config.Config;
+import dev.featurepipe.it.TestServices;
+import dev.featurepipe.online.ChunkWrites;
+import dev.featurepipe.online.EntityKey;
+import dev.featurepipe.online.FeatureKey;
+import dev.featurepipe.online.StoreOp;
+import dev.featurepipe.online.Tile;
+import dev.featurepipe.online.WindowCache;
+import io.lettuce.core.ScoredValue;
+import io.lettuce.core.api.sync.RedisCommands;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** Each operation of apply.lua, encoded by ApplyScript, leaves in Redis what StoreOp says it does. */
+@ExtendWith(TestServices.class)
+@Timeout(60)
+class ApplyScriptIT {
+    private static final long G = 300_000;
+    private static final Tile NOW = new Tile(G, 10 * G);
+    private static final Tile OLD = new Tile(G, 2 * G);
+    private static final Tile KEPT = new Tile(G, 4 * G);
+    private static final Tile OTHER_SIZE = new Tile(3600_000, 0);
+
+    private final FeatureKey state = new FeatureKey("user", "u1", "f");
+    private final String namespace = "it-apply-" + UUID.randomUUID();
+    private final String key = StreamKeys.feature(namespace, "user", "u1", "f");
+    private RedisConnections redis;
+    private RedisCommands<String, String> sync;
+    private ApplyScript script;
+    private int events;
+
+    @BeforeEach
+    void connect() {
+        redis = new RedisConnections(TestServices.config("src/test/resources/registry/it.yaml", Map.of()).get(Config.REDIS_URL));
+        sync = redis.shared().sync();
+        script = new ApplyScript(sync, namespace);
+    }
+
+    @AfterEach
+    void close() {
+        redis.close();
+    }
+
+    /** Runs the operations as the writes of one new event. */
+    private List<Long> write(StoreOp... ops) {
+        return script.run(sync, new ChunkWrites(List.of("e" + ++events), List.of(), 60_000, List.of(ops)));
+    }
+
+    @Test
+    void addToAddsWholeNumbersExactlyAndFractionsAsFloats() {
+        write(new StoreOp.AddTo(state, "c", 2L), new StoreOp.AddTo(state, "s", 1.25));
+        write(new StoreOp.AddTo(state, "c", 3L), new StoreOp.AddTo(state, "s", 2.5));
+        assertThat(sync.hgetall(key)).isEqualTo(Map.of("c", "5", "s", "3.75"));
+    }
+
+    @Test
+    void keepMinAndKeepMaxKeepTheSmallerAndTheLargerNumber() {
+        write(new StoreOp.KeepMin(state, "n", "10"), new StoreOp.KeepMax(state, "x", "10"));
+        write(new StoreOp.KeepMin(state, "n", "9.5"), new StoreOp.KeepMax(state, "x", "9.5"));
+        write(new StoreOp.KeepMin(state, "n", "100"), new StoreOp.KeepMax(state, "x", "100"));
+        assertThat(sync.hgetall(key)).isEqualTo(Map.of("n", "9.5", "x", "100"));
+    }
+
+    @Test
+    void keepLatestKeepsTheLatestEventTiesByTheLargerEventIdInBytes() {
+        String emoji = "x\uD83D\uDE00";
+        write(new StoreOp.KeepLatest(state, NOW, 100, emoji, "emoji"));
+        write(new StoreOp.KeepLatest(state, NOW, 100, "x\uFF61", "halfwidth")); // larger as Java chars, not in bytes
+        write(new StoreOp.KeepLatest(state, NOW, 99, "z", "earlier"));
+        assertThat(sync.hgetall(key)).isEqualTo(Map.of(NOW.field(Tile.Part.LAST_TS), "100",
+                NOW.field(Tile.Part.LAST_ID), emoji, NOW.field(Tile.Part.LAST_VALUE), "emoji"));
+        write(new StoreOp.KeepLatest(state, NOW, 101, "a", "later"));
+        assertThat(sync.hget(key, NOW.field(Tile.Part.LAST_VALUE))).isEqualTo("later");
+    }
+
+    @Test
+    void addDistinctSetsEveryFieldEvenBeyondOneCallOfUnpack() {
+        List<String> fields = new ArrayList<>();
+        for (int i = 0; i < 2500; i++) {
+            fields.add(NOW.distinctField("v" + i));
+        }
+        write(new StoreOp.AddDistinct(state, fields));
+        assertThat(sync.hlen(key)).isEqualTo(2500);
+        assertThat(sync.hget(key, NOW.distinctField("v2499"))).isEqualTo("1");
+    }
+
+    @Test
+    void addRecentKeepsTheHighestScoresAndRaiseRecentNeverLowersOne() {
+        write(new StoreOp.AddRecent(state, 2, false, scores("a", 5, "b", 6, "c", 7)));
+        assertThat(sync.zrevrangeWithScores(key, 0, -1)).containsExactly(ScoredValue.just(7, "c"), ScoredValue.just(6, "b"));
+        write(new StoreOp.AddRecent(state, 2, true, scores("c", 1, "b", 8)));
+        assertThat(sync.zrevrangeWithScores(key, 0, -1)).containsExactly(ScoredValue.just(8, "b"), ScoredValue.just(7, "c"));
+        write(new StoreOp.AddRecent(state, 2, false, scores("b", 1)));
+        assertThat(sync.zrevrangeWithScores(key, 0, -1)).as("without raise-only a score is set")
+                .containsExactly(ScoredValue.just(7, "c"), ScoredValue.just(1, "b"));
+    }
+
+    private static Map<String, Long> scores(Object... memberScore) {
+        Map<String, Long> scores = new LinkedHashMap<>();
+        for (int i = 0; i < memberScore.length; i += 2) {
+            scores.put((String) memberScore[i], ((Number) memberScore[i + 1]).longValue());
+        }
+        return scores;
+    }
+
+    @Test
+    void markTileDropsTheOlderTilesOfItsSizeOnTheFirstWriteOfATileOnly() {
+        write(new StoreOp.AddTo(state, OLD.field(Tile.Part.COUNT), 1L), new StoreOp.AddTo(state, KEPT.field(Tile.Part.COUNT), 1L),
+                new StoreOp.AddDistinct(state, List.of(OLD.distinctField("a:b"))),
+                new StoreOp.AddTo(state, OTHER_SIZE.field(Tile.Part.COUNT), 1L));
+        write(new StoreOp.MarkTile(state, NOW, KEPT.start()), new StoreOp.AddTo(state, NOW.field(Tile.Part.COUNT), 1L));
+        assertThat(sync.hkeys(key)).containsExactlyInAnyOrder(KEPT.field(Tile.Part.COUNT), OTHER_SIZE.field(Tile.Part.COUNT),
+                NOW.field(Tile.Part.MARK), NOW.field(Tile.Part.COUNT));
+
+        write(new StoreOp.AddTo(state, OLD.field(Tile.Part.COUNT), 1L));
+        write(new StoreOp.MarkTile(state, NOW, KEPT.start() + G));
+        assertThat(sync.hexists(key, OLD.field(Tile.Part.COUNT))).as("the tile was marked: nothing dropped").isTrue();
+    }
+
+    @Test
+    void expireSetsTheTimeToLiveOfTheState() {
+        write(new StoreOp.AddTo(state, "c", 1L), new StoreOp.Expire(state, 50_000));
+        assertThat(sync.pttl(key)).isBetween(40_000L, 50_000L);
+    }
+
+    @Test
+    void aCallWithAnEventAppliedBeforeWritesNothingAndSaysWhichToSendAgain() {
+        String cache = StreamKeys.windowCache(namespace, "user", "u1");
+        List<StoreOp> ops = List.of(new StoreOp.AddTo(state, "c", 1L));
+        EntityKey entity = new EntityKey("user", "u1");
+        assertThat(script.run(sync, new ChunkWrites(List.of("a"), List.of(entity), 60_000, ops)))
+                .containsExactly(ApplyScript.APPLIED);
+        assertThat(sync.pttl(StreamKeys.appliedMark(namespace, "a"))).isBetween(50_000L, 60_000L);
+        assertThat(sync.hget(cache, WindowCache.GENERATION)).isEqualTo("1");
+        assertThat(sync.pttl(cache)).isBetween(50_000L, 60_000L);
+
+        assertThat(script.run(sync, new ChunkWrites(List.of("b", "a"), List.of(entity), 60_000, ops)))
+                .containsExactly(ApplyScript.SEND_AGAIN, ApplyScript.APPLIED_BEFORE);
+        assertThat(sync.exists(StreamKeys.appliedMark(namespace, "b"))).isZero();
+        assertThat(sync.hget(key, "c")).isEqualTo("1");
+        assertThat(sync.hget(cache, WindowCache.GENERATION)).isEqualTo("1");
+    }
+}
