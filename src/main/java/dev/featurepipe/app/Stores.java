@@ -1,5 +1,6 @@
 package dev.featurepipe.app;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.clickhouse.BatchSnapshots;
@@ -29,7 +30,9 @@ import java.time.Clock;
 public final class Stores implements AutoCloseable {
     private final Config config;
     private final Registry registry;
-    private final ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    /** Numbers with a point are read exactly (decimals stay decimals) and written as plain numbers, never 1E+3. */
+    private final ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).enable(JsonGenerator.Feature.WRITE_BIGDECIMAL_AS_PLAIN);
     private final EventCodec codec;
     private final ClickHouseClient clickhouse;
     private RedisConnections redis;

@@ -155,6 +155,7 @@ public final class BatchSnapshots {
             case LONG -> "toString(toInt64(" + v + "))";
             case DOUBLE -> "toString(toFloat64(" + v + "))";
             case BOOLEAN -> "toString(toUInt8(" + v + "))";
+            case DECIMAL -> throw new IllegalArgumentException("a batch feature is not decimal (the registry refuses it)");
         };
     }
 }

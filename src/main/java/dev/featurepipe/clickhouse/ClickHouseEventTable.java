@@ -4,6 +4,7 @@ import dev.featurepipe.core.Event;
 import dev.featurepipe.core.OfflineStore;
 import dev.featurepipe.core.registry.FieldDef;
 import dev.featurepipe.core.registry.Registry;
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -56,6 +57,7 @@ public final class ClickHouseEventTable implements OfflineStore {
             case LONG -> "Int64";
             case DOUBLE -> "Float64";
             case BOOLEAN -> "UInt8";
+            case DECIMAL -> "Decimal(" + FieldDef.MAX_DIGITS + ", " + f.scale() + ")";
         };
         return f.name() + " Nullable(" + type + ")";
     }
@@ -75,6 +77,7 @@ public final class ClickHouseEventTable implements OfflineStore {
                         case LONG -> rows.int64((Long) value);
                         case DOUBLE -> rows.float64((Double) value);
                         case BOOLEAN -> rows.uint8((Boolean) value ? 1 : 0);
+                        case DECIMAL -> rows.int64(((BigDecimal) value).setScale(f.scale()).unscaledValue().longValueExact());
                     }
                 }
             }

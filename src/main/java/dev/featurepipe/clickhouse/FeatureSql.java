@@ -82,7 +82,7 @@ public final class FeatureSql {
             case SUM -> "sum(v)";
             case MIN -> "min(v)";
             case MAX -> "max(v)";
-            case AVG -> "avg(v)";
+            case AVG -> "avg(toFloat64(v))"; // a double, also of a decimal, as online
             case COUNT_DISTINCT -> "uniqExact(v)";
             case LAST -> "argMax(v, (ts, event_id))";
             case FIRST_SEEN -> "min(ts)";

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import dev.featurepipe.core.registry.FieldDef;
 import dev.featurepipe.core.registry.Registry;
 import java.io.IOException;
+import java.math.BigDecimal;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.util.HashMap;
@@ -39,6 +40,8 @@ public final class EventCodec {
                     out.writeNumber(l);
                 } else if (field.getValue() instanceof Double d) {
                     out.writeNumber(d);
+                } else if (field.getValue() instanceof BigDecimal d) {
+                    out.writeString(d.toPlainString()); // as text: no JSON reader in between turns it into a double
                 } else {
                     out.writeBoolean((Boolean) field.getValue());
                 }
@@ -100,8 +103,18 @@ public final class EventCodec {
                     case LONG -> in.getValueAsLong();
                     case DOUBLE -> in.getValueAsDouble();
                     case BOOLEAN -> in.getValueAsBoolean();
+                    case DECIMAL -> decimal(in.getValueAsString(), def);
                 });
             }
+        }
+    }
+
+    private static BigDecimal decimal(String text, FieldDef def) {
+        try {
+            return new BigDecimal(text).setScale(def.scale());
+        } catch (NumberFormatException | ArithmeticException e) {
+            throw new MalformedEventException("field '" + def.name() + "': '" + text + "' is not a decimal of scale "
+                    + def.scale());
         }
     }
 

@@ -6,7 +6,9 @@ public enum FieldType {
     STRING("string"),
     LONG("long"),
     DOUBLE("double"),
-    BOOLEAN("boolean");
+    BOOLEAN("boolean"),
+    /** exact, with the scale its declaration gives (a Java BigDecimal, a ClickHouse Decimal(18, scale)) */
+    DECIMAL("decimal");
 
     private final String registryName;
 
@@ -19,6 +21,6 @@ public enum FieldType {
     }
 
     public boolean numeric() {
-        return this == LONG || this == DOUBLE;
+        return this == LONG || this == DOUBLE || this == DECIMAL;
     }
 }

@@ -6,6 +6,7 @@ import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
+import java.math.BigDecimal;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -68,7 +69,7 @@ public final class RetailEvents {
             double price = Double.parseDouble(row.unitPrice().trim());
             e.put("quantity", quantity);
             e.put("unit_price", price);
-            e.put("amount", Math.round(quantity * price * 100) / 100.0);
+            e.put("amount", BigDecimal.valueOf(Math.round(quantity * price * 100), 2)); // in cents, exactly
         } catch (NumberFormatException | NullPointerException ex) {
             e.put("quantity", row.quantity());
             e.put("unit_price", row.unitPrice());

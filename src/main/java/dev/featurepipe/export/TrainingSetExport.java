@@ -15,6 +15,7 @@ import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.verify.SkewCheck;
 import java.io.IOException;
+import java.math.BigDecimal;
 import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
@@ -205,7 +206,8 @@ public final class TrainingSetExport {
                 for (int f = 0; f < features.size(); f++) {
                     Object v = values.get(f).getOrDefault(i, features.get(f) instanceof ServedFeature.WindowValue w
                             ? w.feature().emptyValue() : null);
-                    csv.writeString(v == null ? "" : v instanceof List<?> ? json.writeValueAsString(v) : v.toString());
+                    csv.writeString(v == null ? "" : v instanceof List<?> ? json.writeValueAsString(v)
+                            : v instanceof BigDecimal d ? d.toPlainString() : v.toString());
                 }
                 csv.writeEndArray();
             }

@@ -8,6 +8,7 @@ import dev.featurepipe.core.registry.EntityDef;
 import dev.featurepipe.core.registry.EventTypeDef;
 import dev.featurepipe.core.registry.FieldDef;
 import dev.featurepipe.core.registry.Registry;
+import java.math.BigDecimal;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
@@ -74,10 +75,12 @@ public final class EventValidator {
                 }
                 continue;
             }
-            Object typed = typed(def.type(), value);
+            Object typed = def.type() == FieldType.DECIMAL ? decimal(def, value) : typed(def.type(), value);
             if (typed == null) {
                 errors.add(new FieldError(index, def.name(), "expected " + def.type().registryName() + ", got "
                         + describe(value)));
+            } else if (typed instanceof Problem p) {
+                errors.add(new FieldError(index, def.name(), p.reason()));
             } else {
                 fields.put(def.name(), typed);
             }
@@ -175,7 +178,37 @@ public final class EventValidator {
             case LONG -> value.isIntegralNumber() && value.canConvertToLong() ? value.asLong() : null;
             case DOUBLE -> value.isNumber() && Double.isFinite(value.asDouble()) ? value.asDouble() : null;
             case BOOLEAN -> value.isBoolean() ? value.asBoolean() : null;
+            case DECIMAL -> throw new IllegalArgumentException("decimals are read by decimal()");
         };
+    }
+
+    /** Why a value that has the field's type cannot be taken. */
+    private record Problem(String reason) {
+    }
+
+    /**
+     * A decimal field's value (a JSON number, or a string holding one) at the field's scale; a value with more
+     * digits after the point than the scale is refused, not rounded, as is one with more digits than 18 in all.
+     */
+    private static Object decimal(FieldDef def, JsonNode value) {
+        if (!value.isNumber() && !value.isTextual()) {
+            return null;
+        }
+        BigDecimal d;
+        try {
+            d = new BigDecimal(value.asText().trim());
+        } catch (NumberFormatException e) {
+            return null;
+        }
+        if (d.stripTrailingZeros().scale() > def.scale()) {
+            return new Problem("has more than " + def.scale() + " digits after the point (" + abbreviate(d.toPlainString())
+                    + "); the registry declares scale " + def.scale());
+        }
+        BigDecimal scaled = d.setScale(def.scale());
+        if (scaled.precision() > FieldDef.MAX_DIGITS) {
+            return new Problem("has more than " + FieldDef.MAX_DIGITS + " digits (" + abbreviate(d.toPlainString()) + ")");
+        }
+        return scaled;
     }
 
     private static String describe(JsonNode value) {

@@ -19,6 +19,7 @@ import dev.featurepipe.core.StoreUnavailableException;
 import dev.featurepipe.core.expr.Evaluator;
 import dev.featurepipe.core.registry.ProfileFeature;
 import dev.featurepipe.core.registry.Registry;
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -29,6 +30,7 @@ import java.util.Map;
 import java.util.Set;
 import org.bson.BSONException;
 import org.bson.Document;
+import org.bson.types.Decimal128;
 import org.bson.conversions.Bson;
 
 /**
@@ -226,6 +228,9 @@ public final class MongoProfileStore implements ProfileStore {
     }
 
     private static Number add(Number a, Number b) {
+        if (a instanceof BigDecimal x && b instanceof BigDecimal y) {
+            return x.add(y);
+        }
         return a instanceof Long && b instanceof Long ? (Number) (a.longValue() + b.longValue()) : (Number) (a.doubleValue() + b.doubleValue());
     }
 
@@ -236,6 +241,7 @@ public final class MongoProfileStore implements ProfileStore {
             Bson filter = ids.size() == 1 ? Filters.eq("_id", ids.get(0)) : Filters.in("_id", ids);
             for (Document doc : db.getCollection(entity).find(filter).projection(Projections.exclude(APPLIED))) {
                 String id = String.valueOf(doc.remove("_id"));
+                doc.replaceAll((field, value) -> value instanceof Decimal128 d ? d.bigDecimalValue() : value);
                 profiles.put(id, doc);
             }
             return profiles;

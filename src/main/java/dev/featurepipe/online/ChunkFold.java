@@ -7,6 +7,7 @@ import dev.featurepipe.core.registry.AggregateFeature;
 import dev.featurepipe.core.registry.Aggregation;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.Window;
+import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -111,9 +112,9 @@ public final class ChunkFold {
     private void fold(AggregateFeature f, FeatureKey key, Tile tile, Event e, Object value) {
         switch (f.aggregation()) {
             case COUNT -> add(key, tile.field(Tile.Part.COUNT), 1L);
-            case SUM -> add(key, tile.field(Tile.Part.SUM), finite(f, value));
+            case SUM -> add(key, tile.field(Tile.Part.SUM), summand(f, value));
             case AVG -> {
-                add(key, tile.field(Tile.Part.SUM), finite(f, value));
+                add(key, tile.field(Tile.Part.SUM), summand(f, value));
                 add(key, tile.field(Tile.Part.COUNT), 1L);
             }
             case MIN -> keep(smallest, key, tile.field(Tile.Part.MIN), StoredValues.text(finite(f, value)), -1);
@@ -158,6 +159,11 @@ public final class ChunkFold {
             throw new StoreRejectedException("feature " + f.name() + ": the value " + d + " is not a finite number", null);
         }
         return n;
+    }
+
+    /** What a value adds to a sum: a decimal its unscaled value, a whole number of units of its scale, exactly. */
+    private static Number summand(AggregateFeature f, Object value) {
+        return value instanceof BigDecimal d ? (Number) d.unscaledValue().longValueExact() : finite(f, value);
     }
 
     /**

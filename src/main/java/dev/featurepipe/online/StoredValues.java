@@ -1,6 +1,7 @@
 package dev.featurepipe.online;
 
 import dev.featurepipe.core.FieldType;
+import java.math.BigDecimal;
 
 /** Values as the online store keeps them: text, and the members of a last_n feature's recent values. */
 public final class StoredValues {
@@ -17,12 +18,16 @@ public final class StoredValues {
         if (value instanceof Boolean b) {
             return b ? "1" : "0";
         }
+        if (value instanceof BigDecimal d) {
+            return d.toPlainString();
+        }
         return String.valueOf(value);
     }
 
-    /** A stored value back in its type. */
-    public static Object typed(FieldType type, String text) {
+    /** A stored value back in its type; a decimal at {@code scale}. */
+    public static Object typed(FieldType type, int scale, String text) {
         return switch (type) {
+            case DECIMAL -> new BigDecimal(text).setScale(scale);
             case STRING -> text;
             case LONG -> text.contains(".") || text.contains("E") ? Math.round(Double.parseDouble(text)) : Long.parseLong(text);
             case DOUBLE -> Double.parseDouble(text);

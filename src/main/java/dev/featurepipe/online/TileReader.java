@@ -3,6 +3,7 @@ package dev.featurepipe.online;
 import dev.featurepipe.core.FieldType;
 import dev.featurepipe.core.registry.AggregateFeature;
 import dev.featurepipe.core.registry.Window;
+import java.math.BigDecimal;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
@@ -20,6 +21,7 @@ public final class TileReader {
     public static Object value(AggregateFeature f, Window w, Map<String, String> fields, long now) {
         long from = w.lowerBound(now);
         double sum = 0;
+        BigDecimal exactSum = BigDecimal.ZERO; // of a decimal: its tiles hold sums of unscaled values, whole numbers
         long count = 0;
         Double min = null;
         Double max = null;
@@ -36,7 +38,10 @@ public final class TileReader {
             String v = entry.getValue();
             switch (field.part()) {
                 case COUNT -> count += Math.round(Double.parseDouble(v));
-                case SUM -> sum += Double.parseDouble(v);
+                case SUM -> {
+                    sum += Double.parseDouble(v);
+                    exactSum = exactSum.add(new BigDecimal(v));
+                }
                 case MIN -> {
                     double d = Double.parseDouble(v);
                     if (min == null || d < min) {
@@ -66,14 +71,19 @@ public final class TileReader {
             }
         }
         FieldType type = f.resultType();
+        boolean decimal = f.value() != null && f.value().type() == FieldType.DECIMAL;
         return switch (f.aggregation()) {
             case COUNT -> count;
-            case SUM -> type == FieldType.LONG ? (Object) Math.round(sum) : (Object) sum;
-            case AVG -> count == 0 ? null : sum / count;
-            case MIN, FIRST_SEEN -> minText == null ? null : StoredValues.typed(type, minText);
-            case MAX, LAST_SEEN -> maxText == null ? null : StoredValues.typed(type, maxText);
+            case SUM -> switch (type) {
+                case LONG -> Math.round(sum);
+                case DECIMAL -> exactSum.movePointLeft(f.scale()).setScale(f.scale());
+                default -> sum;
+            };
+            case AVG -> count == 0 ? null : (decimal ? exactSum.movePointLeft(f.scale()).doubleValue() : sum) / count;
+            case MIN, FIRST_SEEN -> minText == null ? null : StoredValues.typed(type, f.scale(), minText);
+            case MAX, LAST_SEEN -> maxText == null ? null : StoredValues.typed(type, f.scale(), maxText);
             case COUNT_DISTINCT -> (long) distinct.size();
-            case LAST -> lastTile == null ? null : StoredValues.typed(type, fields.get(lastTile.field(Tile.Part.LAST_VALUE)));
+            case LAST -> lastTile == null ? null : StoredValues.typed(type, f.scale(), fields.get(lastTile.field(Tile.Part.LAST_VALUE)));
             case LAST_N -> throw new IllegalStateException("last_n keeps recent values, not tiles");
         };
     }

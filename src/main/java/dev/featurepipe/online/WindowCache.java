@@ -22,7 +22,7 @@ public final class WindowCache {
 
     /** The entry of a window with no state ({@code hasState} false), or with its value (null: none). */
     public static String entry(String generation, long lowerBound, boolean hasState, Object value) {
-        String state = !hasState ? "n" : value == null ? "u" : "v" + value;
+        String state = !hasState ? "n" : value == null ? "u" : "v" + StoredValues.text(value);
         return generation + " " + lowerBound + " " + state;
     }
 

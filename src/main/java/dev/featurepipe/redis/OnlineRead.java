@@ -156,7 +156,7 @@ final class OnlineRead {
             if (hit == null) {
                 missed.add(w);
             } else if (hit.hasState()) {
-                values.put(w.name(), hit.valueText() == null ? null : StoredValues.typed(w.feature().resultType(), hit.valueText()));
+                values.put(w.name(), hit.valueText() == null ? null : StoredValues.typed(w.feature().resultType(), w.feature().scale(), hit.valueText()));
             }
         }
         return new Miss(id, generation, missed);
@@ -216,7 +216,7 @@ final class OnlineRead {
     private static List<Object> recent(AggregateFeature f, List<?> members) {
         List<Object> values = new ArrayList<>(members.size());
         for (Object m : members) {
-            values.add(StoredValues.typed(f.value().type(), StoredValues.recentValue((String) m, f.distinct())));
+            values.add(StoredValues.typed(f.value().type(), f.scale(), StoredValues.recentValue((String) m, f.distinct())));
         }
         return values;
     }

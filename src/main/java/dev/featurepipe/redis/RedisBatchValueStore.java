@@ -60,7 +60,7 @@ public final class RedisBatchValueStore implements BatchValueStore {
     static Materialized decode(BatchFeature f, String stored, String lastRun) {
         int space = stored.indexOf(' ');
         long computedAt = Long.parseLong(stored.substring(0, space));
-        return new Materialized(StoredValues.typed(f.type(), stored.substring(space + 1)),
+        return new Materialized(StoredValues.typed(f.type(), 0, stored.substring(space + 1)),
                 lastRun == null ? computedAt : Math.max(computedAt, Long.parseLong(lastRun)));
     }
 

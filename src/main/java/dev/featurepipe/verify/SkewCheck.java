@@ -1,5 +1,6 @@
 package dev.featurepipe.verify;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
@@ -12,6 +13,7 @@ import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.ServedFeature;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -34,7 +36,8 @@ public final class SkewCheck {
     private final Registry registry;
     private final OnlineStore online;
     private final ClickHouseEventTable offline;
-    private final ObjectMapper json = new ObjectMapper();
+    /** ClickHouse's decimals are read as written, not through a double. */
+    private final ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
 
     public SkewCheck(Registry registry, OnlineStore online, ClickHouseEventTable offline) {
         this.registry = registry;
@@ -102,22 +105,23 @@ public final class SkewCheck {
     public static Object typed(AggregateFeature f, JsonNode node) {
         if (node.isArray()) {
             List<Object> list = new ArrayList<>();
-            node.forEach(x -> list.add(scalar(f.value().type(), x)));
+            node.forEach(x -> list.add(scalar(f.value().type(), f.scale(), x)));
             return list;
         }
-        return scalar(f.resultType(), node);
+        return scalar(f.resultType(), f.scale(), node);
     }
 
-    private static Object scalar(FieldType type, JsonNode x) {
+    private static Object scalar(FieldType type, int scale, JsonNode x) {
         return switch (type) {
             case STRING -> x.asText();
             case LONG -> x.asLong();
             case DOUBLE -> x.asDouble();
             case BOOLEAN -> x.asInt() == 1;
+            case DECIMAL -> new BigDecimal(x.asText()).setScale(scale);
         };
     }
 
-    /** Equal, numbers to a relative 1e-9, lists element by element. */
+    /** Equal: decimals exactly (a decimal and another number never), other numbers to a relative 1e-9, lists element by element. */
     public static boolean same(Object a, Object b) {
         if (a instanceof List<?> x && b instanceof List<?> y) {
             if (x.size() != y.size()) {
@@ -129,6 +133,9 @@ public final class SkewCheck {
                 }
             }
             return true;
+        }
+        if (a instanceof BigDecimal || b instanceof BigDecimal) {
+            return Objects.equals(a, b);
         }
         if (a instanceof Number x && b instanceof Number y) {
             double dx = x.doubleValue();

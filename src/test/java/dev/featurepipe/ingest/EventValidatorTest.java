@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.core.FieldError;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.RegistryLoader;
+import java.math.BigDecimal;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
@@ -38,6 +39,26 @@ class EventValidatorTest {
         assertThat(r.event().field("quantity")).isEqualTo(6L);
         assertThat(r.event().field("unit_price")).isEqualTo(2.55);
         assertThat(r.event().field("country")).isEqualTo("France");
+    }
+
+    @Test
+    void aDecimalIsTakenExactlyAtItsScaleFromANumberOrAString() throws Exception {
+        assertThat(validate(purchase("")).event().field("amount")).isEqualTo(new BigDecimal("15.30"));
+        assertThat(validate(purchase("").replace("15.3", "\"0.1\"")).event()
+                .field("amount")).isEqualTo(new BigDecimal("0.10"));
+        assertThat(validate(purchase("").replace("15.3", "12345678901234567.80")).errors()).singleElement()
+                .satisfies(e -> assertThat(e.reason()).startsWith("has more than 18 digits"));
+    }
+
+    @Test
+    void aDecimalWithMoreDigitsThanItsScaleIsRefusedNotRounded() throws Exception {
+        EventValidator.Result r = validate(purchase("").replace("15.3", "249.445"));
+        assertThat(r.errors()).singleElement().satisfies(e -> {
+            assertThat(e.field()).isEqualTo("amount");
+            assertThat(e.reason()).isEqualTo("has more than 2 digits after the point (249.445); the registry declares scale 2");
+        });
+        assertThat(validate(purchase("").replace("15.3", "\"12,50\"")).errors()).singleElement()
+                .satisfies(e -> assertThat(e.reason()).isEqualTo("expected decimal, got string \"12,50\""));
     }
 
     @Test

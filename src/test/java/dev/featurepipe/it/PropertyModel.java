@@ -3,6 +3,7 @@ package dev.featurepipe.it;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.FieldType;
 import dev.featurepipe.core.registry.ServedFeature;
+import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -29,7 +30,8 @@ final class PropertyModel {
     }
 
     /** One generated event. */
-    record Tx(String id, String user, long ts, double amount, String item, Long qty, String country, Boolean flag) {
+    record Tx(String id, String user, long ts, double amount, String item, Long qty, String country, Boolean flag,
+              BigDecimal price) {
         Event event() {
             Map<String, Object> fields = new HashMap<>(Map.of("amount", amount, "item", item));
             if (qty != null) {
@@ -40,6 +42,9 @@ final class PropertyModel {
             }
             if (flag != null) {
                 fields.put("flag", flag);
+            }
+            if (price != null) {
+                fields.put("price", price);
             }
             return new Event(id, "tx", user, ts, fields);
         }
@@ -72,7 +77,18 @@ final class PropertyModel {
             Map.entry("last_seen", new Def("last_seen", ALL, null, 0)),
             Map.entry("last_items", new Def("last_n", ALL, Tx::item, 3)),
             Map.entry("last_items_d", new Def("last_n_distinct", ALL, Tx::item, 3)),
-            Map.entry("last_amounts", new Def("last_n", ALL, tx -> tx.amount() * 2, 4)));
+            Map.entry("last_amounts", new Def("last_n", ALL, tx -> tx.amount() * 2, 4)),
+            Map.entry("paid", new Def("sum", ALL, Tx::price, 0)),
+            Map.entry("min_price", new Def("min", ALL, Tx::price, 0)),
+            Map.entry("max_price", new Def("max", ALL, Tx::price, 0)),
+            Map.entry("avg_price", new Def("avg", ALL, Tx::price, 0)),
+            Map.entry("last_price", new Def("last", ALL, Tx::price, 0)),
+            Map.entry("prices", new Def("count_distinct", ALL, Tx::price, 0)),
+            Map.entry("last_prices", new Def("last_n", ALL, Tx::price, 3)),
+            Map.entry("n_dear", new Def("count", tx -> tx.price() != null && tx.price().compareTo(new BigDecimal(100)) >= 0
+                    && tx.price().compareTo(new BigDecimal(250)) != 0 && tx.price().doubleValue() != 100.5, null, 0)),
+            Map.entry("n_dearer", new Def("count", tx -> tx.price() != null && tx.price().doubleValue() > 99.5, null, 0)),
+            Map.entry("paid_twice", new Def("sum", ALL, tx -> tx.price() == null ? null : -tx.price().doubleValue() * 2, 0)));
 
     /** 0 to 25 events per user: inside and outside every window, ties in time, boundaries, optional fields, duplicates. */
     static List<Tx> generate(Random random, List<String> users, long now, long t) {
@@ -98,7 +114,8 @@ final class PropertyModel {
                 events.add(new Tx("e" + random.nextInt(1_000_000_000) + "-" + i, user, ts, 1 + random.nextInt(20_000) / 100.0,
                         "item-" + random.nextInt(8), random.nextInt(4) == 0 ? null : Long.valueOf(random.nextInt(10)),
                         countries[random.nextInt(countries.length)],
-                        random.nextInt(3) == 0 ? null : random.nextBoolean()));
+                        random.nextInt(3) == 0 ? null : random.nextBoolean(),
+                        random.nextInt(5) == 0 ? null : price(random)));
                 if (random.nextInt(10) == 0) {
                     events.add(events.get(events.size() - 1)); // sent twice
                 }
@@ -134,11 +151,22 @@ final class PropertyModel {
         };
     }
 
+    /** A price of cents, now and then a round one or one of the filters' bounds, always of scale 2. */
+    private static BigDecimal price(Random random) {
+        String[] bounds = {"100.00", "250.00", "100.50", "99.50", "0.10"};
+        return random.nextInt(6) == 0 ? new BigDecimal(bounds[random.nextInt(bounds.length)])
+                : BigDecimal.valueOf(1 + random.nextInt(30_000), 2);
+    }
+
     /** What a feature is over a window without events: a zero of the declared type for count, sum and count_distinct. */
     static Object absent(ServedFeature.WindowValue w) {
         return switch (DEFS.get(w.feature().name()).aggregation()) {
             case "count", "count_distinct" -> 0L;
-            case "sum" -> w.feature().value().type() == FieldType.DOUBLE ? (Object) 0.0 : (Object) 0L;
+            case "sum" -> switch (w.feature().resultType()) {
+                case DOUBLE -> 0.0;
+                case DECIMAL -> BigDecimal.ZERO.setScale(2); // the scale property.yaml declares
+                default -> 0L;
+            };
             default -> null;
         };
     }
@@ -165,6 +193,7 @@ final class PropertyModel {
             }
             return true;
         }
+        // a BigDecimal compares with equals: value and scale, no tolerance
         if (expected instanceof Double x && actual instanceof Double y) {
             return Math.abs(x - y) <= 1e-9 * Math.max(1, Math.max(Math.abs(x), Math.abs(y)));
         }
@@ -185,6 +214,9 @@ final class PropertyModel {
     private static Object add(Object a, Object b) {
         if (a == null) {
             return b;
+        }
+        if (a instanceof BigDecimal x) {
+            return x.add((BigDecimal) b);
         }
         return a instanceof Long x && b instanceof Long y ? (Object) (x + y) : (Object) (((Number) a).doubleValue() + ((Number) b).doubleValue());
     }

@@ -17,6 +17,7 @@ import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.export.TrainingSetExport;
 import dev.featurepipe.it.PropertyModel.Tx;
 import dev.featurepipe.verify.SkewCheck;
+import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -115,6 +116,7 @@ class TrainingSetIT {
             case DOUBLE -> Double.parseDouble(cell);
             case BOOLEAN -> Boolean.parseBoolean(cell);
             case STRING -> cell;
+            case DECIMAL -> new BigDecimal(cell);
         };
     }
 

@@ -223,7 +223,7 @@ class OnlineModelTest {
         if (f.aggregation() == Aggregation.LAST_N) {
             List<String> members = state.members(key);
             return members.isEmpty() ? null : members.stream().limit(f.n())
-                    .map(m -> StoredValues.typed(f.value().type(), StoredValues.recentValue(m, f.distinct()))).toList();
+                    .map(m -> StoredValues.typed(f.value().type(), f.scale(), StoredValues.recentValue(m, f.distinct()))).toList();
         }
         Map<String, String> fields = state.hash(key);
         return fields.isEmpty() ? null : TileReader.value(f, w.window(), fields, t);

@@ -1,6 +1,7 @@
 package dev.featurepipe.core.expr;
 
 import dev.featurepipe.core.FieldType;
+import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Map;
@@ -10,7 +11,7 @@ public final class Evaluator {
     private Evaluator() {
     }
 
-    /** The value: Long, Double, String, Boolean, or null when a field it needs is missing. */
+    /** The value: Long, Double, BigDecimal, String, Boolean, or null when a field it needs is missing. */
     public static Object value(Expr e, Map<String, Object> fields) {
         if (e instanceof Expr.Field f) {
             return fields.get(f.name());
@@ -62,7 +63,18 @@ public final class Evaluator {
         };
     }
 
+    private static boolean exact(Number n) {
+        return n instanceof Long || n instanceof BigDecimal;
+    }
+
+    private static BigDecimal decimal(Number n) {
+        return n instanceof BigDecimal d ? d : BigDecimal.valueOf(n.longValue());
+    }
+
     private static Object negate(Object v) {
+        if (v instanceof BigDecimal d) {
+            return d.negate();
+        }
         return v == null ? null : v instanceof Long l ? (Object) (-l) : (Object) (-((Number) v).doubleValue());
     }
 
@@ -90,13 +102,19 @@ public final class Evaluator {
     }
 
     /**
-     * Orders two values of comparable types: numbers by value, strings by their UTF-8 bytes (as ClickHouse does),
-     * booleans false before true.
+     * Orders two values of comparable types: numbers by value (exactly between whole numbers and decimals, else as
+     * doubles, as the SQL compares them), strings by their UTF-8 bytes (as ClickHouse does), booleans false before
+     * true.
      */
     public static int compare(Object a, Object b) {
         if (a instanceof Number x && b instanceof Number y) {
-            return x instanceof Long lx && y instanceof Long ly ? Long.compare(lx, ly)
-                    : Double.compare(x.doubleValue(), y.doubleValue());
+            if (x instanceof Long lx && y instanceof Long ly) {
+                return Long.compare(lx, ly);
+            }
+            if (exact(x) && exact(y)) {
+                return decimal(x).compareTo(decimal(y));
+            }
+            return Double.compare(x.doubleValue(), y.doubleValue());
         }
         if (a instanceof String x && b instanceof String y) {
             return Arrays.compareUnsigned(x.getBytes(StandardCharsets.UTF_8), y.getBytes(StandardCharsets.UTF_8));

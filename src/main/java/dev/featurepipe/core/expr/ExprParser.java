@@ -179,8 +179,9 @@ public final class ExprParser {
     private Expr arithmetic(Token op, Expr left, Expr right) {
         requireNumber(left, op);
         requireNumber(right, op);
-        FieldType type = op.is("/") || left.type() == FieldType.DOUBLE || right.type() == FieldType.DOUBLE
-                ? FieldType.DOUBLE : FieldType.LONG;
+        // exact on whole numbers only: a decimal in arithmetic is computed as a double, as ClickHouse is told to
+        FieldType type = !op.is("/") && left.type() == FieldType.LONG && right.type() == FieldType.LONG
+                ? FieldType.LONG : FieldType.DOUBLE;
         return new Expr.Arithmetic(op.text().charAt(0), left, right, type);
     }
 

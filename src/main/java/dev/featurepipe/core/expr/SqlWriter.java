@@ -26,7 +26,7 @@ public final class SqlWriter {
         }
         if (e instanceof Expr.Arithmetic a) {
             return a.op() == '/' ? "(toFloat64(" + value(a.left()) + ") / " + value(a.right()) + ")"
-                    : "(" + value(a.left()) + " " + a.op() + " " + value(a.right()) + ")";
+                    : "(" + asDouble(a.left(), a.type()) + " " + a.op() + " " + asDouble(a.right(), a.type()) + ")";
         }
         return condition(e);
     }
@@ -44,11 +44,15 @@ public final class SqlWriter {
         }
         if (e instanceof Expr.In in) {
             String list = in.values().stream().map(SqlWriter::literal).collect(Collectors.joining(", "));
-            return in.negated() ? "ifNull(isNotNull(" + value(in.operand()) + ") AND " + value(in.operand()) + " NOT IN (" + list + "), 0)"
-                    : "ifNull(" + value(in.operand()) + " IN (" + list + "), 0)";
+            String operand = asDouble(in.operand(), in.values().stream().anyMatch(l -> l.type() == FieldType.DOUBLE)
+                    ? FieldType.DOUBLE : in.operand().type());
+            return in.negated() ? "ifNull(isNotNull(" + operand + ") AND " + operand + " NOT IN (" + list + "), 0)"
+                    : "ifNull(" + operand + " IN (" + list + "), 0)";
         }
         if (e instanceof Expr.Compare c) {
-            return "ifNull(" + value(c.left()) + " " + c.op() + " " + value(c.right()) + ", 0)";
+            FieldType as = c.left().type() == FieldType.DOUBLE || c.right().type() == FieldType.DOUBLE ? FieldType.DOUBLE
+                    : c.left().type();
+            return "ifNull(" + asDouble(c.left(), as) + " " + c.op() + " " + asDouble(c.right(), as) + ", 0)";
         }
         if (e instanceof Expr.Field f) {
             return "ifNull(`" + f.name() + "` = 1, 0)";
@@ -57,6 +61,15 @@ public final class SqlWriter {
             return literal(l);
         }
         throw new IllegalArgumentException("not a condition: " + e);
+    }
+
+    /**
+     * The operand of an operation computed in {@code type}: a decimal is cast to Float64 where the operation is a
+     * double one, as {@link Evaluator} computes it (ClickHouse would keep it exact, or refuse to mix the two).
+     */
+    private static String asDouble(Expr operand, FieldType type) {
+        return type == FieldType.DOUBLE && operand.type() == FieldType.DECIMAL ? "toFloat64(" + value(operand) + ")"
+                : value(operand);
     }
 
     static String literal(Expr.Literal l) {

@@ -2,6 +2,7 @@ package dev.featurepipe.core.registry;
 
 import dev.featurepipe.core.FieldType;
 import dev.featurepipe.core.expr.Expr;
+import java.math.BigDecimal;
 import java.util.List;
 
 /**
@@ -12,9 +13,10 @@ import java.util.List;
  * @param filter which events count; null for all
  * @param n how many values last_n keeps; 0 for the others
  * @param distinct for last_n: keep each value once, at its latest time
+ * @param scale the scale of a decimal value (see {@link FieldType#DECIMAL}); 0 for the others
  */
 public record AggregateFeature(String name, String entity, String eventType, Aggregation aggregation, Expr value,
-                               Expr filter, List<Window> windows, int n, boolean distinct) {
+                               Expr filter, List<Window> windows, int n, boolean distinct, int scale) {
     public AggregateFeature {
         windows = List.copyOf(windows);
     }
@@ -33,7 +35,11 @@ public record AggregateFeature(String name, String entity, String eventType, Agg
         if (!aggregation.zeroWhenEmpty()) {
             return null;
         }
-        return resultType() == FieldType.DOUBLE ? (Object) 0.0 : (Object) 0L;
+        return switch (resultType()) {
+            case DOUBLE -> 0.0;
+            case DECIMAL -> BigDecimal.ZERO.setScale(scale);
+            default -> 0L;
+        };
     }
 
     public String servedName(Window w) {

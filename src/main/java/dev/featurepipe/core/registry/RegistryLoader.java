@@ -120,7 +120,10 @@ public final class RegistryLoader {
         });
     }
 
-    /** A field is {@code name: type} (optional) or {@code name: {type: T, required: true}}. */
+    /**
+     * A field is {@code name: type} (optional) or {@code name: {type: T, required: true}}; a decimal names its
+     * scale: {@code {type: decimal, scale: 2}}.
+     */
     private Optional<FieldDef> readField(String owner, String field, Node spec, Optional<String> entity) {
         String what = "field '" + field + "' of " + owner;
         checkName(spec, field, "field");
@@ -129,13 +132,17 @@ public final class RegistryLoader {
             return Optional.empty();
         }
         Optional<String> typeName;
+        Optional<String> scaleText = Optional.empty();
+        Node scaleNode = spec;
         boolean required = false;
         if (spec instanceof org.yaml.snakeyaml.nodes.ScalarNode) {
             typeName = yaml.scalar(spec, what);
         } else {
             Map<String, Node> map = yaml.mapping(spec, what);
-            yaml.onlyKeys(map, spec, what, List.of("type", "required", "description"));
+            yaml.onlyKeys(map, spec, what, List.of("type", "required", "scale", "description"));
             typeName = yaml.required(map, spec, "type", what);
+            scaleText = yaml.optional(map, "scale", what);
+            scaleNode = map.get("scale");
             Optional<String> req = yaml.optional(map, "required", what);
             if (req.isPresent() && !req.get().equals("true") && !req.get().equals("false")) {
                 yaml.error(map.get("required"), what + ": 'required' must be true or false");
@@ -147,13 +154,46 @@ public final class RegistryLoader {
         if (type.isEmpty()) {
             return Optional.empty();
         }
-        FieldDef def = new FieldDef(field, type.get(), required);
+        int scale = readScale(scaleNode, scaleText, type.get(), what);
+        FieldDef def = new FieldDef(field, type.get(), required, scale);
         FieldDef earlier = fieldsByName.putIfAbsent(field, def);
+        if (earlier != null && earlier.type() == def.type() && earlier.scale() != def.scale()) {
+            yaml.error(spec, what + " has scale " + def.scale() + " but another event type declares it with scale "
+                    + earlier.scale() + "; a field name has one type in the whole registry");
+        }
         if (earlier != null && earlier.type() != def.type()) {
             yaml.error(spec, what + " is " + def.type().registryName() + " but another event type declares it "
                     + earlier.type().registryName() + "; a field name has one type in the whole registry");
         }
         return Optional.of(def);
+    }
+
+    /** The scale of a decimal value: its field's, negated or not (any other arithmetic gives a double). */
+    private static int decimalScale(Expr value, EventTypeDef event) {
+        return value instanceof Expr.Negate n ? decimalScale(n.operand(), event)
+                : event.fields().get(((Expr.Field) value).name()).scale();
+    }
+
+    /** The scale of a decimal field: required, 0 to 18; no other type takes one. */
+    private int readScale(Node node, Optional<String> text, FieldType type, String what) {
+        if (type != FieldType.DECIMAL) {
+            text.ifPresent(t -> yaml.error(node, what + ": only a decimal takes a scale"));
+            return 0;
+        }
+        if (text.isEmpty()) {
+            yaml.error(node, what + " is a decimal and needs its scale, the digits after the point: {type: decimal, scale: 2}");
+            return 0;
+        }
+        try {
+            int scale = Integer.parseInt(text.get());
+            if (scale >= 0 && scale <= FieldDef.MAX_DIGITS) {
+                return scale;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        yaml.error(node, what + ": scale must be a whole number from 0 to " + FieldDef.MAX_DIGITS + ", not '" + text.get() + "'");
+        return 0;
     }
 
     /** A feature is an aggregate over events ({@code kind: aggregate}, the default) or {@code kind: batch}. */
@@ -191,8 +231,9 @@ public final class RegistryLoader {
         if (distinct && agg != Aggregation.LAST_N) {
             yaml.error(map.get("distinct"), what + ": 'distinct' applies to last_n only (count_distinct counts distinct values)");
         }
+        int scale = value != null && value.type() == FieldType.DECIMAL ? decimalScale(value, event.get()) : 0;
         AggregateFeature feature = new AggregateFeature(name.get(), event.get().entity(), event.get().name(), agg,
-                value, filter, windows, n, distinct);
+                value, filter, windows, n, distinct, scale);
         windows.forEach(w -> claimServedName(node, feature.entity(), feature.servedName(w)));
         return Optional.of(feature);
     }
@@ -202,6 +243,8 @@ public final class RegistryLoader {
         Optional<String> entity = entityOf(map, node, what);
         Optional<FieldType> type = yaml.required(map, node, "type", what).flatMap(t ->
                 oneOf(map.get("type"), t, what + " has unknown type", FieldType.values(), FieldType::registryName));
+        type.filter(t -> t == FieldType.DECIMAL).ifPresent(t -> yaml.error(map.get("type"), what
+                + ": a batch feature is string, long, double or boolean; decimal is for event fields"));
         Optional<String> sql = yaml.required(map, node, "sql", what).map(String::strip);
         sql.ifPresent(text -> checkBatchSql(map.get("sql"), text, what));
         Duration ttl = yaml.optional(map, "ttl", what).flatMap(t -> duration(map.get("ttl"), t, what + " ttl"))

@@ -7,6 +7,10 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import dev.featurepipe.core.FieldType;
+import java.math.BigDecimal;
+import java.util.HashMap;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class RegistryLoaderTest {
@@ -185,6 +189,51 @@ class RegistryLoaderTest {
     }
 
     @Test
+    void aDecimalFieldNamesItsScaleAndItsSumsKeepIt() {
+        Registry r = RegistryLoader.parse("""
+                entities: {customer: {key: customer_id}}
+                events:
+                  purchase:
+                    entity: customer
+                    fields: {amount: {type: decimal, scale: 2}, n: long}
+                features:
+                  - {name: spend, event: purchase, aggregation: sum, value: amount, windows: [lifetime]}
+                  - {name: refunded, event: purchase, aggregation: sum, value: -amount, windows: [lifetime]}
+                  - {name: doubled, event: purchase, aggregation: sum, value: amount * n, windows: [lifetime]}
+                  - {name: mean, event: purchase, aggregation: avg, value: amount, windows: [lifetime]}
+                """, "test");
+        Map<String, AggregateFeature> byName = new HashMap<>();
+        r.aggregatesOf("purchase").forEach(f -> byName.put(f.name(), f));
+        assertThat(byName.get("spend").resultType()).isEqualTo(FieldType.DECIMAL);
+        assertThat(byName.get("spend").scale()).isEqualTo(2);
+        assertThat(byName.get("spend").emptyValue()).isEqualTo(new BigDecimal("0.00"));
+        assertThat(byName.get("refunded").resultType()).isEqualTo(FieldType.DECIMAL);
+        assertThat(byName.get("refunded").scale()).isEqualTo(2);
+        assertThat(byName.get("doubled").resultType()).as("arithmetic on a decimal is a double").isEqualTo(FieldType.DOUBLE);
+        assertThat(byName.get("mean").resultType()).isEqualTo(FieldType.DOUBLE);
+    }
+
+    @Test
+    void aDecimalWithoutAScaleOrWithABadOneIsRefused() {
+        RegistryException e = catchThrowableOfType(RegistryException.class, () -> RegistryLoader.parse("""
+                entities: {customer: {key: customer_id}}
+                events:
+                  purchase:
+                    entity: customer
+                    fields: {a: decimal, b: {type: decimal, scale: 19}, c: {type: long, scale: 2}, d: {type: decimal, scale: x}}
+                  refund:
+                    entity: customer
+                    fields: {b: {type: decimal, scale: 3}}
+                """, "test"));
+        assertThat(e.errors()).extracting(RegistryError::message)
+                .anySatisfy(m -> assertThat(m).contains("field 'a' of event type 'purchase' is a decimal and needs its scale"))
+                .anySatisfy(m -> assertThat(m).contains("field 'b' of event type 'purchase': scale must be a whole number from 0 to 18, not '19'"))
+                .anySatisfy(m -> assertThat(m).contains("field 'c' of event type 'purchase': only a decimal takes a scale"))
+                .anySatisfy(m -> assertThat(m).contains("not 'x'"))
+                .anySatisfy(m -> assertThat(m).contains("has scale 3 but another event type declares it with scale"));
+    }
+
+    @Test
     void batchFeatureMistakesAreReported() {
         RegistryException e = catchThrowableOfType(RegistryException.class, () -> RegistryLoader.parse(HEAD + """
                 features:
@@ -200,7 +249,7 @@ class RegistryLoaderTest {
                         .contains("feature 'a': the sql must read the events as {events}"))
                 .anySatisfy(m -> assertThat(m).contains("unknown entity 'shop'"))
                 .anySatisfy(m -> assertThat(m).contains("unknown placeholder {when}"))
-                .anySatisfy(m -> assertThat(m).contains("unknown type 'decimal'"))
+                .anySatisfy(m -> assertThat(m).contains("feature 'c': a batch feature is string, long, double or boolean"))
                 .anySatisfy(m -> assertThat(m).contains("feature 'c': end the sql without ';' or FORMAT"))
                 .anySatisfy(m -> assertThat(m).contains("refresh 2d is more than half the ttl 2d"))
                 .anySatisfy(m -> assertThat(m).contains("unknown kind 'stream' (known: aggregate, batch)"))
