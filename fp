@@ -3,13 +3,13 @@
 #   ./fp services up|down|status    ./fp run [--roles ...]    ./fp demo [--limit N] [--keep]    ./fp --help
 set -euo pipefail
 home="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-jar="$home/target/featurepipe-app.jar"
+jar="$home/devtools/target/featurepipe-dev.jar"
 
 if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
   echo "fp: needs a JDK 17+ and Maven on the PATH (Debian/Ubuntu: apt-get install -y openjdk-17-jdk-headless maven)" >&2
   exit 2
 fi
-if [ ! -f "$jar" ] || [ -n "$(find "$home/pom.xml" "$home/src/main" -newer "$jar" -print -quit)" ]; then
+if [ ! -f "$jar" ] || [ -n "$(find "$home/pom.xml" "$home"/*/pom.xml "$home"/*/src/main -newer "$jar" -print -quit)" ]; then
   echo "fp: building $(basename "$jar") ..." >&2
   (cd "$home" && mvn -B -q -DskipTests package) >&2
 fi
