@@ -2,6 +2,7 @@ package dev.featurepipe.online;
 
 import dev.featurepipe.core.FieldType;
 import dev.featurepipe.core.registry.AggregateFeature;
+import dev.featurepipe.core.registry.Aggregation;
 import dev.featurepipe.core.registry.Window;
 import java.util.HashSet;
 import java.util.Map;
@@ -20,6 +21,7 @@ public final class TileReader {
     public static Object value(AggregateFeature f, Window w, Map<String, String> fields, long now) {
         long from = w.lowerBound(now);
         double sum = 0;
+        double sumOfSquares = 0;
         long count = 0;
         Double min = null;
         Double max = null;
@@ -37,6 +39,7 @@ public final class TileReader {
             switch (field.part()) {
                 case COUNT -> count += Math.round(Double.parseDouble(v));
                 case SUM -> sum += Double.parseDouble(v);
+                case SUM_OF_SQUARES -> sumOfSquares += Double.parseDouble(v);
                 case MIN -> {
                     double d = Double.parseDouble(v);
                     if (min == null || d < min) {
@@ -70,6 +73,8 @@ public final class TileReader {
             case COUNT -> count;
             case SUM -> type == FieldType.LONG ? (Object) Math.round(sum) : (Object) sum;
             case AVG -> count == 0 ? null : sum / count;
+            case VARIANCE -> count == 0 ? null : Aggregation.variance(count, sum, sumOfSquares);
+            case STDDEV -> count == 0 ? null : Math.sqrt(Aggregation.variance(count, sum, sumOfSquares));
             case MIN, FIRST_SEEN -> minText == null ? null : StoredValues.typed(type, minText);
             case MAX, LAST_SEEN -> maxText == null ? null : StoredValues.typed(type, maxText);
             case COUNT_DISTINCT -> (long) distinct.size();
