@@ -102,7 +102,8 @@ final class PropertyModel {
                     ts = now - (long) (random.nextDouble() * (random.nextBoolean() ? 3 * HOUR : 40 * HOUR));
                 }
                 ts = Math.min(ts, now);
-                events.add(new Tx("e" + random.nextInt(1_000_000_000) + "-" + i, user, ts, amount,
+                // the user in the id: the store dedupes by id across users, the reference per user
+                events.add(new Tx("e" + random.nextInt(1_000_000_000) + "-" + user + "-" + i, user, ts, amount,
                         "item-" + random.nextInt(8), random.nextInt(4) == 0 ? null : Long.valueOf(random.nextInt(10)),
                         countries[random.nextInt(countries.length)],
                         random.nextInt(3) == 0 ? null : random.nextBoolean()));
