@@ -1,5 +1,7 @@
 package dev.featurepipe.cli;
 
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.app.Pipeline;
 import dev.featurepipe.app.Role;
@@ -139,7 +141,8 @@ final class DemoCommand extends ConfiguredCommand {
 
     private static void showFeatures(URI api, List<String> customers) throws IOException, InterruptedException {
         HttpClient http = HttpClient.newHttpClient();
-        ObjectMapper json = new ObjectMapper();
+        ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+                .enable(JsonGenerator.Feature.WRITE_BIGDECIMAL_AS_PLAIN); // 249.45 stays 249.45
         for (String id : customers) {
             HttpResponse<String> r = http.send(HttpRequest.newBuilder(api.resolve("/v1/features/customer/" + id)).build(),
                     HttpResponse.BodyHandlers.ofString());

@@ -75,6 +75,9 @@ final class PropertyModel {
             Map.entry("first_seen", new Def("first_seen", ALL, null, 0)),
             Map.entry("first_flagged", new Def("first_seen", tx -> Boolean.TRUE.equals(tx.flag()), null, 0)),
             Map.entry("last_seen", new Def("last_seen", ALL, null, 0)),
+            Map.entry("var_amount", new Def("variance", ALL, Tx::amount, 0)),
+            Map.entry("sd_qty", new Def("stddev", tx -> tx.country() != null && !tx.country().equals("UK"), Tx::qty, 0)),
+            Map.entry("sd_line", new Def("stddev", ALL, tx -> tx.qty() == null ? null : tx.amount() * tx.qty(), 0)),
             Map.entry("last_items", new Def("last_n", ALL, Tx::item, 3)),
             Map.entry("last_items_d", new Def("last_n_distinct", ALL, Tx::item, 3)),
             Map.entry("last_amounts", new Def("last_n", ALL, tx -> tx.amount() * 2, 4)),
@@ -90,7 +93,10 @@ final class PropertyModel {
             Map.entry("n_dearer", new Def("count", tx -> tx.price() != null && tx.price().doubleValue() > 99.5, null, 0)),
             Map.entry("paid_twice", new Def("sum", ALL, tx -> tx.price() == null ? null : -tx.price().doubleValue() * 2, 0)));
 
-    /** 0 to 25 events per user: inside and outside every window, ties in time, boundaries, optional fields, duplicates. */
+    /**
+     * 0 to 25 events per user: inside and outside every window, ties in time and amount, boundaries, optional
+     * fields, duplicates.
+     */
     static List<Tx> generate(Random random, List<String> users, long now, long t) {
         String[] countries = {"UK", "FR", "DE", null};
         List<Tx> events = new ArrayList<>();
@@ -99,8 +105,10 @@ final class PropertyModel {
             for (int i = 0; i < n; i++) {
                 long ts;
                 int kind = random.nextInt(10);
+                double amount = 1 + random.nextInt(20_000) / 100.0;
                 if (kind == 0 && !events.isEmpty()) {
-                    ts = events.get(events.size() - 1).ts(); // a tie in event time
+                    ts = events.get(events.size() - 1).ts(); // a tie in event time, and in amount (a variance of 0)
+                    amount = events.get(events.size() - 1).amount();
                 } else if (kind == 1) {
                     long[] bounds = {10 * MINUTE, HOUR, 24 * HOUR, 2 * HOUR, 30 * MINUTE};
                     long g = bounds[random.nextInt(bounds.length)] >= 12 * HOUR ? HOUR : 5 * MINUTE;
@@ -111,7 +119,8 @@ final class PropertyModel {
                     ts = now - (long) (random.nextDouble() * (random.nextBoolean() ? 3 * HOUR : 40 * HOUR));
                 }
                 ts = Math.min(ts, now);
-                events.add(new Tx("e" + random.nextInt(1_000_000_000) + "-" + i, user, ts, 1 + random.nextInt(20_000) / 100.0,
+                // the user in the id: the store dedupes by id across users, the reference per user
+                events.add(new Tx("e" + random.nextInt(1_000_000_000) + "-" + user + "-" + i, user, ts, amount,
                         "item-" + random.nextInt(8), random.nextInt(4) == 0 ? null : Long.valueOf(random.nextInt(10)),
                         countries[random.nextInt(countries.length)],
                         random.nextInt(3) == 0 ? null : random.nextBoolean(),
@@ -142,6 +151,8 @@ final class PropertyModel {
             case "min" -> in.stream().map(def.value()).min(Comparator.comparingDouble(v -> ((Number) v).doubleValue())).orElse(null);
             case "max" -> in.stream().map(def.value()).max(Comparator.comparingDouble(v -> ((Number) v).doubleValue())).orElse(null);
             case "avg" -> in.isEmpty() ? null : in.stream().mapToDouble(e -> ((Number) def.value().apply(e)).doubleValue()).average().orElseThrow();
+            case "variance" -> in.isEmpty() ? null : meanSquaredDeviation(in.stream().map(def.value()).toList());
+            case "stddev" -> in.isEmpty() ? null : Math.sqrt(meanSquaredDeviation(in.stream().map(def.value()).toList()));
             case "count_distinct" -> in.stream().map(def.value()).distinct().count();
             case "last" -> in.stream().max(latest).map(def.value()).orElse(null);
             case "first_seen" -> in.stream().map(Tx::ts).min(Long::compare).orElse(null);
@@ -198,6 +209,16 @@ final class PropertyModel {
             return Math.abs(x - y) <= 1e-9 * Math.max(1, Math.max(Math.abs(x), Math.abs(y)));
         }
         return expected.equals(actual);
+    }
+
+    /** The population variance, in two passes: the mean, then the mean squared deviation from it. */
+    private static double meanSquaredDeviation(List<Object> values) {
+        double mean = values.stream().mapToDouble(v -> ((Number) v).doubleValue()).average().orElseThrow();
+        double squares = 0;
+        for (Object v : values) {
+            squares += (((Number) v).doubleValue() - mean) * (((Number) v).doubleValue() - mean);
+        }
+        return squares / values.size();
     }
 
     /** The n distinct values with the latest times, ties by the larger value. */

@@ -8,11 +8,14 @@ import dev.featurepipe.core.Event;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.RegistryLoader;
 import dev.featurepipe.it.InProcessMongo;
+import java.math.BigDecimal;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.IntStream;
+import org.bson.Document;
+import org.bson.types.Decimal128;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -57,6 +60,29 @@ class MongoProfileStoreIT {
                 .containsEntry("max_amount", 30.0)
                 .containsEntry("min_big_amount", 11.0)
                 .containsEntry("country", "Peru");
+    }
+
+    @Test
+    void aDecimalIsAddedExactlyAndReadBackAtItsScale() {
+        Registry money = RegistryLoader.parse("""
+                entities: {user: {key: user_id}}
+                events: {order: {entity: user, fields: {price: {type: decimal, scale: 2}}}}
+                profile:
+                  - {name: spent, event: order, rule: inc, value: price}
+                  - {name: dearest, event: order, rule: max, value: price}
+                """, "test");
+        MongoProfileStore decimals = new MongoProfileStore(mongo.database("money"), money, 100);
+        decimals.apply(List.of(new Event("e1", "order", "u1", 1, Map.of("price", new BigDecimal("1.10"))),
+                new Event("e2", "order", "u1", 2, Map.of("price", new BigDecimal("1700.00")))));
+        decimals.apply(List.of(new Event("e3", "order", "u1", 3, Map.of("price", new BigDecimal("0.05")))));
+        // as a store may keep it: 1700.00 normalized to 1.7E+3
+        mongo.database("money").getCollection("user").insertOne(new Document("_id", "u2")
+                .append("dearest", new Decimal128(new BigDecimal("1.7E+3"))));
+
+        Map<String, Map<String, Object>> read = decimals.read("user", List.of("u1", "u2"));
+        assertThat(read.get("u1").get("spent")).isEqualTo(new BigDecimal("1701.15"));
+        assertThat(read.get("u1").get("dearest")).isEqualTo(new BigDecimal("1700.00"));
+        assertThat(read.get("u2").get("dearest")).isEqualTo(new BigDecimal("1700.00"));
     }
 
     @Test

@@ -76,6 +76,16 @@ public final class FeatureSql {
                 + " GROUP BY key FORMAT JSONEachRow";
     }
 
+    /**
+     * {@link Aggregation#variance} in SQL: the same formula and floor as the online tiles (for equal values such as
+     * 0.1, 0.1, 0.1, ClickHouse 18.16's varPop is negative and stddevPop NaN).
+     */
+    private static String variance() {
+        String meanSquare = "(sum(toFloat64(v) * toFloat64(v)) / count())";
+        String variance = "(" + meanSquare + " - pow(sum(toFloat64(v)) / count(), 2))";
+        return "if(" + variance + " <= " + Aggregation.VARIANCE_FLOOR + " * " + meanSquare + ", 0, " + variance + ")";
+    }
+
     private static String aggregate(AggregateFeature f) {
         return switch (f.aggregation()) {
             case COUNT -> "count()";
@@ -87,6 +97,8 @@ public final class FeatureSql {
             case LAST -> "argMax(v, (ts, event_id))";
             case FIRST_SEEN -> "min(ts)";
             case LAST_SEEN -> "max(ts)";
+            case VARIANCE -> variance();
+            case STDDEV -> "sqrt(" + variance() + ")";
             case LAST_N -> "arrayMap(x -> x.3, arraySlice(arrayReverseSort(groupArray((ts, event_id, v))), 1, "
                     + f.n() + "))";
         };

@@ -17,9 +17,12 @@ import dev.featurepipe.core.Event;
 import dev.featurepipe.core.ProfileStore;
 import dev.featurepipe.core.StoreUnavailableException;
 import dev.featurepipe.core.expr.Evaluator;
+import dev.featurepipe.core.expr.Expr;
 import dev.featurepipe.core.registry.ProfileFeature;
 import dev.featurepipe.core.registry.Registry;
+import dev.featurepipe.core.registry.ServedFeature;
 import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -227,6 +230,19 @@ public final class MongoProfileStore implements ProfileStore {
         return guarded;
     }
 
+    /**
+     * A decimal profile field at its value's scale: MongoDB keeps it, but a store may give 1700.00 back as 1.7E+3
+     * (the embedded server does).
+     */
+    private Object decimal(String entity, String field, Decimal128 stored) {
+        BigDecimal value = stored.bigDecimalValue();
+        if (registry.served(entity).get(field) instanceof ServedFeature.ProfileValue p && p.feature().value() instanceof Expr.Field f
+                && registry.allFields().get(f.name()) != null) {
+            return value.setScale(registry.allFields().get(f.name()).scale(), RoundingMode.UNNECESSARY);
+        }
+        return value;
+    }
+
     private static Number add(Number a, Number b) {
         if (a instanceof BigDecimal x && b instanceof BigDecimal y) {
             return x.add(y);
@@ -241,7 +257,7 @@ public final class MongoProfileStore implements ProfileStore {
             Bson filter = ids.size() == 1 ? Filters.eq("_id", ids.get(0)) : Filters.in("_id", ids);
             for (Document doc : db.getCollection(entity).find(filter).projection(Projections.exclude(APPLIED))) {
                 String id = String.valueOf(doc.remove("_id"));
-                doc.replaceAll((field, value) -> value instanceof Decimal128 d ? d.bigDecimalValue() : value);
+                doc.replaceAll((field, value) -> value instanceof Decimal128 d ? decimal(entity, field, d) : value);
                 profiles.put(id, doc);
             }
             return profiles;

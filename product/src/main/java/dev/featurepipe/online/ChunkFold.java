@@ -29,6 +29,8 @@ import java.util.TreeMap;
 public final class ChunkFold {
     /** Applied marks live at least this long, and as long as the longest window's tiles. */
     private static final long MIN_MARK_TTL_MS = Duration.ofDays(1).toMillis();
+    /** The largest long whose square is a long. */
+    private static final long SQUARE_EXACT = 3_037_000_499L;
 
     /** What adding an event did. */
     public enum Added {
@@ -117,6 +119,13 @@ public final class ChunkFold {
                 add(key, tile.field(Tile.Part.SUM), summand(f, value));
                 add(key, tile.field(Tile.Part.COUNT), 1L);
             }
+            case VARIANCE, STDDEV -> {
+                // of a decimal too, as a double: its variance is one
+                Number x = value instanceof BigDecimal d ? (Number) d.doubleValue() : finite(f, value);
+                add(key, tile.field(Tile.Part.SUM), x);
+                add(key, tile.field(Tile.Part.SUM_OF_SQUARES), finite(f, squared(x)));
+                add(key, tile.field(Tile.Part.COUNT), 1L);
+            }
             case MIN -> keep(smallest, key, tile.field(Tile.Part.MIN), StoredValues.text(finite(f, value)), -1);
             case MAX -> keep(largest, key, tile.field(Tile.Part.MAX), StoredValues.text(finite(f, value)), 1);
             case FIRST_SEEN -> keep(smallest, key, tile.field(Tile.Part.MIN), Long.toString(e.ts()), -1);
@@ -133,6 +142,11 @@ public final class ChunkFold {
     private void add(FeatureKey key, String field, Number amount) {
         sums.merge(new Field(key, field), amount, (a, b) -> a instanceof Long x && b instanceof Long y
                 ? (Number) (x + y) : (Number) (a.doubleValue() + b.doubleValue()));
+    }
+
+    /** x², exact for a whole number whose square is a long. */
+    private static Number squared(Number x) {
+        return x instanceof Long l && Math.abs(l) <= SQUARE_EXACT ? (Number) (l * l) : (Number) (x.doubleValue() * x.doubleValue());
     }
 
     /** Keeps the value whose number compared to the kept one has the sign {@code sign}. */

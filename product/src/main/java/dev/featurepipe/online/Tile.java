@@ -18,6 +18,7 @@ public record Tile(long ms, long start) {
     public enum Part {
         COUNT("c"),
         SUM("s"),
+        SUM_OF_SQUARES("q"),
         MIN("n"),
         MAX("x"),
         /** one field per value, {@code d:<value>} */

@@ -2,6 +2,7 @@ package dev.featurepipe.online;
 
 import dev.featurepipe.core.FieldType;
 import dev.featurepipe.core.registry.AggregateFeature;
+import dev.featurepipe.core.registry.Aggregation;
 import dev.featurepipe.core.registry.Window;
 import java.math.BigDecimal;
 import java.util.HashSet;
@@ -22,6 +23,7 @@ public final class TileReader {
         long from = w.lowerBound(now);
         double sum = 0;
         BigDecimal exactSum = BigDecimal.ZERO; // of a decimal: its tiles hold sums of unscaled values, whole numbers
+        double sumOfSquares = 0;
         long count = 0;
         Double min = null;
         Double max = null;
@@ -42,6 +44,7 @@ public final class TileReader {
                     sum += Double.parseDouble(v);
                     exactSum = exactSum.add(new BigDecimal(v));
                 }
+                case SUM_OF_SQUARES -> sumOfSquares += Double.parseDouble(v);
                 case MIN -> {
                     double d = Double.parseDouble(v);
                     if (min == null || d < min) {
@@ -80,6 +83,8 @@ public final class TileReader {
                 default -> sum;
             };
             case AVG -> count == 0 ? null : (decimal ? exactSum.movePointLeft(f.scale()).doubleValue() : sum) / count;
+            case VARIANCE -> count == 0 ? null : Aggregation.variance(count, sum, sumOfSquares);
+            case STDDEV -> count == 0 ? null : Math.sqrt(Aggregation.variance(count, sum, sumOfSquares));
             case MIN, FIRST_SEEN -> minText == null ? null : StoredValues.typed(type, f.scale(), minText);
             case MAX, LAST_SEEN -> maxText == null ? null : StoredValues.typed(type, f.scale(), maxText);
             case COUNT_DISTINCT -> (long) distinct.size();

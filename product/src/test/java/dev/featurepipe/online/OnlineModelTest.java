@@ -60,6 +60,8 @@ class OnlineModelTest {
               - {name: seen, event: order, aggregation: last_seen, windows: [10m, lifetime]}
               - {name: recent, event: order, aggregation: last_n, value: sku, n: 3}
               - {name: recent_skus, event: order, aggregation: last_n, value: sku, n: 3, distinct: true}
+              - {name: spread, event: order, aggregation: variance, value: amount, windows: [10m, lifetime]}
+              - {name: qty_sd, event: order, aggregation: stddev, value: qty, windows: [1h]}
               - {name: clicks, event: click, aggregation: count, windows: [10m, 1h]}
             """, "the online model test");
 
@@ -75,9 +77,11 @@ class OnlineModelTest {
     }
 
     /** What each feature of the registry aggregates, as this test reads it. */
-    private static final Map<String, Function<Order, Object>> VALUES = Map.of("spend", Order::amount, "low", Order::amount,
-            "mean", Order::amount, "units", Order::qty, "high", Order::qty, "skus", Order::sku, "last_sku", Order::sku,
-            "recent", Order::sku, "recent_skus", Order::sku);
+    private static final Map<String, Function<Order, Object>> VALUES = Map.ofEntries(
+            Map.entry("spend", Order::amount), Map.entry("low", Order::amount), Map.entry("mean", Order::amount),
+            Map.entry("units", Order::qty), Map.entry("high", Order::qty), Map.entry("skus", Order::sku),
+            Map.entry("last_sku", Order::sku), Map.entry("recent", Order::sku), Map.entry("recent_skus", Order::sku),
+            Map.entry("spread", Order::amount), Map.entry("qty_sd", Order::qty));
 
     @Test
     void everyAggregationOverEveryWindowIsTheAggregateOfTheEventsWithinItsBounds() {
@@ -149,6 +153,21 @@ class OnlineModelTest {
         assertThat(read(state, served("recent_skus"), T)).isEqualTo(List.of("c", "a", "b"));
         state.write(chunk(T, new TileMarks(10), new Order("6", T - 1, 1, null, "b")).writes());
         assertThat(read(state, served("recent_skus"), T)).as("b raised to its latest time").isEqualTo(List.of("b", "c", "a"));
+    }
+
+    @Test
+    void theVarianceOfEqualValuesIsZeroAndOfOthersTheMeanSquaredDeviation() {
+        InMemoryState equal = fold(T, new Order("a", T - 1, 0.1, 3L, "s"), new Order("b", T - 2, 0.1, 3L, "s"),
+                new Order("c", T - 3, 0.1, 3L, "s"));
+        assertThat(read(equal, served("spread_10m"), T)).as("0.1 has no exact double: rounding is left").isEqualTo(0.0);
+        assertThat(read(equal, served("qty_sd_1h"), T)).isEqualTo(0.0);
+        assertThat(read(fold(T, new Order("a", T, 7.5, 5L, "s")), served("spread_lifetime"), T)).isEqualTo(0.0);
+
+        InMemoryState spread = fold(T, new Order("a", T - 1, 2, 1L, "s"), new Order("b", T - 2, 4, 3L, "s"),
+                new Order("c", T - 3, 9, 8L, "s"));
+        assertThat((Double) read(spread, served("spread_10m"), T)).isCloseTo(26.0 / 3, within(1e-12));
+        assertThat((Double) read(spread, served("qty_sd_1h"), T)).isCloseTo(Math.sqrt(26.0 / 3), within(1e-12));
+        assertThat(read(new InMemoryState(), served("spread_10m"), T)).as("no state").isNull();
     }
 
     /** 10 to 40 orders: at and one ms before each window's bounds, at t, ties in time, repeated, and anywhere in 3 h. */
@@ -254,11 +273,19 @@ class OnlineModelTest {
             case MIN, FIRST_SEEN -> values.stream().min(numbers).orElse(null);
             case MAX, LAST_SEEN -> values.stream().max(numbers).orElse(null);
             case AVG -> values.isEmpty() ? null : values.stream().mapToDouble(v -> (Double) v).sum() / values.size();
+            case VARIANCE -> values.isEmpty() ? null : meanSquaredDeviation(values);
+            case STDDEV -> values.isEmpty() ? null : Math.sqrt(meanSquaredDeviation(values));
             case COUNT_DISTINCT -> (long) new java.util.HashSet<>(values).size();
             case LAST -> in.stream().max(latest).map(value).orElse(null);
             case LAST_N -> f.distinct() ? latestDistinct(in, f.n()) : in.stream().sorted(latest.reversed())
                     .limit(f.n()).map(value).toList();
         };
+    }
+
+    /** Two passes: the mean, then the mean of the squared deviations from it. */
+    private static double meanSquaredDeviation(List<Object> values) {
+        double mean = values.stream().mapToDouble(v -> ((Number) v).doubleValue()).sum() / values.size();
+        return values.stream().mapToDouble(v -> Math.pow(((Number) v).doubleValue() - mean, 2)).sum() / values.size();
     }
 
     /** The n skus with the latest times, ties by the larger sku in bytes. */

@@ -25,7 +25,7 @@ public record AggregateFeature(String name, String entity, String eventType, Agg
     public FieldType resultType() {
         return switch (aggregation) {
             case COUNT, COUNT_DISTINCT, FIRST_SEEN, LAST_SEEN -> FieldType.LONG;
-            case AVG -> FieldType.DOUBLE;
+            case AVG, VARIANCE, STDDEV -> FieldType.DOUBLE;
             default -> value.type();
         };
     }

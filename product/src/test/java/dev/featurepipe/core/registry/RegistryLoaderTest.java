@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import dev.featurepipe.core.FieldType;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -34,6 +35,26 @@ class RegistryLoaderTest {
         assertThat(registry.served("customer")).containsKeys("lines_1h", "lines_24h", "lines_7d", "lines_90d",
                 "spend_24h", "last_items", "country", "lifetime_spend");
         assertThat(registry.eventType("cancellation")).isPresent();
+    }
+
+    @Test
+    void varianceAndStddevTakeANumberAndServeADouble() {
+        Registry registry = RegistryLoader.parse(HEAD + """
+                features:
+                  - {name: spread, event: purchase, aggregation: variance, value: quantity, windows: [24h]}
+                  - {name: sd, event: purchase, aggregation: stddev, value: amount * 2}
+                """, "test");
+        AggregateFeature sd = ((ServedFeature.WindowValue) registry.served("customer").get("sd")).feature();
+        assertThat(sd.aggregation()).isEqualTo(Aggregation.STDDEV);
+        assertThat(sd.resultType()).isEqualTo(FieldType.DOUBLE);
+        assertThat(((ServedFeature.WindowValue) registry.served("customer").get("spread_24h")).feature().resultType())
+                .isEqualTo(FieldType.DOUBLE);
+
+        RegistryException e = catchThrowableOfType(RegistryException.class, () -> RegistryLoader.parse(HEAD + """
+                features:
+                  - {name: sd, event: purchase, aggregation: stddev, value: sku}
+                """, "test"));
+        assertThat(e.errors()).anySatisfy(err -> assertThat(err.message()).contains("stddev needs a number, but 'sku' is string"));
     }
 
     @Test
@@ -105,7 +126,7 @@ class RegistryLoaderTest {
                 "skus", "top_amount", "first_sku");
         ServedFeature.WindowValue spend = (ServedFeature.WindowValue) registry.served("customer").get("big_spend_lifetime");
         assertThat(spend.window().isLifetime()).isTrue();
-        assertThat(spend.feature().resultType()).isEqualTo(dev.featurepipe.core.FieldType.DOUBLE);
+        assertThat(spend.feature().resultType()).isEqualTo(FieldType.DOUBLE);
     }
 
     @Test
