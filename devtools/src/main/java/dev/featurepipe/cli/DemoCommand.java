@@ -3,6 +3,7 @@ package dev.featurepipe.cli;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.featurepipe.app.Pipeline;
 import dev.featurepipe.app.Role;
 import dev.featurepipe.config.Config;
@@ -141,8 +142,9 @@ final class DemoCommand extends ConfiguredCommand {
 
     private static void showFeatures(URI api, List<String> customers) throws IOException, InterruptedException {
         HttpClient http = HttpClient.newHttpClient();
+        // decimals printed as served: 36.00 stays 36.00, not 36 or 36.0
         ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
-                .enable(JsonGenerator.Feature.WRITE_BIGDECIMAL_AS_PLAIN); // 249.45 stays 249.45
+                .enable(JsonGenerator.Feature.WRITE_BIGDECIMAL_AS_PLAIN).setNodeFactory(JsonNodeFactory.withExactBigDecimals(true));
         for (String id : customers) {
             HttpResponse<String> r = http.send(HttpRequest.newBuilder(api.resolve("/v1/features/customer/" + id)).build(),
                     HttpResponse.BodyHandlers.ofString());
