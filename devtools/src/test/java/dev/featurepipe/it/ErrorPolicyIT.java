@@ -110,7 +110,7 @@ class ErrorPolicyIT {
         System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
         try {
             assertThat(Main.commandLine().execute("dead-letters", action, "--redis-url=" + config.get(Config.REDIS_URL),
-                    "--stream=" + config.get(Config.STREAM))).isZero();
+                    "--stream=" + config.get(Config.STREAM), "--registry=" + config.path(Config.REGISTRY))).isZero();
         } finally {
             System.setOut(stdout);
         }

@@ -43,7 +43,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @Timeout(600)
 class OnlineConsumerCrashIT {
     private static final int EVENTS = 100_000;
-    private static final Path JAR = Path.of("target/featurepipe-app.jar").toAbsolutePath();
+    private static final Path JAR = Path.of("target/featurepipe-dev.jar").toAbsolutePath();
     private static final String REGISTRY = Path.of("src/test/resources/registry/property.yaml").toAbsolutePath().toString();
 
     private Process consumer;

@@ -45,7 +45,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(900)
 class RetailReplayIT {
-    private static final Path FILE = Path.of("../shared/datasets/online-retail/online-retail.csv.gz");
+    private static final Path FILE = Path.of("../../shared/datasets/online-retail/online-retail.csv.gz");
 
     private Config config;
     private Pipeline pipeline;
@@ -54,7 +54,7 @@ class RetailReplayIT {
 
     @BeforeAll
     void start() {
-        config = TestServices.config("registry/retail.yaml", Map.of(Config.OFFLINE_BATCH_INTERVAL, "500ms"));
+        config = TestServices.config("../registry/retail.yaml", Map.of(Config.OFFLINE_BATCH_INTERVAL, "500ms"));
         pipeline = Pipeline.start(config, EnumSet.allOf(Role.class), Clock.systemUTC());
         replay = new RetailReplay(new ObjectMapper(), URI.create("http://127.0.0.1:" + pipeline.httpPort()), Clock.systemUTC());
         options = new RetailReplay.Options(FILE, Long.MAX_VALUE, false, 1000, 4);
@@ -119,7 +119,7 @@ class RetailReplayIT {
             Main.commandLine().execute("verify", "--sample", "5000", "--wait", "1m",
                     "--redis-url=" + config.get(Config.REDIS_URL), "--clickhouse-url=" + config.get(Config.CLICKHOUSE_URL),
                     "--clickhouse-database=" + config.get(Config.CLICKHOUSE_DATABASE), "--stream=" + config.get(Config.STREAM),
-                    "--registry=registry/retail.yaml");
+                    "--registry=../registry/retail.yaml");
         } finally {
             System.setOut(stdout);
         }
