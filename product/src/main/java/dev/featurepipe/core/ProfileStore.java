@@ -9,6 +9,11 @@ public interface ProfileStore {
     /** Applies the profile rules of each event at most once (by event id), in the given order. */
     void apply(List<Event> events);
 
+    /** The ids of up to {@code limit} profiles of the entity (any; for warming the read path), none by default. */
+    default List<String> sampleIds(String entity, int limit) {
+        return List.of();
+    }
+
     /** The profile fields of each id that has a profile, by id, in one query. */
     Map<String, Map<String, Object>> read(String entity, List<String> ids);
 }

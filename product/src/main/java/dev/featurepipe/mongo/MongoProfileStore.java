@@ -251,6 +251,18 @@ public final class MongoProfileStore implements ProfileStore {
     }
 
     @Override
+    public List<String> sampleIds(String entity, int limit) {
+        try {
+            List<String> ids = new ArrayList<>();
+            db.getCollection(entity).find().projection(Projections.include("_id")).limit(limit)
+                    .forEach(doc -> ids.add(String.valueOf(doc.get("_id"))));
+            return ids;
+        } catch (MongoException e) {
+            throw MongoErrors.translate("sampling profiles of " + entity, e);
+        }
+    }
+
+    @Override
     public Map<String, Map<String, Object>> read(String entity, List<String> ids) {
         Map<String, Map<String, Object>> profiles = new HashMap<>();
         try {

@@ -1,5 +1,6 @@
 package dev.featurepipe.serve;
 
+import dev.featurepipe.core.FeaturepipeException;
 import dev.featurepipe.core.Materialized;
 import dev.featurepipe.core.OnlineStore;
 import dev.featurepipe.core.ProfileStore;
@@ -62,8 +63,8 @@ public final class FeatureService implements AutoCloseable {
     private final Options options;
     private final ThreadPoolExecutor profileReaders;
     private final Map<String, Long> lastWarned = new ConcurrentHashMap<>();
-    /** While {@link #warmUp} runs (and /readyz says not ready), a source's failure is neither counted nor logged. */
-    private volatile boolean warmingUp;
+    /** Whether this thread is warming up: then a source's failure is neither counted nor logged. */
+    private final ThreadLocal<Boolean> warmingUp = ThreadLocal.withInitial(() -> false);
 
     public FeatureService(Registry registry, OnlineStore online, ProfileStore profiles, Clock clock,
                           MeterRegistry metrics, Options options) {
@@ -184,7 +185,7 @@ public final class FeatureService implements AutoCloseable {
     }
 
     private SourceAnswer failed(String source, String status, Throwable cause) {
-        if (warmingUp) {
+        if (warmingUp.get()) {
             return SourceAnswer.failed(status); // the cold paths' timeouts are what the warm-up is for
         }
         metrics.counter("featurepipe.serve.source.failures", "source", source, "reason", status).increment();
@@ -247,22 +248,47 @@ public final class FeatureService implements AutoCloseable {
      * @throws InterruptedException when the service closes meanwhile
      */
     public void warmUp() throws InterruptedException {
-        warmingUp = true;
+        warmingUp.set(true);
         try {
             profileReaders.prestartAllCoreThreads();
             for (String entity : registry.entityNames()) {
-                List<String> all = List.copyOf(registry.served(entity).keySet());
-                while (!warm(entity, all)) {
+                while (!warm(entity, List.of(WARM_UP_ID))) {
                     Thread.sleep(200);
                 }
             }
         } finally {
-            warmingUp = false;
+            warmingUp.set(false);
         }
     }
 
-    private boolean warm(String entity, List<String> features) throws InterruptedException {
-        List<String> id = List.of(WARM_UP_ID);
+    /**
+     * The same reads of an entity that has a profile, once there is one: decoding a real document loads code an
+     * empty answer does not, and the first read of one would otherwise miss its budget.
+     *
+     * @return whether every entity with profile features had a profile to read
+     */
+    public boolean warmUpOnData() throws InterruptedException {
+        warmingUp.set(true);
+        try {
+            for (String entity : registry.entityNames()) {
+                if (registry.served(entity).values().stream().noneMatch(ServedFeature.ProfileValue.class::isInstance)) {
+                    continue;
+                }
+                List<String> ids = profiles.sampleIds(entity, 1);
+                if (ids.isEmpty() || !warm(entity, ids)) {
+                    return false;
+                }
+            }
+            return true;
+        } catch (FeaturepipeException e) {
+            return false; // a store that fails now is tried again at the next poll
+        } finally {
+            warmingUp.set(false);
+        }
+    }
+
+    private boolean warm(String entity, List<String> id) throws InterruptedException {
+        List<String> features = List.copyOf(registry.served(entity).keySet());
         CountDownLatch together = new CountDownLatch(options.profileThreads());
         List<Future<?>> reads = new ArrayList<>();
         for (int i = 0; i < options.profileThreads(); i++) {
