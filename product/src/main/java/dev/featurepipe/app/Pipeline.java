@@ -44,19 +44,13 @@ public final class Pipeline implements AutoCloseable {
 
     private final Deque<AutoCloseable> resources = new ArrayDeque<>();
     private final Stores stores;
-    private final Registry registry;
-    private final RedisConnections redis;
-    private final ClickHouseEventTable offlineTable;
     private HttpApi http;
     private Materializer materializer;
     private WarmUp warmUp;
 
     private Pipeline(Config config, Set<Role> roles, Clock clock) {
         this.stores = own(new Stores(config));
-        this.registry = stores.registry();
         PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        this.redis = stores.redis();
-        this.offlineTable = stores.offlineTable();
         try {
             startRoles(config, roles, clock, metrics);
         } catch (RuntimeException e) {
@@ -92,6 +86,9 @@ public final class Pipeline implements AutoCloseable {
     private void startRoles(Config config, Set<Role> roles, Clock clock, PrometheusMeterRegistry metrics) {
         String stream = config.get(Config.STREAM);
         ObjectMapper json = stores.json();
+        Registry registry = stores.registry();
+        RedisConnections redis = stores.redis();
+        ClickHouseEventTable offlineTable = stores.offlineTable();
         Map<String, BooleanSupplier> checks = new LinkedHashMap<>();
         List<StreamConsumer> consumers = new ArrayList<>();
         checks.put("redis", this::redisAnswers);
@@ -171,7 +168,7 @@ public final class Pipeline implements AutoCloseable {
 
     private boolean redisAnswers() {
         try {
-            return "PONG".equals(redis.shared().sync().ping());
+            return "PONG".equals(stores.redis().shared().sync().ping());
         } catch (RuntimeException e) {
             return false;
         }
@@ -179,7 +176,7 @@ public final class Pipeline implements AutoCloseable {
 
     private boolean clickhouseAnswers() {
         try {
-            return offlineTable.query("SELECT 1 FORMAT TabSeparated").trim().equals("1");
+            return stores.offlineTable().query("SELECT 1 FORMAT TabSeparated").trim().equals("1");
         } catch (RuntimeException e) {
             return false;
         }
@@ -191,7 +188,7 @@ public final class Pipeline implements AutoCloseable {
     }
 
     public Registry registry() {
-        return registry;
+        return stores.registry();
     }
 
     /** The stores this process built from its configuration. */
@@ -200,7 +197,7 @@ public final class Pipeline implements AutoCloseable {
     }
 
     public RedisConnections redis() {
-        return redis;
+        return stores.redis();
     }
 
     /** The materializer of the batch features, when this process runs the materialize role and has any. */
@@ -209,7 +206,7 @@ public final class Pipeline implements AutoCloseable {
     }
 
     public ClickHouseEventTable offlineTable() {
-        return offlineTable;
+        return stores.offlineTable();
     }
 
     @Override

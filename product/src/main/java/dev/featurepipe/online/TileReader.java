@@ -21,8 +21,11 @@ public final class TileReader {
      */
     public static Object value(AggregateFeature f, Window w, Map<String, String> fields, long now) {
         long from = w.lowerBound(now);
+        // a decimal's sum and avg tiles hold sums of its unscaled values, whole numbers: added exactly
+        boolean unscaled = f.value() != null && f.value().type() == FieldType.DECIMAL
+                && (f.aggregation() == Aggregation.SUM || f.aggregation() == Aggregation.AVG);
         double sum = 0;
-        BigDecimal exactSum = BigDecimal.ZERO; // of a decimal: its tiles hold sums of unscaled values, whole numbers
+        BigDecimal exactSum = BigDecimal.ZERO;
         double sumOfSquares = 0;
         long count = 0;
         Double min = null;
@@ -41,8 +44,11 @@ public final class TileReader {
             switch (field.part()) {
                 case COUNT -> count += Math.round(Double.parseDouble(v));
                 case SUM -> {
-                    sum += Double.parseDouble(v);
-                    exactSum = exactSum.add(new BigDecimal(v));
+                    if (unscaled) {
+                        exactSum = exactSum.add(new BigDecimal(v));
+                    } else {
+                        sum += Double.parseDouble(v);
+                    }
                 }
                 case SUM_OF_SQUARES -> sumOfSquares += Double.parseDouble(v);
                 case MIN -> {
@@ -74,7 +80,6 @@ public final class TileReader {
             }
         }
         FieldType type = f.resultType();
-        boolean decimal = f.value() != null && f.value().type() == FieldType.DECIMAL;
         return switch (f.aggregation()) {
             case COUNT -> count;
             case SUM -> switch (type) {
@@ -82,7 +87,7 @@ public final class TileReader {
                 case DECIMAL -> exactSum.movePointLeft(f.scale()).setScale(f.scale());
                 default -> sum;
             };
-            case AVG -> count == 0 ? null : (decimal ? exactSum.movePointLeft(f.scale()).doubleValue() : sum) / count;
+            case AVG -> count == 0 ? null : (unscaled ? exactSum.movePointLeft(f.scale()).doubleValue() : sum) / count;
             case VARIANCE -> count == 0 ? null : Aggregation.variance(count, sum, sumOfSquares);
             case STDDEV -> count == 0 ? null : Math.sqrt(Aggregation.variance(count, sum, sumOfSquares));
             case MIN, FIRST_SEEN -> minText == null ? null : StoredValues.typed(type, f.scale(), minText);
