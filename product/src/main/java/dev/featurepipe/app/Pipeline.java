@@ -99,6 +99,7 @@ public final class Pipeline implements AutoCloseable {
             checks.put("mongodb", stores.mongo()::ping);
             profiles = stores.profileStore();
             online = stores.onlineStore(clock);
+            online.cacheMetrics().bindTo(metrics);
         }
         String consumer = config.get(Config.CONSUMER_NAME);
         BatchSnapshots snapshots = stores.snapshots();

@@ -3,6 +3,8 @@ package dev.featurepipe.consumer;
 import dev.featurepipe.core.EventCodec;
 import dev.featurepipe.core.LoggedEvent;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -11,6 +13,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -69,6 +72,8 @@ public final class StreamConsumer implements AutoCloseable {
     private final Counter processed;
     private final Counter deadLetters;
     private final Counter claimed;
+    private final DistributionSummary batchEvents;
+    private final AtomicLong newestEventTime = new AtomicLong(Long.MIN_VALUE); // ms, of the events acknowledged
     private final Thread thread;
     private final ArrayDeque<Started> started = new ArrayDeque<>();
     private volatile boolean running = true;
@@ -86,6 +91,12 @@ public final class StreamConsumer implements AutoCloseable {
         this.processed = metrics.counter("featurepipe.consumer.events", "group", options.group());
         this.deadLetters = metrics.counter("featurepipe.consumer.dead.letters", "group", options.group());
         this.claimed = metrics.counter("featurepipe.consumer.claimed", "group", options.group());
+        this.batchEvents = DistributionSummary.builder("featurepipe.consumer.batch.events").tag("group", options.group())
+                .description("events per acknowledged batch").register(metrics);
+        Gauge.builder("featurepipe.consumer.event.age.seconds", newestEventTime, StreamConsumer::secondsSince)
+                .tag("group", options.group())
+                .description("now minus the newest event time the group acknowledged (grows while no event comes)")
+                .register(metrics);
         this.thread = new Thread(this::run, "fp-consumer-" + options.group());
     }
 
@@ -398,7 +409,15 @@ public final class StreamConsumer implements AutoCloseable {
         if (!batch.entries().isEmpty()) {
             source.acknowledge(batch.entries().stream().map(EventSource.Entry::id).toList());
             processed.increment(batch.events().size());
+            batchEvents.record(batch.events().size());
+            batch.events().stream().mapToLong(e -> e.event().ts()).max()
+                    .ifPresent(ts -> newestEventTime.accumulateAndGet(ts, Math::max));
         }
+    }
+
+    private static double secondsSince(AtomicLong millis) {
+        long ts = millis.get();
+        return ts == Long.MIN_VALUE ? Double.NaN : (System.currentTimeMillis() - ts) / 1000.0;
     }
 
     /** @param position an event's position, or an entry's id when the whole entry goes */

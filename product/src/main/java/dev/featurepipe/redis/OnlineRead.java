@@ -46,6 +46,8 @@ final class OnlineRead {
     private final List<ServedFeature.WindowValue> tiled = new ArrayList<>();
     private final Map<String, ServedFeature.WindowValue> lists = new LinkedHashMap<>(); // by served name
     private final Map<String, ServedFeature.BatchValue> batches = new LinkedHashMap<>();
+    private int cacheHits;
+    private int cacheMisses;
 
     OnlineRead(RedisConnections.Reads reads, String namespace, String entity, List<String> ids,
                Iterable<ServedFeature> features, long now, long timeoutNanos) {
@@ -142,6 +144,16 @@ final class OnlineRead {
         return result;
     }
 
+    /** Window values the cache answered, of those {@link #run} read. */
+    int cacheHits() {
+        return cacheHits;
+    }
+
+    /** Window values {@link #run} folded from tiles, since the cache could not answer them. */
+    int cacheMisses() {
+        return cacheMisses;
+    }
+
     /** The windows of one id the cache could not answer, and the generation the cache had. */
     private record Miss(String id, String generation, List<ServedFeature.WindowValue> windows) {
     }
@@ -154,8 +166,10 @@ final class OnlineRead {
             WindowCache.Hit hit = WindowCache.lookup(reply.get(f + 1).getValueOrElse(null), generation,
                     w.window().lowerBound(now));
             if (hit == null) {
+                cacheMisses++;
                 missed.add(w);
             } else if (hit.hasState()) {
+                cacheHits++;
                 values.put(w.name(), hit.valueText() == null ? null : StoredValues.typed(w.feature().resultType(), w.feature().scale(), hit.valueText()));
             }
         }

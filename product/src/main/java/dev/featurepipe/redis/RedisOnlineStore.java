@@ -8,6 +8,8 @@ import dev.featurepipe.online.ChunkFold;
 import dev.featurepipe.online.ChunkWrites;
 import dev.featurepipe.online.TileMarks;
 import io.lettuce.core.RedisException;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.binder.MeterBinder;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -15,6 +17,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Online state in Redis: per entity and feature one hash of {@link dev.featurepipe.online.Tile tiles}, or for
@@ -41,6 +44,8 @@ public final class RedisOnlineStore implements OnlineStore {
     private final int scriptEvents;
     private final ApplyScript applyScript;
     private final TileMarks tileMarks = new TileMarks(MARKED_TILES);
+    private final LongAdder cacheHits = new LongAdder();
+    private final LongAdder cacheMisses = new LongAdder();
 
     /**
      * @param namespace prefix of every key (the stream's name, so pipelines on one Redis stay apart)
@@ -104,7 +109,21 @@ public final class RedisOnlineStore implements OnlineStore {
     @Override
     public Map<String, Map<String, Object>> read(String entity, List<String> ids, Collection<ServedFeature> features,
                                                  long now, Duration timeout) {
-        return reading(entity, ids, () -> new OnlineRead(redis.reads(), namespace, entity, ids, features, now, timeout.toNanos()).run());
+        OnlineRead read = new OnlineRead(redis.reads(), namespace, entity, ids, features, now, timeout.toNanos());
+        Map<String, Map<String, Object>> values = reading(entity, ids, read::run);
+        cacheHits.add(read.cacheHits());
+        cacheMisses.add(read.cacheMisses());
+        return values;
+    }
+
+    /** The window cache's hits and misses, counted per window value read. */
+    public MeterBinder cacheMetrics() {
+        return metrics -> {
+            FunctionCounter.builder("featurepipe.serve.window.cache", cacheHits, LongAdder::sum).tag("result", "hit")
+                    .register(metrics);
+            FunctionCounter.builder("featurepipe.serve.window.cache", cacheMisses, LongAdder::sum).tag("result", "miss")
+                    .register(metrics);
+        };
     }
 
     /**

@@ -3,10 +3,13 @@ package dev.featurepipe.redis;
 import io.lettuce.core.XTrimArgs;
 import io.lettuce.core.api.sync.RedisCommands;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -17,7 +20,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps the event stream bounded without ever dropping an unprocessed event: every interval it trims the stream
  * (XTRIM MINID) below the oldest entry that some consumer group has not acknowledged yet, that is below the
- * lowest pending id, or the last delivered id, of every group. With no group it trims nothing.
+ * lowest pending id, or the last delivered id, of every group. With no group it trims nothing. It also publishes
+ * what it reads: the stream's length, each group's pending entries and lag, and the number of dead letters.
  */
 public final class StreamTrimmer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(StreamTrimmer.class);
@@ -26,15 +30,24 @@ public final class StreamTrimmer implements AutoCloseable {
     private final String stream;
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "fp-stream-trimmer"));
     private final AtomicLong length = new AtomicLong();
+    private final AtomicLong deadLetters = new AtomicLong();
+    private final Map<String, GroupGauges> groups = new ConcurrentHashMap<>();
+    private final MeterRegistry metrics;
     private final Counter trimmed;
     private final Counter failures;
+
+    /** What the trimmer last read of one group: entries delivered and not acknowledged, entries not delivered yet. */
+    private record GroupGauges(AtomicLong pending, AtomicLong lag) {
+    }
 
     public StreamTrimmer(RedisConnections redis, String stream, Duration interval, MeterRegistry metrics) {
         this.redis = redis;
         this.stream = stream;
+        this.metrics = metrics;
         this.trimmed = metrics.counter("featurepipe.stream.trimmed");
         this.failures = metrics.counter("featurepipe.stream.trim.failures");
         metrics.gauge("featurepipe.stream.length", length);
+        metrics.gauge("featurepipe.stream.dead.letters", deadLetters);
         timer.scheduleWithFixedDelay(this::trimSafely, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
     }
 
@@ -55,11 +68,27 @@ public final class StreamTrimmer implements AutoCloseable {
     /** Trims once; returns how many entries were removed. */
     public long trim() {
         RedisCommands<String, String> sync = redis.shared().sync();
-        Optional<String> minId = oldestUnacknowledged(sync, StreamGroups.status(sync, stream));
+        List<StreamGroups.GroupStatus> status = StreamGroups.status(sync, stream);
+        Optional<String> minId = oldestUnacknowledged(sync, status);
         long removed = minId.map(id -> sync.xtrim(stream, XTrimArgs.Builder.minId(id))).orElse(0L);
         trimmed.increment(removed);
         length.set(sync.xlen(stream));
+        deadLetters.set(sync.xlen(StreamKeys.deadLetters(stream)));
+        status.forEach(this::publish);
         return removed;
+    }
+
+    private void publish(StreamGroups.GroupStatus status) {
+        GroupGauges g = groups.computeIfAbsent(status.name(), name -> {
+            GroupGauges gauges = new GroupGauges(new AtomicLong(), new AtomicLong(-1));
+            Gauge.builder("featurepipe.stream.group.pending", gauges.pending(), AtomicLong::get).tag("group", name)
+                    .description("entries delivered to the group and not acknowledged").register(metrics);
+            Gauge.builder("featurepipe.stream.group.lag", gauges.lag(), AtomicLong::get).tag("group", name)
+                    .description("entries not delivered to the group yet (-1: Redis cannot tell)").register(metrics);
+            return gauges;
+        });
+        g.pending().set(status.pending());
+        g.lag().set(status.lag() == null ? -1 : status.lag());
     }
 
     /** The smallest id any group still needs: its lowest pending id, or else its last delivered id. */

@@ -11,6 +11,7 @@ import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.http.ApiException;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -62,6 +63,8 @@ public final class FeatureService implements AutoCloseable {
     private final MeterRegistry metrics;
     private final Options options;
     private final ThreadPoolExecutor profileReaders;
+    private final Timer onlineLatency;
+    private final Timer profileLatency;
     private final Map<String, Long> lastWarned = new ConcurrentHashMap<>();
     /** Whether this thread is warming up: then a source's failure is neither counted nor logged. */
     private final ThreadLocal<Boolean> warmingUp = ThreadLocal.withInitial(() -> false);
@@ -74,6 +77,8 @@ public final class FeatureService implements AutoCloseable {
         this.clock = clock;
         this.metrics = metrics;
         this.options = options;
+        this.onlineLatency = sourceLatency(metrics, "online");
+        this.profileLatency = sourceLatency(metrics, "profile");
         AtomicInteger threads = new AtomicInteger();
         this.profileReaders = new ThreadPoolExecutor(options.profileThreads(), options.profileThreads(), 0,
                 TimeUnit.SECONDS, new ArrayBlockingQueue<>(64 * options.profileThreads()), r -> {
@@ -81,6 +86,12 @@ public final class FeatureService implements AutoCloseable {
                     t.setDaemon(true);
                     return t;
                 });
+    }
+
+    private static Timer sourceLatency(MeterRegistry metrics, String source) {
+        return Timer.builder("featurepipe.serve.source.latency").tag("source", source)
+                .description("time one read of a source took, answered or failed").publishPercentileHistogram()
+                .register(metrics);
     }
 
     /** What became of one source's read: its values, or why there are none. */
@@ -143,13 +154,16 @@ public final class FeatureService implements AutoCloseable {
         if (features.stream().allMatch(ServedFeature.ProfileValue.class::isInstance)) {
             return SourceAnswer.NOT_ASKED;
         }
+        long started = System.nanoTime();
         try {
-            Duration budget = Duration.ofNanos(Math.max(0, untilNanos - System.nanoTime()));
+            Duration budget = Duration.ofNanos(Math.max(0, untilNanos - started));
             return new SourceAnswer(online.read(entity, ids, features, now, budget), null);
         } catch (StoreTimeoutException e) {
             return failed("online", "timeout", e);
         } catch (StoreUnavailableException e) {
             return failed("online", "unavailable", e);
+        } finally {
+            onlineLatency.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
         }
     }
 
@@ -159,7 +173,7 @@ public final class FeatureService implements AutoCloseable {
             return null;
         }
         try {
-            return profileReaders.submit(() -> profiles.read(entity, ids));
+            return profileReaders.submit(() -> profileLatency.recordCallable(() -> profiles.read(entity, ids)));
         } catch (RejectedExecutionException e) {
             return CompletableFuture.failedFuture(new StoreUnavailableException(
                     "every profile reader is busy and " + profileReaders.getQueue().size() + " reads wait", e));
