@@ -1,7 +1,7 @@
--- Appends events to the stream, each at most once while its event_id is remembered. The events that are not
+-- Appends events to the stream, each at most once while its key (event type, entity id, event_id) is remembered. The events that are not
 -- duplicates go into entries of at most ARGV[3] events each, one payload per line in the field 'e'.
 -- KEYS[1]: the stream; KEYS[2..]: one dedupe key per event
--- ARGV[1]: how long an event_id is remembered, in ms (0: not at all); ARGV[2]: the most entries the stream may
+-- ARGV[1]: how long an event key is remembered, in ms (0: not at all); ARGV[2]: the most entries the stream may
 -- hold; ARGV[3]: the most events per entry; ARGV[4..]: one payload per event
 -- Returns, per event, its position '<entry id>/<index in the entry>' (for a duplicate, the position it was
 -- appended at) and 1 when it was a duplicate, else 0; or the error BACKLOG, appending nothing, when the entries
@@ -15,7 +15,7 @@ if backlog + math.ceil(events / per_entry) > tonumber(ARGV[2]) then
 end
 local out = {}
 local first = {} -- dedupe key -> index of its first event in this request
-local repeats = {} -- index of an event -> index of the first event with its event_id in this request
+local repeats = {} -- index of an event -> index of the first event with its key in this request
 local pending = {} -- indexes (into KEYS) of the events of the entry being filled
 local function flush()
   if #pending == 0 then

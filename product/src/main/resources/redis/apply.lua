@@ -14,9 +14,12 @@
 --                                          starting before cutoff
 --   EXPIRE k ttl                           expire the key after ttl ms
 -- If an event's mark exists (an earlier delivery applied it), nothing is written and the reply is per event
--- APPLIED_BEFORE or SEND_AGAIN (not applied: send it again without the others). Otherwise the marks are set, the
--- updates written, each cache's generation bumped (no value cached before this call is served again), and the
--- reply is APPLIED per event.
+-- APPLIED_BEFORE or SEND_AGAIN (not applied: send it again without the others). Otherwise everything a write could
+-- fail on is checked first, and then the marks are set, the updates written, each cache's generation bumped (no
+-- value cached before this call is served again), and the reply is APPLIED per event. So a call is written whole
+-- or not at all: a sum that would not be a finite number (as a double, which is how it is read), or a field of a
+-- sum that holds no number, is the error VALUE_ERROR; a key of another type than its operations need (a feature
+-- that changed kind under the same name) is the error WRONGTYPE; an unknown operation is an error too.
 
 local APPLIED_BEFORE, APPLIED, SEND_AGAIN = {{APPLIED_BEFORE}}, {{APPLIED}}, {{SEND_AGAIN}}
 local GENERATION = {{GENERATION}}
@@ -25,6 +28,7 @@ local LAST_TS, LAST_ID, LAST_VALUE = {{LAST_TS}}, {{LAST_ID}}, {{LAST_VALUE}}
 local ADD_TO, KEEP_MIN, KEEP_MAX, KEEP_LATEST = {{ADD_TO}}, {{KEEP_MIN}}, {{KEEP_MAX}}, {{KEEP_LATEST}}
 local ADD_DISTINCT, ADD_RECENT, RAISE_RECENT = {{ADD_DISTINCT}}, {{ADD_RECENT}}, {{RAISE_RECENT}}
 local MARK_TILE, EXPIRE = {{MARK_TILE}}, {{EXPIRE}}
+local VALUE_ERROR = {{VALUE_ERROR}}
 
 -- x > y comparing bytes, whatever the server's locale
 local function after(x, y)
@@ -70,32 +74,102 @@ if redis.call('EXISTS', unpack(marks)) > 0 then
   for i, m in ipairs(marks) do out[i] = redis.call('EXISTS', m) == 1 and APPLIED_BEFORE or SEND_AGAIN end
   return out
 end
+
+local a = 3 + events
+local caches, cacheTtl = tonumber(ARGV[a]), ARGV[a + 1]
+local cacheKeys = {}
+for i = 1, caches do cacheKeys[i] = KEYS[tonumber(ARGV[a + 1 + i])] end
+
+-- the operations: where each starts in ARGV, and per key the type its operations need and the fields it adds to
+local starts, kinds, sums = {}, {}, {}
+for _, k in ipairs(cacheKeys) do kinds[k] = 'hash' end
+a = a + 2 + caches
+while a <= #ARGV do
+  local op, k = ARGV[a], KEYS[tonumber(ARGV[a + 1])]
+  starts[#starts + 1] = a
+  local kind = 'hash'
+  if op == ADD_TO then
+    sums[k] = sums[k] or {}
+    sums[k][#sums[k] + 1] = a
+    a = a + 4
+  elseif op == KEEP_MIN or op == KEEP_MAX then
+    a = a + 4
+  elseif op == KEEP_LATEST then
+    a = a + 6
+  elseif op == ADD_DISTINCT then
+    a = a + 3 + tonumber(ARGV[a + 2])
+  elseif op == ADD_RECENT or op == RAISE_RECENT then
+    kind = 'zset'
+    a = a + 4 + tonumber(ARGV[a + 3]) * 2
+  elseif op == MARK_TILE then
+    a = a + 5
+  elseif op == EXPIRE then
+    kind = nil -- any type
+    a = a + 3
+  else
+    return redis.error_reply('apply.lua: unknown operation ' .. tostring(op) .. ' at argument ' .. a)
+  end
+  if kind then kinds[k] = kind end
+end
+
+-- checks, before anything is written
+local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
+for k, kind in pairs(kinds) do
+  local t = redis.call('TYPE', k).ok
+  if t ~= 'none' and t ~= kind then
+    return redis.error_reply('WRONGTYPE apply.lua: a key of this call holds a ' .. t .. ' where its feature keeps a '
+      .. kind .. ' (did a feature change kind under the same name?)')
+  end
+end
+for k, at in pairs(sums) do
+  for first = 1, #at, 1000 do
+    local fields = {}
+    for i = first, math.min(first + 999, #at) do fields[#fields + 1] = ARGV[at[i] + 2] end
+    local current = redis.call('HMGET', k, unpack(fields))
+    for j, field in ipairs(fields) do
+      local amount = tonumber(ARGV[at[first + j - 1] + 3])
+      local now = 0
+      if current[j] then now = tonumber(current[j]) end
+      if not amount or not finite(amount) then
+        return redis.error_reply(VALUE_ERROR .. ' apply.lua: ' .. tostring(ARGV[at[first + j - 1] + 3])
+          .. ' added to field ' .. field .. ' is not a finite number')
+      elseif not now or not finite(now) then
+        return redis.error_reply(VALUE_ERROR .. ' apply.lua: field ' .. field .. ' holds ' .. current[j]
+          .. ', not a finite number')
+      elseif not finite(now + amount) then
+        return redis.error_reply(VALUE_ERROR .. ' apply.lua: adding ' .. ARGV[at[first + j - 1] + 3] .. ' to field '
+          .. field .. ' (' .. current[j] .. ') would not give a finite number')
+      end
+    end
+  end
+end
+for _, k in ipairs(cacheKeys) do
+  local generation = redis.call('HGET', k, GENERATION)
+  if generation and not string.match(generation, '^%-?%d+$') then
+    return redis.error_reply(VALUE_ERROR .. ' apply.lua: a window cache generation holds ' .. generation
+      .. ', not a whole number')
+  end
+end
+
+-- writes
 for i, m in ipairs(marks) do
   redis.call('SET', m, '1', 'PX', markTtl)
   out[i] = APPLIED
 end
-
-local a = 3 + events
-local caches, cacheTtl = tonumber(ARGV[a]), ARGV[a + 1]
-for i = 1, caches do
-  local k = KEYS[tonumber(ARGV[a + 1 + i])]
+for _, k in ipairs(cacheKeys) do
   redis.call('HINCRBY', k, GENERATION, 1)
   redis.call('PEXPIRE', k, cacheTtl)
 end
-
-a = a + 2 + caches
-while a <= #ARGV do
+for _, a in ipairs(starts) do
   local op, k = ARGV[a], KEYS[tonumber(ARGV[a + 1])]
   if op == ADD_TO then
     redis.call('HINCRBYFLOAT', k, ARGV[a + 2], ARGV[a + 3])
-    a = a + 4
   elseif op == KEEP_MIN or op == KEEP_MAX then
     local cur = tonumber(redis.call('HGET', k, ARGV[a + 2]) or '')
     local v = tonumber(ARGV[a + 3])
     if not cur or (op == KEEP_MIN and v < cur) or (op == KEEP_MAX and v > cur) then
       redis.call('HSET', k, ARGV[a + 2], ARGV[a + 3])
     end
-    a = a + 4
   elseif op == KEEP_LATEST then
     local p, ts, id = ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4]
     local cur = redis.call('HMGET', k, p .. LAST_TS, p .. LAST_ID)
@@ -103,26 +177,17 @@ while a <= #ARGV do
     if not cts or ts > cts or (ts == cts and after(id, cur[2])) then
       redis.call('HSET', k, p .. LAST_TS, ARGV[a + 3], p .. LAST_ID, id, p .. LAST_VALUE, ARGV[a + 5])
     end
-    a = a + 6
   elseif op == ADD_DISTINCT then
-    local n = tonumber(ARGV[a + 2])
-    spread('HSET', k, nil, a + 3, n, '1')
-    a = a + 3 + n
+    spread('HSET', k, nil, a + 3, tonumber(ARGV[a + 2]), '1')
   elseif op == ADD_RECENT or op == RAISE_RECENT then
-    local n = tonumber(ARGV[a + 3]) * 2
-    spread('ZADD', k, op == RAISE_RECENT and 'GT' or nil, a + 4, n)
+    spread('ZADD', k, op == RAISE_RECENT and 'GT' or nil, a + 4, tonumber(ARGV[a + 3]) * 2)
     redis.call('ZREMRANGEBYRANK', k, 0, -1 - tonumber(ARGV[a + 2]))
-    a = a + 4 + n
   elseif op == MARK_TILE then
     if redis.call('HSETNX', k, ARGV[a + 2], '1') == 1 then
       prune(k, ARGV[a + 3], tonumber(ARGV[a + 4]))
     end
-    a = a + 5
   elseif op == EXPIRE then
     redis.call('PEXPIRE', k, ARGV[a + 2])
-    a = a + 3
-  else
-    return redis.error_reply('apply.lua: unknown operation ' .. tostring(op) .. ' at argument ' .. a)
   end
 end
 return out

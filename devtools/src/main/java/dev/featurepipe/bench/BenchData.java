@@ -2,7 +2,9 @@ package dev.featurepipe.bench;
 
 import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.featurepipe.config.Config;
 import dev.featurepipe.core.Event;
+import dev.featurepipe.core.NumberRule;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.demo.RetailEvents;
 import dev.featurepipe.demo.RetailFile;
@@ -24,7 +26,8 @@ final class BenchData {
 
     /** The first {@code count} rows of the retail file that are valid events, shifted so that the last one is now. */
     static List<Event> retailEvents(Registry registry, Path file, int count) {
-        EventValidator validator = new EventValidator(registry, 0);
+        double maxAbs = Config.MAX_ABS_NUMBER.parser().apply(Config.MAX_ABS_NUMBER.defaultValue());
+        EventValidator validator = new EventValidator(registry, new NumberRule(registry, maxAbs), 0);
         RetailEvents mapping = new RetailEvents(new ObjectMapper());
         List<Event> events = new ArrayList<>(count);
         long now = System.currentTimeMillis();

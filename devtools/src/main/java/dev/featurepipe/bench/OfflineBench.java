@@ -110,7 +110,7 @@ public final class OfflineBench {
 
     private StreamConsumer sinkConsumer(Stores stores, ClickHouseEventTable table, String stream, Duration maxWait) {
         SimpleMeterRegistry metrics = new SimpleMeterRegistry();
-        return stores.consumer(stream, Pipeline.offlineConsumer(config, "bench", maxWait), new OfflineSink(table, metrics),
+        return stores.consumer(stream, Pipeline.offlineConsumer(config, "bench", maxWait), new OfflineSink(table, stores.numberRule(), metrics),
                 metrics).start();
     }
 

@@ -157,7 +157,7 @@ public final class OnlineBench {
         SimpleMeterRegistry metrics = new SimpleMeterRegistry();
         long t0 = System.nanoTime();
         try (OnlineConsumer handler = new OnlineConsumer(stores.onlineStore(stream, Clock.systemUTC()), stores.profileStore(),
-                metrics, config.get(Config.ONLINE_BATCH));
+                stores.numberRule(), metrics, config.get(Config.ONLINE_BATCH));
              StreamConsumer consumer = stores.consumer(stream, Pipeline.onlineConsumer(config, "bench"), handler, metrics).start()) {
             while (!StreamGroups.status(redis.shared().sync(), stream).stream().allMatch(StreamGroups.GroupStatus::caughtUp)) {
                 Thread.sleep(20);

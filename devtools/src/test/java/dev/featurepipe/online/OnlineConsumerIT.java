@@ -7,6 +7,7 @@ import dev.featurepipe.config.Config;
 import dev.featurepipe.consumer.Finish;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.LoggedEvent;
+import dev.featurepipe.core.NumberRule;
 import dev.featurepipe.core.ProfileStore;
 import dev.featurepipe.core.StoreUnavailableException;
 import dev.featurepipe.core.registry.Registry;
@@ -41,6 +42,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @Timeout(60)
 class OnlineConsumerIT {
     private final Registry registry = RegistryLoader.load(Path.of("src/test/resources/registry/it.yaml"));
+    private final NumberRule numberRule = new NumberRule(registry, 1e19);
     private final String user = "ahead-" + UUID.randomUUID();
     private RedisConnections redis;
     private InProcessMongo mongo;
@@ -113,7 +115,7 @@ class OnlineConsumerIT {
         List<LoggedEvent> first = batch("1", "first");
         List<LoggedEvent> second = batch("2", "second");
         List<LoggedEvent> third = batch("3", "third");
-        try (OnlineConsumer consumer = new OnlineConsumer(online, failing, new SimpleMeterRegistry(), 100)) {
+        try (OnlineConsumer consumer = new OnlineConsumer(online, failing, numberRule, new SimpleMeterRegistry(), 100)) {
             Finish one = consumer.start(first);
             Finish two = consumer.start(second);
             Finish three = consumer.start(third);
@@ -139,7 +141,7 @@ class OnlineConsumerIT {
         HoldingFirst slow = new HoldingFirst(false);
         RedisOnlineStore online = new RedisOnlineStore(redis, registry, "it-ahead-" + UUID.randomUUID(), Clock.systemUTC(), 100);
         List<Finish> started = new ArrayList<>();
-        try (OnlineConsumer consumer = new OnlineConsumer(online, slow, new SimpleMeterRegistry(), 2)) {
+        try (OnlineConsumer consumer = new OnlineConsumer(online, slow, numberRule, new SimpleMeterRegistry(), 2)) {
             started.add(consumer.start(batch("1", "first")));
             slow.holding.await();
             for (String n : List.of("2", "3", "4")) {

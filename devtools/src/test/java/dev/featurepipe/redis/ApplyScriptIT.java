@@ -1,8 +1,11 @@
 package dev.featurepipe.redis;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import dev.featurepipe.config.Config;
+import dev.featurepipe.core.StoreFailedException;
+import dev.featurepipe.core.StoreRejectedException;
 import dev.featurepipe.it.TestServices;
 import dev.featurepipe.online.ChunkWrites;
 import dev.featurepipe.online.EntityKey;
@@ -10,6 +13,7 @@ import dev.featurepipe.online.FeatureKey;
 import dev.featurepipe.online.StoreOp;
 import dev.featurepipe.online.Tile;
 import dev.featurepipe.online.WindowCache;
+import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.ScoredValue;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.util.ArrayList;
@@ -36,6 +40,8 @@ class ApplyScriptIT {
     private final FeatureKey state = new FeatureKey("user", "u1", "f");
     private final String namespace = "it-apply-" + UUID.randomUUID();
     private final String key = StreamKeys.feature(namespace, "user", "u1", "f");
+    private final FeatureKey other = new FeatureKey("user", "u1", "g");
+    private final String otherKey = StreamKeys.feature(namespace, "user", "u1", "g");
     private RedisConnections redis;
     private RedisCommands<String, String> sync;
     private ApplyScript script;
@@ -151,5 +157,52 @@ class ApplyScriptIT {
         assertThat(sync.exists(StreamKeys.appliedMark(namespace, "b"))).isZero();
         assertThat(sync.hget(key, "c")).isEqualTo("1");
         assertThat(sync.hget(cache, WindowCache.GENERATION)).isEqualTo("1");
+    }
+
+    /** Runs the operations as the writes of one new event, expecting the script to refuse them. */
+    private RedisCommandExecutionException refused(StoreOp... ops) {
+        String event = "e" + ++events;
+        RedisCommandExecutionException e = catchThrowableOfType(RedisCommandExecutionException.class,
+                () -> script.run(sync, new ChunkWrites(List.of(event), List.of(new EntityKey("user", "u1")), 60_000, List.of(ops))));
+        assertThat(e).as("refused").isNotNull();
+        assertThat(sync.exists(StreamKeys.appliedMark(namespace, event))).as("no applied mark").isZero();
+        return e;
+    }
+
+    @Test
+    void aSumThatWouldNotBeAFiniteDoubleIsRefusedAndNothingOfTheCallIsWritten() {
+        write(new StoreOp.AddTo(state, "s", 1e308), new StoreOp.AddTo(other, "c", 1L));
+        Map<String, String> before = sync.hgetall(otherKey);
+
+        RedisCommandExecutionException e = refused(new StoreOp.AddTo(other, "c", 1L), new StoreOp.KeepMax(other, "x", "7"),
+                new StoreOp.AddTo(state, "s", 1e308));
+
+        assertThat(e.getMessage()).startsWith(ApplyScript.VALUE_ERROR + " ").contains("would not give a finite number");
+        assertThat(redis.failure("applying", e)).isInstanceOf(StoreRejectedException.class);
+        assertThat(sync.hgetall(otherKey)).isEqualTo(before);
+        assertThat(Double.parseDouble(sync.hget(key, "s"))).isEqualTo(1e308);
+        assertThat(sync.hget(StreamKeys.windowCache(namespace, "user", "u1"), WindowCache.GENERATION)).isNull();
+    }
+
+    @Test
+    void aFieldOfASumHoldingNoNumberIsRefusedAndNothingOfTheCallIsWritten() {
+        sync.hset(key, "s", "not a number");
+
+        RedisCommandExecutionException e = refused(new StoreOp.AddTo(other, "c", 1L), new StoreOp.AddTo(state, "s", 2.5));
+
+        assertThat(e.getMessage()).startsWith(ApplyScript.VALUE_ERROR + " ").contains("not a finite number");
+        assertThat(redis.failure("applying", e)).isInstanceOf(StoreRejectedException.class);
+        assertThat(sync.exists(otherKey)).isZero();
+    }
+
+    @Test
+    void aKeyOfAnotherTypeThanItsOperationsNeedFailsTheCallBeforeAnyWrite() {
+        sync.set(key, "a string");
+
+        RedisCommandExecutionException e = refused(new StoreOp.AddTo(other, "c", 1L), new StoreOp.KeepMin(state, "n", "1"));
+
+        assertThat(e.getMessage()).startsWith("WRONGTYPE");
+        assertThat(redis.failure("applying", e)).isInstanceOf(StoreFailedException.class);
+        assertThat(sync.exists(otherKey)).isZero();
     }
 }

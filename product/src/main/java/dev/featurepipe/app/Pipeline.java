@@ -111,11 +111,11 @@ public final class Pipeline implements AutoCloseable {
         }
         if (roles.contains(Role.OFFLINE)) {
             consumers.add(own(stores.consumer(stream, offlineConsumer(config, consumer, config.get(Config.OFFLINE_BATCH_INTERVAL)),
-                    new OfflineSink(offlineTable, metrics), metrics).start()));
+                    new OfflineSink(offlineTable, stores.numberRule(), metrics), metrics).start()));
         }
         if (roles.contains(Role.ONLINE)) {
             consumers.add(own(stores.consumer(stream, onlineConsumer(config, consumer),
-                    own(new OnlineConsumer(online, profiles, metrics, config.get(Config.ONLINE_BATCH))), metrics).start()));
+                    own(new OnlineConsumer(online, profiles, stores.numberRule(), metrics, config.get(Config.ONLINE_BATCH))), metrics).start()));
         }
         if (materializes) {
             var store = stores.batchValues(consumer);
@@ -129,7 +129,7 @@ public final class Pipeline implements AutoCloseable {
             RedisEventSource.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
             var eventLog = stores.eventLog();
             own(new StreamTrimmer(redis, stream, config.get(Config.STREAM_TRIM_INTERVAL), metrics));
-            var validator = new EventValidator(registry, config.get(Config.MAX_FUTURE_SKEW).toMillis());
+            var validator = new EventValidator(registry, stores.numberRule(), config.get(Config.MAX_FUTURE_SKEW).toMillis());
             routes.add(new IngestRoutes(new IngestService(validator, eventLog, json, clock,
                     config.get(Config.INGEST_MAX_EVENTS), metrics), json));
         }

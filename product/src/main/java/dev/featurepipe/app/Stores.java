@@ -10,6 +10,7 @@ import dev.featurepipe.config.Config;
 import dev.featurepipe.consumer.BatchHandler;
 import dev.featurepipe.consumer.StreamConsumer;
 import dev.featurepipe.core.EventCodec;
+import dev.featurepipe.core.NumberRule;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.RegistryLoader;
 import dev.featurepipe.mongo.MongoConnection;
@@ -34,6 +35,7 @@ public final class Stores implements AutoCloseable {
     private final ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).enable(JsonGenerator.Feature.WRITE_BIGDECIMAL_AS_PLAIN);
     private final EventCodec codec;
+    private final NumberRule numberRule;
     private final ClickHouseClient clickhouse;
     private RedisConnections redis;
     private MongoConnection mongo;
@@ -42,6 +44,7 @@ public final class Stores implements AutoCloseable {
         this.config = config;
         this.registry = RegistryLoader.load(config.path(Config.REGISTRY));
         this.codec = new EventCodec(json, registry);
+        this.numberRule = new NumberRule(registry, config.get(Config.MAX_ABS_NUMBER));
         this.clickhouse = new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null);
     }
 
@@ -60,6 +63,11 @@ public final class Stores implements AutoCloseable {
 
     public EventCodec codec() {
         return codec;
+    }
+
+    /** The rule for numbers that ingest and every consumer apply (FP_MAX_ABS_NUMBER). */
+    public NumberRule numberRule() {
+        return numberRule;
     }
 
     public synchronized RedisConnections redis() {

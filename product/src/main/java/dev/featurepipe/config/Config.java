@@ -98,13 +98,16 @@ public final class Config {
     public static final Setting<Duration> MAX_FUTURE_SKEW = new Setting<>("FP_MAX_FUTURE_SKEW", "5m",
             "how far in the future an event's ts may be; later is rejected, within it the ingest time is used",
             durationOrZero());
+    public static final Setting<Double> MAX_ABS_NUMBER = new Setting<>("FP_MAX_ABS_NUMBER", "1e19",
+            "largest magnitude of a number an event holds or a feature or profile rule computes from it; an event"
+                    + " beyond it, or with a number that is not finite, is refused (every long passes)", positiveNumber());
 
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
             STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
             CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, CONSUMER_MAX_BACKOFF, DEAD_LETTERS_MAX, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, ONLINE_AHEAD, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
-            SERVE_PROFILE_THREADS);
+            SERVE_PROFILE_THREADS, MAX_ABS_NUMBER);
 
     private final Map<Setting<?>, Object> values = new HashMap<>();
     private final Map<Setting<?>, String> texts = new HashMap<>();
@@ -234,6 +237,21 @@ public final class Config {
             throw new IllegalArgumentException("must start with mongodb:// or mongodb+srv://, or be embedded");
         }
         return text.trim();
+    }
+
+    private static Function<String, Double> positiveNumber() {
+        return text -> {
+            double d;
+            try {
+                d = Double.parseDouble(text.trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("must be a number");
+            }
+            if (!(d > 0) || !Double.isFinite(d)) {
+                throw new IllegalArgumentException("must be a finite number above 0");
+            }
+            return d;
+        };
     }
 
     private static Function<String, Duration> duration() {

@@ -5,12 +5,12 @@ import java.util.List;
 /** The one append-only log every store is fed from. */
 public interface EventLog {
 
-    /** Where an event landed in the log; {@code duplicate} when its event_id was appended before. */
+    /** Where an event landed in the log; {@code duplicate} when an event of its {@link Event#key() key} was appended before. */
     record Appended(String position, boolean duplicate) {
     }
 
     /**
-     * Appends the events in one atomic step, skipping those whose event_id the log still remembers.
+     * Appends the events in one atomic step, skipping those whose key the log still remembers.
      *
      * @return one result per event, in order
      * @throws StoreUnavailableException when the log cannot be written; then nothing was appended

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.FieldError;
 import dev.featurepipe.core.FieldType;
+import dev.featurepipe.core.NumberRule;
 import dev.featurepipe.core.registry.EntityDef;
 import dev.featurepipe.core.registry.EventTypeDef;
 import dev.featurepipe.core.registry.FieldDef;
@@ -19,17 +20,19 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Checks one incoming JSON event against the registry and turns it into a typed {@link Event}. Every problem of
- * the event is reported, each naming the field and the reason.
+ * Checks one incoming JSON event against the registry and the {@link NumberRule} and turns it into a typed
+ * {@link Event}. Every problem of the event is reported, each naming the field and the reason.
  */
 public final class EventValidator {
     static final int MAX_ID_LENGTH = 256;
 
     private final Registry registry;
+    private final NumberRule numberRule;
     private final long maxFutureSkewMs;
 
-    public EventValidator(Registry registry, long maxFutureSkewMs) {
+    public EventValidator(Registry registry, NumberRule numberRule, long maxFutureSkewMs) {
         this.registry = registry;
+        this.numberRule = numberRule;
         this.maxFutureSkewMs = maxFutureSkewMs;
     }
 
@@ -93,8 +96,9 @@ public final class EventValidator {
                         + type.fields().keySet() + ")"));
             }
         }
-        return errors.isEmpty() ? new Result(new Event(id, type.name(), entityId, ts, fields), errors)
-                : new Result(null, errors);
+        Event event = new Event(id, type.name(), entityId, ts, fields);
+        errors.addAll(numberRule.violations(index, event));
+        return errors.isEmpty() ? new Result(event, errors) : new Result(null, errors);
     }
 
     private static String text(int index, JsonNode node, String field, List<FieldError> errors) {
@@ -176,7 +180,7 @@ public final class EventValidator {
         return switch (type) {
             case STRING -> value.isTextual() ? value.asText() : null;
             case LONG -> value.isIntegralNumber() && value.canConvertToLong() ? value.asLong() : null;
-            case DOUBLE -> value.isNumber() && Double.isFinite(value.asDouble()) ? value.asDouble() : null;
+            case DOUBLE -> value.isNumber() ? value.asDouble() : null; // finite or not: the number rule says
             case BOOLEAN -> value.isBoolean() ? value.asBoolean() : null;
             case DECIMAL -> throw new IllegalArgumentException("decimals are read by decimal()");
         };

@@ -38,8 +38,8 @@ import org.bson.conversions.Bson;
 
 /**
  * Profiles as MongoDB documents, one collection per entity, {@code _id} the entity id. A batch's events are folded
- * into one update per document, guarded by {@code _applied}: the event ids of the document's last updates, one
- * element {@code {ids: [..]}} per update. A redelivered event changes nothing: the guard no longer matches, and
+ * into one update per document, guarded by {@code _applied}: the {@link Event#key() keys} of the events of the
+ * document's last updates, one element {@code {ids: [..]}} per update. A redelivered event changes nothing: the guard no longer matches, and
  * the upsert then fails on the duplicate {@code _id}. The guard's cost grows with the ids it holds, so it keeps
  * the last updates rather than the last events: a document holds its own events of its last few updates, not the
  * last thousands of every busy customer.
@@ -74,13 +74,13 @@ public final class MongoProfileStore implements ProfileStore {
 
     @Override
     public void apply(List<Event> events) {
-        Map<String, Map<String, Map<String, Event>>> byEntity = new LinkedHashMap<>(); // entity, document, event id
+        Map<String, Map<String, Map<String, Event>>> byEntity = new LinkedHashMap<>(); // entity, document, event key
         for (Event e : events) {
             if (!registry.profilesOf(e.type()).isEmpty()) {
                 String entity = registry.eventType(e.type()).orElseThrow().entity();
                 byEntity.computeIfAbsent(entity, k -> new LinkedHashMap<>())
                         .computeIfAbsent(e.entityId(), k -> new LinkedHashMap<>())
-                        .putIfAbsent(e.id(), e); // the same event twice in a batch counts once
+                        .putIfAbsent(e.key(), e); // the same event twice in a batch counts once
             }
         }
         byEntity.forEach((entity, documents) -> {
@@ -129,7 +129,7 @@ public final class MongoProfileStore implements ProfileStore {
     private void applyRemainder(String entity, String id, List<Event> events) {
         for (int round = 0; round < REMAINDER_ROUNDS; round++) {
             Set<String> applied = appliedIds(entity, id);
-            List<Event> remaining = events.stream().filter(e -> !applied.contains(e.id())).toList();
+            List<Event> remaining = events.stream().filter(e -> !applied.contains(e.key())).toList();
             if (remaining.isEmpty() || write(entity, List.of(update(id, fold(remaining)))).isEmpty()) {
                 return;
             }
@@ -161,7 +161,7 @@ public final class MongoProfileStore implements ProfileStore {
     }
 
     private Folded fold(List<Event> events) {
-        Folded f = new Folded(events.stream().map(Event::id).toList(), new LinkedHashMap<>(), new LinkedHashMap<>(),
+        Folded f = new Folded(events.stream().map(Event::key).toList(), new LinkedHashMap<>(), new LinkedHashMap<>(),
                 new LinkedHashMap<>(), new LinkedHashMap<>(), new LinkedHashMap<>());
         for (Event e : events) {
             for (ProfileFeature p : registry.profilesOf(e.type())) {

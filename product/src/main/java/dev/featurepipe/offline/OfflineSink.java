@@ -2,6 +2,7 @@ package dev.featurepipe.offline;
 
 import dev.featurepipe.consumer.BatchHandler;
 import dev.featurepipe.core.LoggedEvent;
+import dev.featurepipe.core.NumberRule;
 import dev.featurepipe.core.OfflineStore;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -13,17 +14,20 @@ public final class OfflineSink implements BatchHandler {
     public static final String GROUP = "offline";
 
     private final OfflineStore store;
+    private final NumberRule numberRule;
     private final Counter rows;
     private final Timer insertTime;
 
-    public OfflineSink(OfflineStore store, MeterRegistry metrics) {
+    public OfflineSink(OfflineStore store, NumberRule numberRule, MeterRegistry metrics) {
         this.store = store;
+        this.numberRule = numberRule;
         this.rows = metrics.counter("featurepipe.offline.rows");
         this.insertTime = metrics.timer("featurepipe.offline.insert");
     }
 
     @Override
     public void handle(List<LoggedEvent> batch) {
+        batch.forEach(e -> numberRule.require(e.event())); // as online: such an event goes to the dead letters, not the table
         insertTime.record(() -> store.insert(batch.stream().map(LoggedEvent::event).toList()));
         rows.increment(batch.size());
     }

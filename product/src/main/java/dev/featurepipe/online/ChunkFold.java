@@ -69,7 +69,7 @@ public final class ChunkFold {
     }
 
     public Added add(Event e) {
-        if (!applied.add(e.id())) {
+        if (!applied.add(e.key())) {
             return Added.REPEATED;
         }
         String entity = registry.eventType(e.type()).orElseThrow().entity();
@@ -139,9 +139,29 @@ public final class ChunkFold {
         }
     }
 
+    /**
+     * Folds an amount into a field's sum. Finite amounts can add up to one that is not (two near 1e308): that fails
+     * the call before anything is sent, as a value the store refuses, so the consumer splits the batch until the
+     * event that makes the sum overflow is alone.
+     */
     private void add(FeatureKey key, String field, Number amount) {
-        sums.merge(new Field(key, field), amount, (a, b) -> a instanceof Long x && b instanceof Long y
-                ? (Number) (x + y) : (Number) (a.doubleValue() + b.doubleValue()));
+        Number sum = sums.merge(new Field(key, field), amount, ChunkFold::plus);
+        if (sum instanceof Double d && !Double.isFinite(d)) {
+            throw new StoreRejectedException("feature " + key.feature() + ": the events of one call add up to " + d
+                    + " in " + field + ", not a finite number", null);
+        }
+    }
+
+    /** a + b: exact for whole numbers while the sum fits a long, else as doubles (as Redis adds them anyway). */
+    private static Number plus(Number a, Number b) {
+        if (a instanceof Long x && b instanceof Long y) {
+            try {
+                return Math.addExact(x, y);
+            } catch (ArithmeticException overflow) {
+                // falls through to doubles
+            }
+        }
+        return a.doubleValue() + b.doubleValue();
     }
 
     /** x², exact for a whole number whose square is a long. */

@@ -4,6 +4,7 @@ import dev.featurepipe.consumer.BatchHandler;
 import dev.featurepipe.consumer.Finish;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.LoggedEvent;
+import dev.featurepipe.core.NumberRule;
 import dev.featurepipe.core.OnlineStore;
 import dev.featurepipe.core.ProfileStore;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -19,7 +20,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The online role: applies each batch to the online store and the profile store (both idempotent by event id). The
+ * The online role: applies each batch to the online store and the profile store (both idempotent by event key). The
  * online store's side goes ahead of the profile store's by at most the consumer's {@code ahead} batches, so a slow
  * profile write does not delay the online features; the batches whose profile updates wait meanwhile are then
  * written together, in one call of at most a batch's worth of events.
@@ -29,6 +30,7 @@ public final class OnlineConsumer implements BatchHandler, AutoCloseable {
 
     private final OnlineStore online;
     private final ProfileStore profiles;
+    private final NumberRule numberRule;
     private final MeterRegistry metrics;
     private final Timer profileTime;
     private final Timer onlineTime;
@@ -52,9 +54,11 @@ public final class OnlineConsumer implements BatchHandler, AutoCloseable {
     }
 
     /** @param writeEvents the most events one profile write takes, unless one batch holds more */
-    public OnlineConsumer(OnlineStore online, ProfileStore profiles, MeterRegistry metrics, int writeEvents) {
+    public OnlineConsumer(OnlineStore online, ProfileStore profiles, NumberRule numberRule, MeterRegistry metrics,
+                          int writeEvents) {
         this.online = online;
         this.profiles = profiles;
+        this.numberRule = numberRule;
         this.metrics = metrics;
         this.writeEvents = writeEvents;
         this.profileTime = metrics.timer("featurepipe.online.profile.writes");
@@ -67,26 +71,23 @@ public final class OnlineConsumer implements BatchHandler, AutoCloseable {
     }
 
     /**
-     * Applies the batch to the online store, and leaves its profile updates to the writer (they share nothing, and
-     * each store is idempotent). The writer takes the batches waiting, oldest first, and applies their events in one
-     * call, so documents see events in stream order. If that fails, so do the batches after it, unwritten, and the
-     * consumer handles them all again, in order ({@link #resume}).
+     * Applies the batch to the online store, then leaves its profile updates to the writer (each store is
+     * idempotent). The writer takes the batches waiting, oldest first, and applies their events in one call, so
+     * documents see events in stream order. If that fails, so do the batches after it, unwritten, and the consumer
+     * handles them all again, in order ({@link #resume}). A batch the online store refuses (an event that breaks the
+     * {@link NumberRule} or that a sum cannot hold) updates no profile: the event the consumer finds at fault then
+     * changes neither store.
      */
     @Override
     public Finish start(List<LoggedEvent> batch) {
-        Waiting queued = new Waiting(batch.stream().map(LoggedEvent::event).toList(), new CompletableFuture<>());
-        waiting.add(queued);
-        profileWriter.execute(this::writeWaiting);
-        OnlineStore.ApplyResult result;
-        try {
-            result = onlineTime.record(() -> online.apply(batch));
-        } catch (RuntimeException e) {
-            queued.written().exceptionally(failure -> null).join(); // nothing of a failed batch keeps running
-            throw e;
-        }
+        batch.forEach(e -> numberRule.require(e.event()));
+        OnlineStore.ApplyResult result = onlineTime.record(() -> online.apply(batch));
         metrics.counter("featurepipe.online.events", "outcome", "applied").increment(result.applied());
         metrics.counter("featurepipe.online.events", "outcome", "duplicate").increment(result.duplicates());
         metrics.counter("featurepipe.online.events", "outcome", "late").increment(result.late());
+        Waiting queued = new Waiting(batch.stream().map(LoggedEvent::event).toList(), new CompletableFuture<>());
+        waiting.add(queued);
+        profileWriter.execute(this::writeWaiting);
         return Finish.of(queued.written());
     }
 

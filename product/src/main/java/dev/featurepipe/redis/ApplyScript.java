@@ -25,6 +25,8 @@ final class ApplyScript {
     static final long APPLIED_BEFORE = 0;
     static final long APPLIED = 1;
     static final long SEND_AGAIN = 2;
+    /** How an error reply of the script about a value starts: the call's data cannot be applied. */
+    static final String VALUE_ERROR = "VALUE";
 
     /** The script's operation codes, one per {@link StoreOp} (two for AddRecent), with the arguments after k. */
     private enum Op {
@@ -70,6 +72,7 @@ final class ApplyScript {
         literals.put("APPLIED_BEFORE", Long.toString(APPLIED_BEFORE));
         literals.put("APPLIED", Long.toString(APPLIED));
         literals.put("SEND_AGAIN", Long.toString(SEND_AGAIN));
+        literals.put("VALUE_ERROR", quoted(VALUE_ERROR));
         literals.put("GENERATION", quoted(WindowCache.GENERATION));
         for (Tile.Part part : List.of(Tile.Part.LAST_TS, Tile.Part.LAST_ID, Tile.Part.LAST_VALUE)) {
             literals.put(part.name(), quoted(part.suffix()));
@@ -101,7 +104,7 @@ final class ApplyScript {
             String ttl = Long.toString(writes.ttlMs());
             args.add(Integer.toString(writes.appliedEvents().size()));
             args.add(ttl);
-            writes.appliedEvents().forEach(id -> args.add(key(StreamKeys.appliedMark(namespace, id))));
+            writes.appliedEvents().forEach(event -> args.add(key(StreamKeys.appliedMark(namespace, event))));
             args.add(Integer.toString(writes.windowCaches().size()));
             args.add(ttl);
             for (EntityKey e : writes.windowCaches()) {

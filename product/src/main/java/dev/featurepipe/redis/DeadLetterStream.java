@@ -14,7 +14,7 @@ import java.util.function.Consumer;
  * The dead letters of a stream ({@code <stream>:dead}), for an operator: listed, and replayed once the cause is
  * mended. A replayed letter goes back to the end of the event stream as an entry of its own, and leaves the
  * dead-letter stream in the same script call; every group then sees it again, and each applies it once, since
- * every store is idempotent by event id (a group that wrote it before changes nothing).
+ * every store is idempotent by event key (type, entity, event_id) (a group that wrote it before changes nothing).
  */
 public final class DeadLetterStream {
     /** Appends ARGV[2] as an entry of KEYS[1] and removes the letter ARGV[1] from KEYS[2], if it is still there. */

@@ -28,9 +28,9 @@ import java.util.regex.Pattern;
 public final class RedisConnections implements AutoCloseable {
     private static final Pattern TRANSIENT_REPLY =
             Pattern.compile("(BUSY|LOADING|OOM|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|NOREPLICAS)");
-    /** Error replies of the commands the apply script runs that a value of the event causes. */
-    private static final Pattern DATA_REPLY = Pattern.compile(
-            "NaN or Infinity|not a (valid )?float|not an integer|would overflow|out of range");
+    /** Error replies that a value of the event causes: the apply script's own, and those of the commands it runs. */
+    private static final Pattern DATA_REPLY = Pattern.compile("^" + ApplyScript.VALUE_ERROR
+            + " |NaN or Infinity|not a (valid )?float|not an integer|would overflow|out of range");
 
     /** How long a command may wait for its answer unless the URL says otherwise ({@code ?timeout=}). */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);

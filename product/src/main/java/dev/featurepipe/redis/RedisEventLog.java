@@ -50,7 +50,7 @@ public final class RedisEventLog implements EventLog {
         args[1] = Long.toString(maxBacklog);
         args[2] = Integer.toString(entryEvents);
         for (int i = 0; i < events.size(); i++) {
-            keys[i + 1] = StreamKeys.ingestedMark(stream, events.get(i).id());
+            keys[i + 1] = StreamKeys.ingestedMark(stream, events.get(i).key());
             args[i + 3] = codec.encode(events.get(i));
         }
         List<Object> reply;

@@ -5,14 +5,14 @@ public final class StreamKeys {
     private StreamKeys() {
     }
 
-    /** Remembers that ingest appended an event_id (value: its position in the stream). */
-    static String ingestedMark(String stream, String eventId) {
-        return stream + ":ingested:" + eventId;
+    /** Remembers that ingest appended an event, by its {@link dev.featurepipe.core.Event#key() key} (value: its position in the stream). */
+    static String ingestedMark(String stream, String eventKey) {
+        return stream + ":ingested:" + eventKey;
     }
 
-    /** Marks an event as applied to the online store. */
-    static String appliedMark(String stream, String eventId) {
-        return stream + ":applied:" + eventId;
+    /** Marks an event, by its {@link dev.featurepipe.core.Event#key() key}, as applied to the online store. */
+    static String appliedMark(String stream, String eventKey) {
+        return stream + ":applied:" + eventKey;
     }
 
     /** Where entries that cannot be processed are kept, with the reason. */

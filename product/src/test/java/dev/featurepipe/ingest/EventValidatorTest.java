@@ -2,13 +2,16 @@ package dev.featurepipe.ingest;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.core.FieldError;
+import dev.featurepipe.core.NumberRule;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.RegistryLoader;
 import java.math.BigDecimal;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class EventValidatorTest {
@@ -17,7 +20,7 @@ class EventValidatorTest {
 
     private final ObjectMapper json = new ObjectMapper();
     private final Registry registry = RegistryLoader.load(Path.of("../registry/retail.yaml"));
-    private final EventValidator validator = new EventValidator(registry, SKEW);
+    private final EventValidator validator = new EventValidator(registry, new NumberRule(registry, 1e19), SKEW);
 
     private EventValidator.Result validate(String event) throws Exception {
         JsonNode node = json.readTree(event);
@@ -48,6 +51,22 @@ class EventValidatorTest {
                 .field("amount")).isEqualTo(new BigDecimal("0.10"));
         assertThat(validate(purchase("").replace("15.3", "12345678901234567.80")).errors()).singleElement()
                 .satisfies(e -> assertThat(e.reason()).startsWith("has more than 18 digits"));
+    }
+
+    @Test
+    void aNumberThatIsNotFiniteAsADoubleOrBeyondTheBoundIsRefusedByTheNumberRule() throws Exception {
+        ObjectMapper exactFloats = new ObjectMapper().enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS); // as ingest reads
+        for (ObjectMapper mapper : List.of(json, exactFloats)) {
+            EventValidator.Result r = validator.validate(3, mapper.readTree(purchase("").replace("2.55", "1e400")), NOW);
+            assertThat(r.valid()).isFalse();
+            assertThat(r.errors()).singleElement().satisfies(e -> {
+                assertThat(e.field()).isEqualTo("unit_price");
+                assertThat(e.reason()).isEqualTo("is not a finite number as a double (Infinity)");
+            });
+        }
+        assertThat(validate(purchase("").replace("2.55", "-2e19")).errors()).singleElement()
+                .satisfies(e -> assertThat(e.reason()).contains("beyond the largest magnitude allowed, 1.0E19"));
+        assertThat(validate(purchase("").replace("2.55", "-1e19")).errors()).isEmpty();
     }
 
     @Test

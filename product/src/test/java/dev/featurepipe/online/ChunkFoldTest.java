@@ -8,6 +8,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.StoreRejectedException;
+import dev.featurepipe.core.registry.Registry;
+import dev.featurepipe.core.registry.RegistryLoader;
 import dev.featurepipe.online.OnlineModelTest.Order;
 import java.util.List;
 import java.util.Map;
@@ -24,8 +26,9 @@ class ChunkFoldTest {
 
     @Test
     void theEventsOfAChunkWritingOneFieldMakeOneOperation() {
-        ChunkWrites writes = OnlineModelTest.chunk(T, new TileMarks(10), new Order("a", T - 1, 1.25, 2L, "s"),
-                new Order("b", T - 2, 2.5, 3L, "s")).writes();
+        Order a = new Order("a", T - 1, 1.25, 2L, "s");
+        Order b = new Order("b", T - 2, 2.5, 3L, "s");
+        ChunkWrites writes = OnlineModelTest.chunk(T, new TileMarks(10), a, b).writes();
 
         Tile tile = Tile.holding(5 * MINUTE, T);
         FeatureKey spend = new FeatureKey("user", "u1", "spend");
@@ -35,7 +38,7 @@ class ChunkFoldTest {
         FeatureKey units = new FeatureKey("user", "u1", "units");
         assertThat(writes.ops()).as("whole numbers stay exact")
                 .contains(new StoreOp.AddTo(units, tile.field(Tile.Part.SUM), 5L));
-        assertThat(writes.appliedEvents()).containsExactly("a", "b");
+        assertThat(writes.appliedEvents()).containsExactly(a.event().key(), b.event().key());
         assertThat(writes.windowCaches()).containsExactly(new EntityKey("user", "u1"));
     }
 
@@ -121,6 +124,36 @@ class ChunkFoldTest {
         ChunkFold fold = new ChunkFold(REGISTRY, new TileMarks(10), T);
         assertThatThrownBy(() -> fold.add(new Order("inf", T, Double.POSITIVE_INFINITY, 1L, "s").event()))
                 .isInstanceOf(StoreRejectedException.class).hasMessageContaining("spend").hasMessageContaining("Infinity");
+    }
+
+    @Test
+    void finiteAmountsThatAddUpToInfinityFailTheCallBeforeAnythingIsSent() {
+        Registry sumOnly = RegistryLoader.parse("""
+                entities: {user: {key: user_id}}
+                events: {order: {entity: user, fields: {amount: {type: double, required: true}}}}
+                features: [{name: spend, event: order, aggregation: sum, value: amount}]
+                """, "a sum");
+        ChunkFold fold = new ChunkFold(sumOnly, new TileMarks(10), T);
+        fold.add(new Event("big-1", "order", "u1", T, Map.of("amount", 1e308)));
+        assertThatThrownBy(() -> fold.add(new Event("big-2", "order", "u1", T, Map.of("amount", 1e308))))
+                .isInstanceOf(StoreRejectedException.class).hasMessageContaining("spend").hasMessageContaining("Infinity");
+    }
+
+    @Test
+    void wholeNumbersWhoseSumOverflowsALongAreAddedAsDoubles() {
+        ChunkWrites writes = OnlineModelTest.chunk(T, new TileMarks(10), new Order("a", T, 1, Long.MAX_VALUE, "s"),
+                new Order("b", T, 1, 1L, "s")).writes();
+        FeatureKey units = new FeatureKey("user", "u1", "units");
+        assertThat(writes.ops()).contains(new StoreOp.AddTo(units, Tile.holding(5 * MINUTE, T).field(Tile.Part.SUM),
+                Long.MAX_VALUE + 1.0));
+    }
+
+    @Test
+    void eventsOfTwoTypesSharingAnEventIdAreTwoEvents() {
+        ChunkFold fold = new ChunkFold(REGISTRY, new TileMarks(10), T);
+        assertThat(fold.add(click("same", T))).isEqualTo(ChunkFold.Added.CHANGES);
+        assertThat(fold.add(new Order("same", T, 1, 1L, "s").event())).isEqualTo(ChunkFold.Added.CHANGES);
+        assertThat(fold.writes().appliedEvents()).hasSize(2);
     }
 
     @Test

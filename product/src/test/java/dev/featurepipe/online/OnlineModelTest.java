@@ -209,7 +209,7 @@ class OnlineModelTest {
         for (int from = 0; from < orders.size(); ) {
             int to = Math.min(orders.size(), from + 1 + random.nextInt(7));
             ChunkFold fold = chunk(now, marks, orders.subList(from, to).stream()
-                    .filter(o -> !state.applied.contains(o.id())).toArray(Order[]::new));
+                    .filter(o -> !state.applied.contains(o.event().key())).toArray(Order[]::new));
             assertThat(state.write(fold.writes())).isTrue();
             fold.written();
             from = to;

@@ -11,7 +11,11 @@ public final class Evaluator {
     private Evaluator() {
     }
 
-    /** The value: Long, Double, BigDecimal, String, Boolean, or null when a field it needs is missing. */
+    /**
+     * The value: Long, Double, BigDecimal, String, Boolean, or null when a field it needs is missing.
+     *
+     * @throws ArithmeticException when arithmetic on whole numbers overflows a long
+     */
     public static Object value(Expr e, Map<String, Object> fields) {
         if (e instanceof Expr.Field f) {
             return fields.get(f.name());
@@ -75,7 +79,7 @@ public final class Evaluator {
         if (v instanceof BigDecimal d) {
             return d.negate();
         }
-        return v == null ? null : v instanceof Long l ? (Object) (-l) : (Object) (-((Number) v).doubleValue());
+        return v == null ? null : v instanceof Long l ? (Object) Math.negateExact(l) : (Object) (-((Number) v).doubleValue());
     }
 
     private static Object arithmetic(Expr.Arithmetic a, Object l, Object r) {
@@ -85,10 +89,11 @@ public final class Evaluator {
         if (a.type() == FieldType.LONG) {
             long x = (Long) l;
             long y = (Long) r;
+            // exact: a whole number that overflows is refused by the number rule, never wrapped
             return switch (a.op()) {
-                case '+' -> x + y;
-                case '-' -> x - y;
-                default -> x * y;
+                case '+' -> Math.addExact(x, y);
+                case '-' -> Math.subtractExact(x, y);
+                default -> Math.multiplyExact(x, y);
             };
         }
         double x = ((Number) l).doubleValue();
