@@ -42,7 +42,8 @@ public final class Stores implements AutoCloseable {
         this.config = config;
         this.registry = RegistryLoader.load(config.path(Config.REGISTRY));
         this.codec = new EventCodec(json, registry);
-        this.clickhouse = new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null);
+        this.clickhouse = new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), new ClickHouseClient.Credentials(
+                config.get(Config.CLICKHOUSE_USER), config.get(Config.CLICKHOUSE_PASSWORD)), null);
     }
 
     public Config config() {
