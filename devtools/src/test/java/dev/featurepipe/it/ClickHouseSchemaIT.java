@@ -101,4 +101,21 @@ class ClickHouseSchemaIT {
                     .contains("note\tNullable(String)\n").contains("ingested_at\tInt64\n");
         }
     }
+
+    @Test
+    void aTableFromBeforeTheIngestTimeGetsItsColumnAndOldRowsReadTheirEventTime() throws Exception {
+        config = configWith("double", "");
+        String db = config.get(Config.CLICKHOUSE_DATABASE);
+        ClickHouseClient server = new ClickHouseClient(TestServices.CLICKHOUSE, null);
+        server.execute("CREATE DATABASE " + db);
+        server.execute("CREATE TABLE " + db + ".events (event_id String, event_type String, entity_id String, ts Int64,"
+                + " amount Nullable(Float64)) ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMM(toDateTime(intDiv(ts, 1000)))"
+                + " ORDER BY (event_type, entity_id, event_id)");
+        server.execute("INSERT INTO " + db + ".events VALUES ('old', 'order', 'u1', 1000, 1.5)");
+
+        try (Pipeline pipeline = Pipeline.start(config, Set.of(Role.OFFLINE), Clock.systemUTC())) {
+            assertThat(pipeline.offlineTable().query("SELECT event_id, ingested_at FROM events FORMAT TabSeparated"))
+                    .isEqualTo("old\t1000\n");
+        }
+    }
 }
