@@ -6,6 +6,7 @@ import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.core.Event;
+import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.registry.BatchFeature;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.materialize.Materializer;
@@ -114,7 +115,7 @@ public final class MaterializeBench {
         ClickHouseEventTable source = stores.offlineTable(database + "_src");
         source.ensureSchema();
         for (int from = 0; from < events.size(); from += 50_000) {
-            source.insert(events.subList(from, Math.min(events.size(), from + 50_000)));
+            source.insert(LoggedEvent.asHistory(events.subList(from, Math.min(events.size(), from + 50_000))));
         }
         stores.offlineTable(database).ensureSchema();
         String fields = registry.allFields().keySet().stream().collect(Collectors.joining(", "));

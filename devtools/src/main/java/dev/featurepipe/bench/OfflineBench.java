@@ -6,6 +6,7 @@ import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.consumer.StreamConsumer;
 import dev.featurepipe.core.Event;
+import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.offline.OfflineSink;
 import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisEventLog;
@@ -146,8 +147,9 @@ public final class OfflineBench {
         return eps;
     }
 
-    private double rawInsert(ClickHouseEventTable table, List<Event> events) {
+    private double rawInsert(ClickHouseEventTable table, List<Event> history) {
         int batch = config.get(Config.OFFLINE_BATCH_SIZE);
+        List<LoggedEvent> events = LoggedEvent.asHistory(history);
         long t0 = System.nanoTime();
         for (int from = 0; from < events.size(); from += batch) {
             table.insert(events.subList(from, Math.min(events.size(), from + batch)));

@@ -5,6 +5,7 @@ import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.core.Event;
+import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.export.TrainingSetExport;
 import java.io.BufferedWriter;
@@ -65,7 +66,7 @@ public final class TrainingSetBench {
             ClickHouseEventTable table = stores.offlineTable(database);
             table.ensureSchema();
             for (int from = 0; from < events.size(); from += 50_000) {
-                table.insert(events.subList(from, Math.min(events.size(), from + 50_000)));
+                table.insert(LoggedEvent.asHistory(events.subList(from, Math.min(events.size(), from + 50_000))));
             }
             stores.snapshots(database).ensureSchema();
             Path labelFile = writeLabels(events, registry.entity(entity).orElseThrow().keyField(), dir.resolve("labels.csv"));

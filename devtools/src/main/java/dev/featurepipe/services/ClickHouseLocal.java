@@ -42,6 +42,14 @@ final class ClickHouseLocal implements LocalServer {
     }
 
     /**
+     * Where more users go: ClickHouse merges every {@code *.xml} here into {@code users.xml} and reloads it within
+     * seconds while it runs (a test adds a user with a password there).
+     */
+    Path usersDir() {
+        return dir.resolve("users.d");
+    }
+
+    /**
      * GET /ping answers 200 "Ok." on every ClickHouse version. Plain HTTP/1.0 on a socket, so no idle keep-alive
      * connection is left behind: ClickHouse waits for those when it shuts down.
      */
@@ -62,6 +70,8 @@ final class ClickHouseLocal implements LocalServer {
     @Override
     public void start(Path executable) throws IOException, InterruptedException {
         Files.writeString(configFile(), config());
+        Files.writeString(dir.resolve("users.xml"), users());
+        Files.createDirectories(usersDir());
         LocalServer.runLauncher(List.of(executable.toString(),
                 "--config-file=" + configFile(),
                 "--pid-file=" + pidFile(),
@@ -95,7 +105,7 @@ final class ClickHouseLocal implements LocalServer {
                     <tmp_path>%1$s/tmp/</tmp_path>
                     <user_files_path>%1$s/user_files/</user_files_path>
                     <format_schema_path>%1$s/format_schemas/</format_schema_path>
-                    <users_config>/etc/clickhouse-server/users.xml</users_config>
+                    <users_config>%1$s/users.xml</users_config>
                     <default_profile>default</default_profile>
                     <default_database>default</default_database>
                     <timezone>UTC</timezone>
@@ -103,6 +113,45 @@ final class ClickHouseLocal implements LocalServer {
                     <mark_cache_size>5368709120</mark_cache_size>
                 </yandex>
                 """.formatted(d, xml(host), port, tcpPort);
+    }
+
+    /** The stock users.xml's user {@code default}, without a password, allowed from loopback only. */
+    static String users() {
+        return """
+                <?xml version="1.0"?>
+                <!-- Written by featurepipe LocalServices at each start; edits are overwritten. Add users in users.d/. -->
+                <yandex>
+                    <profiles>
+                        <default>
+                            <max_memory_usage>10000000000</max_memory_usage>
+                            <load_balancing>random</load_balancing>
+                        </default>
+                    </profiles>
+                    <users>
+                        <default>
+                            <password></password>
+                            <networks>
+                                <ip>127.0.0.1</ip>
+                                <ip>::1</ip>
+                            </networks>
+                            <profile>default</profile>
+                            <quota>default</quota>
+                        </default>
+                    </users>
+                    <quotas>
+                        <default>
+                            <interval>
+                                <duration>3600</duration>
+                                <queries>0</queries>
+                                <errors>0</errors>
+                                <result_rows>0</result_rows>
+                                <read_rows>0</read_rows>
+                                <execution_time>0</execution_time>
+                            </interval>
+                        </default>
+                    </quotas>
+                </yandex>
+                """;
     }
 
     private static String xml(String s) {

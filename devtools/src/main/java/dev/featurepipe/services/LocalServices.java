@@ -81,6 +81,12 @@ public final class LocalServices {
         servers.stream().filter(s -> names.contains(s.name())).forEach(this::down);
     }
 
+    /** The directory whose {@code *.xml} files the local ClickHouse merges into its users (see ClickHouseLocal). */
+    public Path clickhouseUsersDir() {
+        return servers.stream().filter(ClickHouseLocal.class::isInstance).map(ClickHouseLocal.class::cast)
+                .findFirst().orElseThrow().usersDir();
+    }
+
     /** Checks each service and prints one aligned line per service. */
     public List<ServiceStatus> status() {
         List<ServiceStatus> result = new ArrayList<>();

@@ -15,6 +15,7 @@ import dev.featurepipe.config.Config;
 import dev.featurepipe.core.BatchValueStore;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.FeaturepipeException;
+import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.Materialized;
 import dev.featurepipe.core.registry.BatchFeature;
 import dev.featurepipe.core.registry.Registry;
@@ -93,8 +94,8 @@ class MaterializeIT {
 
     /** u3 leaves the 1-day window between the runs, u2 changes, u4 appears, u1 stays as it was. */
     private long[] twoRuns() {
-        events.insert(List.of(order("u3", T0, 7), order("u1", T0 + 2 * HOUR, 10), order("u1", T0 + 2 * HOUR, 20),
-                order("u2", T0 + 2 * HOUR, 5)));
+        events.insert(LoggedEvent.asHistory(List.of(order("u3", T0, 7), order("u1", T0 + 2 * HOUR, 10),
+                order("u1", T0 + 2 * HOUR, 20), order("u2", T0 + 2 * HOUR, 5))));
         long t1 = T0 + 3 * HOUR;
         clock.set(t1);
         Materializer.Outcome first = materializer.run(spend, false, Materializer.Progress.NONE);
@@ -102,7 +103,7 @@ class MaterializeIT {
         assertThat(first.entities()).isEqualTo(3);
         assertThat(first.written()).isEqualTo(3);
 
-        events.insert(List.of(order("u2", T0 + 4 * HOUR, 5), order("u4", T0 + 4 * HOUR, 1)));
+        events.insert(LoggedEvent.asHistory(List.of(order("u2", T0 + 4 * HOUR, 5), order("u4", T0 + 4 * HOUR, 1))));
         long t2 = T0 + 24 * HOUR + 30 * 60_000;
         clock.set(t2);
         Materializer.Outcome second = materializer.run(spend, false, Materializer.Progress.NONE);
@@ -154,14 +155,14 @@ class MaterializeIT {
         RedisBatchValueStore restarted = new RedisBatchValueStore(redis, config.get(Config.STREAM), "other");
         assertThat(restarted.tryLock(spend, Duration.ofMinutes(1))).as("the same name takes back its claim").isTrue();
         restarted.unlock(spend);
-        events.insert(List.of(order("u1", T0, 1)));
+        events.insert(LoggedEvent.asHistory(List.of(order("u1", T0, 1))));
         assertThat(materializer.run(spend, false, Materializer.Progress.NONE).written()).isEqualTo(1);
     }
 
     @Test
     void sqlThatReturnsAnEntityTwiceFailsAndRecordsNothing() {
         BatchFeature lines = registry.batchFeatures().get(1);
-        events.insert(List.of(order("u1", T0, 1), order("u1", T0 + 1, 2)));
+        events.insert(LoggedEvent.asHistory(List.of(order("u1", T0, 1), order("u1", T0 + 1, 2))));
         clock.set(T0 + HOUR);
 
         assertThatThrownBy(() -> materializer.run(lines, false, Materializer.Progress.NONE))

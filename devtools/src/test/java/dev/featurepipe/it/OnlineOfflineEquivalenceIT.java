@@ -99,7 +99,8 @@ class OnlineOfflineEquivalenceIT {
             sentOffline.addAll(events);
         }
         for (int from = 0; from < sentOffline.size(); from += 50_000) {
-            offline.insert(sentOffline.subList(from, Math.min(sentOffline.size(), from + 50_000)).stream().map(Tx::event).toList());
+            offline.insert(LoggedEvent.asHistory(sentOffline.subList(from, Math.min(sentOffline.size(), from + 50_000)).stream()
+                    .map(Tx::event).toList()));
         }
 
         List<String> mismatches = new ArrayList<>();

@@ -44,6 +44,11 @@ public final class TestServices implements BeforeAllCallback {
                 DIR, new PrintStream(System.out, true));
     }
 
+    /** Where a test adds ClickHouse users (an XML file each; the test server reloads them within seconds). */
+    public static Path clickhouseUsersDir() {
+        return local().clickhouseUsersDir();
+    }
+
     /** The servers while the test run lasts; closed by JUnit after the last test. */
     private static final class Running implements AutoCloseable {
         private final LocalServices services = local();

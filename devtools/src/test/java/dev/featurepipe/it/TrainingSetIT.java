@@ -11,6 +11,7 @@ import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.core.FieldType;
+import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.RegistryLoader;
 import dev.featurepipe.core.registry.ServedFeature;
@@ -55,7 +56,7 @@ class TrainingSetIT {
                 users.add(run + "-" + i);
             }
             List<Tx> sent = PropertyModel.generate(random, users, NOW, NOW);
-            events.insert(sent.stream().map(Tx::event).toList());
+            events.insert(LoggedEvent.asHistory(sent.stream().map(Tx::event).toList()));
 
             StringBuilder labels = new StringBuilder("user_id,ts,label\n");
             List<String[]> expectedRows = new ArrayList<>();

@@ -45,7 +45,8 @@ public final class Stores implements AutoCloseable {
         this.registry = RegistryLoader.load(config.path(Config.REGISTRY));
         this.codec = new EventCodec(json, registry);
         this.numberRule = new NumberRule(registry, config.get(Config.MAX_ABS_NUMBER));
-        this.clickhouse = new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null);
+        this.clickhouse = new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), new ClickHouseClient.Credentials(
+                config.get(Config.CLICKHOUSE_USER), config.get(Config.CLICKHOUSE_PASSWORD)), null);
     }
 
     public Config config() {

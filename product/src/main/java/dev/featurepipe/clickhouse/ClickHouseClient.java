@@ -13,26 +13,59 @@ import java.time.Duration;
 
 /**
  * ClickHouse over its HTTP interface, which every version from 18.16 on speaks the same way. The query goes in
- * the URL (or first in the body for INSERTs), the output format is named in the SQL, the database in the URL.
+ * the URL (or first in the body for INSERTs), the output format is named in the SQL, the database in the URL,
+ * the user and password in headers. An INSERT returns once its rows are written: on a server that has
+ * {@code async_insert} (21.11 on, its version asked once) the setting is pinned off for every INSERT.
  */
 public final class ClickHouseClient {
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
     private static final int MAX_QUERY_BYTES = 64 << 20;
 
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
-    private final URI base;
+    /** Who this client is on the server. The password goes in a header only, never in a URL, log line or error. */
+    public record Credentials(String user, String password) {
+        public static final Credentials DEFAULT = new Credentials("default", "");
+
+        @Override
+        public String toString() {
+            return "Credentials[user=" + user + "]";
+        }
+    }
+
+    /** The server, shared by the clients of its databases, so its version is asked once. */
+    private static final class Server {
+        private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+        private final URI base;
+        private final Credentials credentials;
+        private volatile ClickHouseVersion version;
+
+        Server(URI base, Credentials credentials) {
+            this.base = base;
+            this.credentials = credentials;
+        }
+    }
+
+    private final Server server;
     private final String database;
 
-    /** @param database the database of unqualified names, or null for none */
+    /** A client as the user {@code default} without a password. */
     public ClickHouseClient(URI base, String database) {
-        this.base = base;
+        this(base, Credentials.DEFAULT, database);
+    }
+
+    /** @param database the database of unqualified names, or null for none */
+    public ClickHouseClient(URI base, Credentials credentials, String database) {
+        this(new Server(base, credentials), database);
+    }
+
+    private ClickHouseClient(Server server, String database) {
+        this.server = server;
         this.database = database;
     }
 
     /** Runs a statement or query and returns the response body. */
     public String execute(String sql) {
-        return send(HttpRequest.newBuilder(uri(null)).POST(HttpRequest.BodyPublishers.ofString(sql)), sql, false,
-                HttpResponse.BodyHandlers.ofString(), body -> body);
+        return send(HttpRequest.newBuilder(uri(null, isInsert(sql))).POST(HttpRequest.BodyPublishers.ofString(sql)), sql,
+                false, HttpResponse.BodyHandlers.ofString(), body -> body);
     }
 
     /** Reads a query's answer as it arrives, for answers too large to hold as one string. */
@@ -43,12 +76,12 @@ public final class ClickHouseClient {
 
     /** Runs a query and hands its answer, streamed, to {@code reader}. */
     public void stream(String sql, BodyReader reader) {
-        InputStream body = send(HttpRequest.newBuilder(uri(null)).POST(HttpRequest.BodyPublishers.ofString(sql)), sql, false,
-                HttpResponse.BodyHandlers.ofInputStream(), in -> new String(in.readAllBytes(), StandardCharsets.UTF_8));
+        InputStream body = send(HttpRequest.newBuilder(uri(null, false)).POST(HttpRequest.BodyPublishers.ofString(sql)), sql,
+                false, HttpResponse.BodyHandlers.ofInputStream(), in -> new String(in.readAllBytes(), StandardCharsets.UTF_8));
         try (body) {
             reader.read(body);
         } catch (IOException e) {
-            throw new StoreUnavailableException("ClickHouse at " + base + " broke off its answer to " + abbreviate(sql)
+            throw new StoreUnavailableException("ClickHouse at " + server.base + " broke off its answer to " + abbreviate(sql)
                     + ": " + e, e);
         }
     }
@@ -60,21 +93,42 @@ public final class ClickHouseClient {
 
     /** Runs an INSERT statement (which names its format) with the rows as the body. */
     public void insert(String sql, byte[] rows) {
-        send(HttpRequest.newBuilder(uri(sql)).POST(HttpRequest.BodyPublishers.ofByteArray(rows)), sql, true,
+        send(HttpRequest.newBuilder(uri(sql, true)).POST(HttpRequest.BodyPublishers.ofByteArray(rows)), sql, true,
                 HttpResponse.BodyHandlers.ofString(), body -> body);
     }
 
     public ClickHouseClient withDatabase(String name) {
-        return new ClickHouseClient(base, name);
+        return new ClickHouseClient(server, name);
     }
 
-    private URI uri(String query) {
-        StringBuilder url = new StringBuilder(base.toString().replaceAll("/+$", "")).append("/?");
+    /** The server's version, asked once. */
+    ClickHouseVersion version() {
+        ClickHouseVersion v = server.version;
+        if (v == null) {
+            v = ClickHouseVersion.parse(execute("SELECT version() FORMAT TabSeparated"));
+            server.version = v;
+        }
+        return v;
+    }
+
+    /**
+     * Only INSERTs get the setting: a user whose profile is read-only may not set any, even on a SELECT, and
+     * statements without rows of their own (INSERT ... SELECT) ignore it.
+     */
+    private static boolean isInsert(String sql) {
+        return sql.stripLeading().regionMatches(true, 0, "INSERT", 0, 6);
+    }
+
+    private URI uri(String query, boolean insert) {
+        StringBuilder url = new StringBuilder(server.base.toString().replaceAll("/+$", "")).append("/?");
         if (database != null) {
             url.append("database=").append(database).append('&');
         }
         if (query != null) {
             url.append("query=").append(URLEncoder.encode(query, StandardCharsets.UTF_8)).append('&');
+        }
+        if (insert && version().knowsAsyncInsert()) {
+            url.append("async_insert=0&");
         }
         // numbers as JSON numbers; room for the long IN lists and lookups of point-in-time queries
         url.append("output_format_json_quote_64bit_integers=0&max_query_size=").append(MAX_QUERY_BYTES);
@@ -93,19 +147,24 @@ public final class ClickHouseClient {
         HttpResponse<T> response;
         String error;
         try {
-            response = http.send(request.timeout(TIMEOUT).build(), handler);
+            response = server.http.send(request.timeout(TIMEOUT)
+                    .header("X-ClickHouse-User", server.credentials.user())
+                    .header("X-ClickHouse-Key", server.credentials.password()).build(), handler);
             if (response.statusCode() == 200) {
                 return response.body();
             }
             error = errorText.of(response.body());
         } catch (IOException e) {
-            throw new StoreUnavailableException("ClickHouse at " + base + " did not answer: " + e, e);
+            throw new StoreUnavailableException("ClickHouse at " + server.base + " did not answer: " + e, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new StoreUnavailableException("interrupted while waiting for ClickHouse at " + base, e);
+            throw new StoreUnavailableException("interrupted while waiting for ClickHouse at " + server.base, e);
         }
-        String message = "ClickHouse at " + base + " answered " + response.statusCode() + " to " + abbreviate(sql)
-                + ": " + abbreviate(error.strip());
+        String answer = abbreviate(error.strip());
+        String message = ClickHouseErrors.refusedUser(response.statusCode(), error)
+                ? "ClickHouse at " + server.base + " refused the user '" + server.credentials.user()
+                        + "' (FP_CLICKHOUSE_USER, FP_CLICKHOUSE_PASSWORD): " + answer
+                : "ClickHouse at " + server.base + " answered " + response.statusCode() + " to " + abbreviate(sql) + ": " + answer;
         throw ClickHouseErrors.of(rows, response.statusCode(), error, message);
     }
 

@@ -25,14 +25,26 @@ final class ClickHouseErrors {
      * parts, memory limits, a read-only table.
      */
     private static final Set<Integer> PASSING = Set.of(159, 202, 209, 210, 241, 242, 252, 425);
+    /** Unknown user, wrong password (18.16), authentication failed (later versions). */
+    private static final Set<Integer> REFUSED_USER = Set.of(192, 193, 516);
 
     private ClickHouseErrors() {
     }
 
+    /** Whether ClickHouse refused the user or its password. */
+    static boolean refusedUser(int status, String body) {
+        Integer code = code(body);
+        return status == 401 || (code != null && REFUSED_USER.contains(code));
+    }
+
+    private static Integer code(String body) {
+        Matcher m = ERROR_CODE.matcher(body);
+        return m.find() ? Integer.parseInt(m.group(1)) : null;
+    }
+
     /** The error ClickHouse answered with HTTP {@code status} and {@code body}, described by {@code message}. */
     static FeaturepipeException of(boolean insert, int status, String body, String message) {
-        Matcher m = ERROR_CODE.matcher(body);
-        Integer code = m.find() ? Integer.parseInt(m.group(1)) : null;
+        Integer code = code(body);
         if (insert) {
             return code != null && ROW_ERRORS.contains(code) ? new StoreRejectedException(message, null)
                     : new StoreUnavailableException(message, null);

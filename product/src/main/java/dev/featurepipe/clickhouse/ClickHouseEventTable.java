@@ -1,24 +1,32 @@
 package dev.featurepipe.clickhouse;
 
 import dev.featurepipe.core.Event;
+import dev.featurepipe.core.FeaturepipeException;
+import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.OfflineStore;
 import dev.featurepipe.core.registry.FieldDef;
 import dev.featurepipe.core.registry.Registry;
 import java.math.BigDecimal;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The raw events in ClickHouse: one typed column per registered field, event time as epoch ms, partitioned by
- * month, a ReplacingMergeTree whose key ends in the event id so a re-delivered event replaces itself. Rows are
- * sent as RowBinary, the input format that costs ClickHouse the least to parse.
+ * month, a ReplacingMergeTree whose key ends in the event id so a re-delivered event replaces itself. Each row
+ * also holds its ingest time ({@value #INGESTED_AT}, when the log appended the event), so that a query as of t
+ * takes only what was known at t. Rows are sent as RowBinary, the input format that costs ClickHouse the least to
+ * parse, which writes a value's bytes whatever the column's type: so the stored columns are checked against the
+ * registry's types before anything is written.
  */
 public final class ClickHouseEventTable implements OfflineStore {
     public static final String TABLE = "events";
+    /** The column of the ingest time; rows written before it existed read their event time there. */
+    public static final String INGESTED_AT = Event.INGESTED_AT;
     private static final Logger log = LoggerFactory.getLogger(ClickHouseEventTable.class);
 
     private final ClickHouseClient clickhouse;
@@ -31,27 +39,64 @@ public final class ClickHouseEventTable implements OfflineStore {
         this.registry = registry;
     }
 
+    /** Every column the registry asks for, with its type and, for one added to a table holding rows, its default. */
+    private Map<String, String> columns() {
+        Map<String, String> columns = new LinkedHashMap<>();
+        columns.put("event_id", "String");
+        columns.put("event_type", "String");
+        columns.put("entity_id", "String");
+        columns.put("ts", "Int64");
+        columns.put(INGESTED_AT, "Int64");
+        registry.allFields().values().forEach(f -> columns.put(f.name(), columnType(f)));
+        return columns;
+    }
+
+    private static String definition(String column, String type) {
+        return column + " " + type + (column.equals(INGESTED_AT) ? " DEFAULT ts" : "");
+    }
+
+    /**
+     * Creates the table, or checks the existing one: a column of another type than the registry's stops the
+     * start, naming each such column and what to do, before any column is added; missing columns are then added.
+     */
     @Override
     public void ensureSchema() {
         clickhouse.withDatabase(null).execute("CREATE DATABASE IF NOT EXISTS " + database);
-        List<String> columns = new ArrayList<>(List.of("event_id String", "event_type String", "entity_id String",
-                "ts Int64"));
-        registry.allFields().values().forEach(f -> columns.add(columnDef(f)));
-        clickhouse.execute("CREATE TABLE IF NOT EXISTS " + TABLE + " (" + String.join(", ", columns) + ")"
+        Map<String, String> wanted = columns();
+        List<String> definitions = new ArrayList<>();
+        wanted.forEach((column, type) -> definitions.add(definition(column, type)));
+        clickhouse.execute("CREATE TABLE IF NOT EXISTS " + TABLE + " (" + String.join(", ", definitions) + ")"
                 + " ENGINE = ReplacingMergeTree()"
                 + " PARTITION BY toYYYYMM(toDateTime(intDiv(ts, 1000)))"
                 + " ORDER BY (event_type, entity_id, event_id)");
-        Set<String> existing = new HashSet<>(List.of(clickhouse.execute("SELECT name FROM system.columns WHERE database = '"
-                + database + "' AND table = '" + TABLE + "' FORMAT TabSeparated").split("\n")));
-        for (FieldDef f : registry.allFields().values()) {
-            if (!existing.contains(f.name())) {
-                log.info("clickhouse: adding column {} to {}.{}", f.name(), database, TABLE);
-                clickhouse.execute("ALTER TABLE " + TABLE + " ADD COLUMN " + columnDef(f));
+        Map<String, String> existing = new HashMap<>();
+        clickhouse.execute("SELECT name, type FROM system.columns WHERE database = '" + database + "' AND table = '"
+                + TABLE + "' FORMAT TabSeparated").lines().filter(l -> !l.isBlank())
+                .forEach(l -> existing.put(l.substring(0, l.indexOf('\t')), l.substring(l.indexOf('\t') + 1)));
+        List<String> mismatches = new ArrayList<>();
+        wanted.forEach((column, type) -> {
+            String stored = existing.get(column);
+            if (stored != null && !stored.equals(type)) {
+                mismatches.add(column + " is " + stored + " in ClickHouse but " + type + " in the registry");
             }
+        });
+        if (!mismatches.isEmpty()) {
+            throw new FeaturepipeException("the columns of " + database + "." + TABLE + " do not match the registry, and"
+                    + " rows of the registry's types written into them would be stored wrong:\n  "
+                    + String.join("\n  ", mismatches) + "\nEither give each such field a new name in the registry (the"
+                    + " old column keeps the old rows), or convert the stored rows, e.g. ALTER TABLE " + database + "."
+                    + TABLE + " MODIFY COLUMN <column> <registry's type> (check first that every stored value converts),"
+                    + " or drop the table to start from nothing.");
         }
+        wanted.forEach((column, type) -> {
+            if (!existing.containsKey(column)) {
+                log.info("clickhouse: adding column {} to {}.{}", column, database, TABLE);
+                clickhouse.execute("ALTER TABLE " + TABLE + " ADD COLUMN " + definition(column, type));
+            }
+        });
     }
 
-    private static String columnDef(FieldDef f) {
+    private static String columnType(FieldDef f) {
         String type = switch (f.type()) {
             case STRING -> "String";
             case LONG -> "Int64";
@@ -59,15 +104,16 @@ public final class ClickHouseEventTable implements OfflineStore {
             case BOOLEAN -> "UInt8";
             case DECIMAL -> "Decimal(" + FieldDef.MAX_DIGITS + ", " + f.scale() + ")";
         };
-        return f.name() + " Nullable(" + type + ")";
+        return "Nullable(" + type + ")";
     }
 
     @Override
-    public void insert(List<Event> events) {
+    public void insert(List<LoggedEvent> events) {
         List<FieldDef> fields = List.copyOf(registry.allFields().values());
-        RowBinaryWriter rows = new RowBinaryWriter(events.size() * 160);
-        for (Event e : events) {
-            rows.string(e.id()).string(e.type()).string(e.entityId()).int64(e.ts());
+        RowBinaryWriter rows = new RowBinaryWriter(events.size() * 168);
+        for (LoggedEvent logged : events) {
+            Event e = logged.event();
+            rows.string(e.id()).string(e.type()).string(e.entityId()).int64(e.ts()).int64(logged.loggedAt());
             for (FieldDef f : fields) {
                 Object value = e.field(f.name());
                 rows.nullable(value != null);
@@ -82,7 +128,7 @@ public final class ClickHouseEventTable implements OfflineStore {
                 }
             }
         }
-        List<String> columns = new ArrayList<>(List.of("event_id", "event_type", "entity_id", "ts"));
+        List<String> columns = new ArrayList<>(List.of("event_id", "event_type", "entity_id", "ts", INGESTED_AT));
         fields.forEach(f -> columns.add(f.name()));
         clickhouse.insert("INSERT INTO " + TABLE + " (" + String.join(", ", columns) + ") FORMAT RowBinary", rows.toByteArray());
     }

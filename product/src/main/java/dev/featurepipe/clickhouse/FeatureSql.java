@@ -11,7 +11,8 @@ import java.util.stream.Collectors;
 
 /**
  * Compiles an aggregate feature over one window to ClickHouse SQL with the window semantics of the online store:
- * as of time t an entity's value covers its events with {@code floor(t/g)*g - W <= ts <= t}. Each entity has its
+ * as of time t an entity's value covers its events with {@code floor(t/g)*g - W <= ts <= t} that were also ingested
+ * by t (as known at t: an event that arrived late was not served before it arrived either). Each entity has its
  * own t (a training label's time, the moment of a skew check), looked up with {@code transform}, so one query
  * answers many entities at many instants. Valid on ClickHouse 18.16 and current versions: no window functions,
  * no ASOF JOIN, no CTEs, epoch-ms arithmetic instead of date functions.
@@ -57,12 +58,12 @@ public final class FeatureSql {
             where.add("isNotNull(" + SqlWriter.value(f.value()) + ")");
             v = ", assumeNotNull(" + SqlWriter.value(f.value()) + ") AS v";
         }
-        return "SELECT entity_id, ts, event_id" + v + " FROM " + table + " FINAL WHERE " + String.join(" AND ", where);
+        return "SELECT entity_id, ts, " + ClickHouseEventTable.INGESTED_AT + ", event_id" + v + " FROM " + table + " FINAL WHERE " + String.join(" AND ", where);
     }
 
-    /** Aggregates the events of {@code source} within the window as of time {@code t}, per {@code key}. */
+    /** Aggregates the events of {@code source} within the window and known as of time {@code t}, per {@code key}. */
     private static String query(AggregateFeature f, Window w, String key, String source, String t) {
-        String window = "ts <= " + t;
+        String window = "ts <= " + t + " AND " + ClickHouseEventTable.INGESTED_AT + " <= " + t;
         if (!w.isLifetime()) {
             long g = w.tileMs();
             window += " AND ts >= intDiv(" + t + ", " + g + ") * " + g + " - " + w.length().toMillis();

@@ -24,7 +24,8 @@ public final class Config {
     public static final Setting<URI> REDIS_URL = new Setting<>("FP_REDIS_URL", "redis://127.0.0.1:6379",
             "Redis holding the event stream and the online store; ?timeout=5s bounds every command (default 10s)", uri("redis"));
     public static final Setting<URI> CLICKHOUSE_URL = new Setting<>("FP_CLICKHOUSE_URL", "http://127.0.0.1:8123",
-            "HTTP interface of ClickHouse, the offline store", uri("http"));
+            "HTTP interface of ClickHouse, the offline store (no user or password in it: see FP_CLICKHOUSE_USER)",
+            Config::clickhouseUrl);
     public static final Setting<String> CLICKHOUSE_DATABASE = new Setting<>("FP_CLICKHOUSE_DATABASE", "featurepipe",
             "ClickHouse database of the offline tables (created when missing)", Config::identifier);
     public static final Setting<Integer> CLICKHOUSE_TCP_PORT = new Setting<>("FP_CLICKHOUSE_TCP_PORT", "9000",
@@ -101,13 +102,17 @@ public final class Config {
     public static final Setting<Double> MAX_ABS_NUMBER = new Setting<>("FP_MAX_ABS_NUMBER", "1e19",
             "largest magnitude of a number an event holds or a feature or profile rule computes from it; an event"
                     + " beyond it, or with a number that is not finite, is refused (every long passes)", positiveNumber());
+    public static final Setting<String> CLICKHOUSE_USER = new Setting<>("FP_CLICKHOUSE_USER", "default",
+            "ClickHouse user of every request (sent as a header)", Config::nonEmpty);
+    public static final Setting<String> CLICKHOUSE_PASSWORD = new Setting<>("FP_CLICKHOUSE_PASSWORD", "",
+            "password of FP_CLICKHOUSE_USER (sent as a header, never logged; prefer the variable to the flag)", text -> text);
 
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
             STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
             CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, CONSUMER_MAX_BACKOFF, DEAD_LETTERS_MAX, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, ONLINE_AHEAD, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
-            SERVE_PROFILE_THREADS, MAX_ABS_NUMBER);
+            SERVE_PROFILE_THREADS, MAX_ABS_NUMBER, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD);
 
     private final Map<Setting<?>, Object> values = new HashMap<>();
     private final Map<Setting<?>, String> texts = new HashMap<>();
@@ -127,7 +132,7 @@ public final class Config {
                 values.put(s, s.parser().apply(text));
                 texts.put(s, text);
             } catch (IllegalArgumentException e) {
-                errors.add(s.env() + " (" + s.flag() + ") = '" + text + "': " + e.getMessage());
+                errors.add(s.env() + " (" + s.flag() + ") = '" + withoutUserInfo(text) + "': " + e.getMessage());
             }
         }
         if (!errors.isEmpty()) {
@@ -158,6 +163,11 @@ public final class Config {
         Map<Setting<?>, String> all = new HashMap<>(texts);
         all.putAll(overrides);
         return new Config(Map.of(), all, home);
+    }
+
+    /** The text with a URL's user and password left out, so that no error shows a password. */
+    private static String withoutUserInfo(String text) {
+        return text.replaceAll("//[^/@]*@", "//***@");
     }
 
     private static String defaultOf(Setting<?> s) {
@@ -230,6 +240,15 @@ public final class Config {
             }
             return uri;
         };
+    }
+
+    /** An http URL without user information, which would put a password into every error naming the server. */
+    private static URI clickhouseUrl(String text) {
+        URI url = uri("http").apply(text);
+        if (url.getUserInfo() != null) {
+            throw new IllegalArgumentException("must not hold a user or password; set FP_CLICKHOUSE_USER and FP_CLICKHOUSE_PASSWORD");
+        }
+        return url;
     }
 
     private static String mongoUri(String text) {

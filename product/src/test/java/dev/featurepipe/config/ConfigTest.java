@@ -40,4 +40,21 @@ class ConfigTest {
         assertThatThrownBy(() -> new Config(Map.of("FP_INGEST_DEDUPE_TTL", "4000d"), Map.of(), home))
                 .hasMessageContaining("longer than the longest allowed duration, 3650d");
     }
+
+    @Test
+    void aClickHouseUrlWithAPasswordInItIsRefusedWithoutShowingThePassword() {
+        assertThatThrownBy(() -> new Config(Map.of("FP_CLICKHOUSE_URL", "http://fp:hunter2@127.0.0.1:8123"), Map.of(), home))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("FP_CLICKHOUSE_URL (--clickhouse-url) = 'http://***@127.0.0.1:8123': must not hold a user")
+                .hasMessageContaining("FP_CLICKHOUSE_USER")
+                .hasMessageNotContaining("hunter2");
+    }
+
+    @Test
+    void clickHouseCredentialsDefaultToTheUserDefaultWithoutPassword() {
+        Config config = new Config(Map.of(), Map.of(), home);
+
+        assertThat(config.get(Config.CLICKHOUSE_USER)).isEqualTo("default");
+        assertThat(config.get(Config.CLICKHOUSE_PASSWORD)).isEmpty();
+    }
 }

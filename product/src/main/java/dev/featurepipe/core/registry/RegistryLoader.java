@@ -127,8 +127,8 @@ public final class RegistryLoader {
     private Optional<FieldDef> readField(String owner, String field, Node spec, Optional<String> entity) {
         String what = "field '" + field + "' of " + owner;
         checkName(spec, field, "field");
-        if (Event.ENVELOPE.contains(field) || entity.map(entities::get).map(EntityDef::keyField).filter(field::equals).isPresent()) {
-            yaml.error(spec, what + " is a name every event has already (event_id, event_type, ts, entity_id and the entity key); rename it");
+        if (Event.ENVELOPE.contains(field) || field.equals(Event.INGESTED_AT) || entity.map(entities::get).map(EntityDef::keyField).filter(field::equals).isPresent()) {
+            yaml.error(spec, what + " is a name every event has already (event_id, event_type, ts, entity_id, ingested_at and the entity key); rename it");
             return Optional.empty();
         }
         Optional<String> typeName;

@@ -206,7 +206,7 @@ class RegistryLoaderTest {
         assertThat(f.ttl()).isEqualTo(Duration.ofDays(3));
         assertThat(f.refresh()).isEqualTo(Duration.ofHours(1));
         assertThat(f.sqlAt("db.events", 1000)).isEqualTo("SELECT entity_id, sum(amount) AS value FROM "
-                + "(SELECT * FROM db.events FINAL WHERE ts <= 1000) WHERE ts > 1000 - 2592000000 GROUP BY entity_id");
+                + "(SELECT * FROM db.events FINAL WHERE ts <= 1000 AND ingested_at <= 1000) WHERE ts > 1000 - 2592000000 GROUP BY entity_id");
     }
 
     @Test
