@@ -57,4 +57,14 @@ class ConfigTest {
         assertThat(config.get(Config.CLICKHOUSE_USER)).isEqualTo("default");
         assertThat(config.get(Config.CLICKHOUSE_PASSWORD)).isEmpty();
     }
+
+    @Test
+    void theLargestNumberIsAFiniteNumberAboveZero() {
+        assertThat(new Config(Map.of(), Map.of(), home).get(Config.MAX_ABS_NUMBER)).isEqualTo(1e19);
+        assertThat(new Config(Map.of("FP_MAX_ABS_NUMBER", "1e300"), Map.of(), home).get(Config.MAX_ABS_NUMBER)).isEqualTo(1e300);
+        for (String bad : new String[] {"0", "-5", "1e400", "NaN", "lots"}) {
+            assertThatThrownBy(() -> new Config(Map.of("FP_MAX_ABS_NUMBER", bad), Map.of(), home)).as(bad)
+                    .hasMessageContaining("FP_MAX_ABS_NUMBER (--max-abs-number) = '" + bad + "': must be a");
+        }
+    }
 }
