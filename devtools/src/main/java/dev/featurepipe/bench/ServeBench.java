@@ -169,7 +169,7 @@ public final class ServeBench {
     public Result run() throws InterruptedException {
         String database = run.replace('-', '_');
         Config benchConfig = config.with(Map.of(Config.STREAM, run + ":events", Config.CLICKHOUSE_DATABASE, database,
-                Config.MONGO_DATABASE, database, Config.HTTP_PORT, "0"));
+                Config.MONGO_DATABASE, database, Config.HTTP_PORT, "0", Config.AUTH, "off"));
         HeapSampler heap = new HeapSampler();
         heap.start();
         Pipeline pipeline = Pipeline.start(benchConfig, EnumSet.allOf(Role.class), Clock.systemUTC());

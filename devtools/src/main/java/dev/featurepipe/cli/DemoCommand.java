@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import dev.featurepipe.app.Pipeline;
 import dev.featurepipe.app.Role;
 import dev.featurepipe.config.Config;
+import dev.featurepipe.config.Setting;
 import dev.featurepipe.core.FeaturepipeException;
 import dev.featurepipe.demo.ReplaySummary;
 import dev.featurepipe.demo.RetailReplay;
@@ -24,6 +25,7 @@ import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -51,7 +53,8 @@ final class DemoCommand extends ConfiguredCommand {
 
     @Override
     public Integer call() throws Exception {
-        Config config = config();
+        Config config = config().with(Map.<Setting<?>, String>of(Config.AUTH, "off"));
+        System.out.println("fp demo: access control is off (FP_AUTH=off) for this local demo; './fp run' requires API keys");
         Path data = file != null ? file : defaultRetailFile(config);
         if (!Files.isReadable(data)) {
             spec.commandLine().getErr().println("fp demo: cannot read " + data + "; give the retail CSV with --file");

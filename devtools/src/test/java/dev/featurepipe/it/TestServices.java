@@ -87,7 +87,8 @@ public final class TestServices implements BeforeAllCallback {
                 Config.STREAM, unique + ":events",
                 Config.CLICKHOUSE_DATABASE, unique,
                 Config.MONGO_DATABASE, unique,
-                Config.OFFLINE_BATCH_INTERVAL, "200ms"));
+                Config.OFFLINE_BATCH_INTERVAL, "200ms",
+                Config.AUTH, "off")); // AccessControlIT sets keys
         // tests that check served values must not see a timeout on a busy machine; ServeDeadlineIT sets its own
         flags.putAll(Map.of(Config.SERVE_DEADLINE, "10s", Config.SERVE_ONLINE_BUDGET, "10s", Config.SERVE_PROFILE_BUDGET, "10s"));
         flags.putAll(more);

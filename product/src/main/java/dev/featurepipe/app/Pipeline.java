@@ -1,12 +1,14 @@
 package dev.featurepipe.app;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.featurepipe.auth.Authenticator;
 import dev.featurepipe.clickhouse.BatchSnapshots;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.consumer.StreamConsumer;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.http.HttpApi;
+import dev.featurepipe.http.RequestBodies;
 import dev.featurepipe.ingest.EventValidator;
 import dev.featurepipe.ingest.IngestRoutes;
 import dev.featurepipe.ingest.IngestService;
@@ -41,6 +43,8 @@ import org.slf4j.LoggerFactory;
 /** One featurepipe process: the roles it was asked to run, wired to their stores, started in order. */
 public final class Pipeline implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Pipeline.class);
+    /** JSON tokens a read request's body may hold besides its ids: the feature names and the keys around them. */
+    private static final int READ_BODY_TOKENS = 10_000;
 
     private final Deque<AutoCloseable> resources = new ArrayDeque<>();
     private final Stores stores;
@@ -123,6 +127,8 @@ public final class Pipeline implements AutoCloseable {
             own(new MaterializeScheduler(registry.batchFeatures(), materializer, store, clock).start());
         }
         List<HttpApi.Routes> routes = new ArrayList<>();
+        var bodies = new RequestBodies(json, config.get(Config.HTTP_MAX_BODY_MB) * 1024L * 1024L,
+                config.get(Config.SERVE_MAX_IDS) + READ_BODY_TOKENS);
         if (roles.contains(Role.INGEST)) {
             // groups exist before the first event, so no consumer that starts later misses one
             RedisEventSource.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
@@ -130,16 +136,16 @@ public final class Pipeline implements AutoCloseable {
             var eventLog = stores.eventLog();
             own(new StreamTrimmer(redis, stream, config.get(Config.STREAM_TRIM_INTERVAL), metrics));
             var validator = new EventValidator(registry, stores.numberRule(), config.get(Config.MAX_FUTURE_SKEW).toMillis());
-            routes.add(new IngestRoutes(new IngestService(validator, eventLog, json, clock,
-                    config.get(Config.INGEST_MAX_EVENTS), metrics), json));
+            routes.add(new IngestRoutes(new IngestService(registry, validator, eventLog, bodies.json(), clock,
+                    config.get(Config.INGEST_MAX_EVENTS), metrics), bodies, json));
         }
         if (roles.contains(Role.SERVE)) {
             var service = own(new FeatureService(registry, online, profiles, clock, metrics, new FeatureService.Options(
                     config.get(Config.SERVE_MAX_IDS), config.get(Config.SERVE_DEADLINE),
                     config.get(Config.SERVE_ONLINE_BUDGET), config.get(Config.SERVE_PROFILE_BUDGET),
                     config.get(Config.SERVE_PROFILE_THREADS))));
-            routes.add(new ServeRoutes(service, json, metrics));
-            routes.add(new FeastRoutes(service, registry, json));
+            routes.add(new ServeRoutes(service, bodies, json, metrics));
+            routes.add(new FeastRoutes(service, registry, bodies, json));
             warmUp = own(new WarmUp(service).start());
         }
         if (!routes.isEmpty()) {
@@ -151,8 +157,10 @@ public final class Pipeline implements AutoCloseable {
                 return new HttpApi.Readiness(status, stopped, warmUp == null || warmUp.done());
             };
             var options = new HttpApi.Options(config.get(Config.HTTP_HOST), config.get(Config.HTTP_PORT),
-                    config.get(Config.HTTP_MAX_BODY_MB) * 1024L * 1024L);
-            http = own(new HttpApi(options, routes, readiness, metrics, json).start());
+                    config.get(Config.HTTP_MAX_BODY_MB) * 1024L * 1024L, config.get(Config.HTTP_MAX_IN_FLIGHT),
+                    config.get(Config.HTTP_MAX_HEADER_KB) * 1024, config.get(Config.HTTP_MAX_URI_KB) * 1024);
+            var auth = Authenticator.fromConfig(config, Set.copyOf(registry.entityNames()));
+            http = own(new HttpApi(options, routes, readiness, auth, metrics, json).start());
         }
         log.info("pipeline: running roles {}", roles);
     }

@@ -12,7 +12,7 @@ import picocli.CommandLine.Model.OptionSpec;
 @Command(name = "fp", mixinStandardHelpOptions = true, version = "featurepipe 0.1",
         description = "featurepipe: a feature pipeline and feature store (Redis Streams, Redis, MongoDB, ClickHouse).",
         subcommands = {RunCommand.class, RegistryCommand.class, VerifyCommand.class, TrainingSetCommand.class,
-            MaterializeCommand.class, DeadLettersCommand.class})
+            MaterializeCommand.class, DeadLettersCommand.class, ApiKeyCommand.class})
 public final class Main {
 
     public static void main(String[] args) {

@@ -106,13 +106,35 @@ public final class Config {
             "ClickHouse user of every request (sent as a header)", Config::nonEmpty);
     public static final Setting<String> CLICKHOUSE_PASSWORD = new Setting<>("FP_CLICKHOUSE_PASSWORD", "",
             "password of FP_CLICKHOUSE_USER (sent as a header, never logged; prefer the variable to the flag)", text -> text);
+    public static final Setting<Integer> HTTP_MAX_IN_FLIGHT = new Setting<>("FP_HTTP_MAX_IN_FLIGHT", "128",
+            "most requests the HTTP API works on at once; more get 503 with Retry-After (/healthz is not counted)",
+            positive(100_000));
+    public static final Setting<Integer> HTTP_MAX_HEADER_KB = new Setting<>("FP_HTTP_MAX_HEADER_KB", "16",
+            "largest request line and headers together, in KiB (larger: 431, or 414 when the URI alone is)", positive(1024));
+    public static final Setting<Integer> HTTP_MAX_URI_KB = new Setting<>("FP_HTTP_MAX_URI_KB", "8",
+            "longest request URI (path and query), in KiB (longer: 414)", positive(1024));
+    public static final Setting<String> AUTH = new Setting<>("FP_AUTH", "keys",
+            "`keys`: every request but /healthz needs an API key from FP_API_KEYS_FILE; `off`: no access control, for"
+                    + " local use only", oneOf("keys", "off"));
+    public static final Setting<Path> API_KEYS_FILE = new Setting<>("FP_API_KEYS_FILE", "api-keys.txt",
+            "file of API key hashes with their scopes and entities (see Access control)", Path::of);
+    public static final Setting<String> AUTH_MONITORING = new Setting<>("FP_AUTH_MONITORING", "open",
+            "`open`: /readyz and /metrics answer without a key; `admin`: they need a key with the admin scope",
+            oneOf("open", "admin"));
+    public static final Setting<Double> RATE_LIMIT = new Setting<>("FP_RATE_LIMIT", "1000",
+            "requests per second each API key may make, on average (more: 429 with Retry-After); 0: no limit",
+            Config::nonNegative);
+    public static final Setting<Integer> RATE_LIMIT_BURST = new Setting<>("FP_RATE_LIMIT_BURST", "2000",
+            "requests an API key may make at once above its rate, after a quiet spell", positive(100_000_000));
 
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
             STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
             CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, CONSUMER_MAX_BACKOFF, DEAD_LETTERS_MAX, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, ONLINE_AHEAD, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
-            SERVE_PROFILE_THREADS, MAX_ABS_NUMBER, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD);
+            SERVE_PROFILE_THREADS, MAX_ABS_NUMBER, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD,
+            HTTP_MAX_IN_FLIGHT, HTTP_MAX_HEADER_KB, HTTP_MAX_URI_KB, AUTH, API_KEYS_FILE,
+            AUTH_MONITORING, RATE_LIMIT, RATE_LIMIT_BURST);
 
     private final Map<Setting<?>, Object> values = new HashMap<>();
     private final Map<Setting<?>, String> texts = new HashMap<>();
@@ -193,6 +215,29 @@ public final class Config {
             throw new IllegalArgumentException("must be letters, digits and _ only");
         }
         return text;
+    }
+
+    private static Function<String, String> oneOf(String... choices) {
+        return text -> {
+            String value = text.trim();
+            if (!List.of(choices).contains(value)) {
+                throw new IllegalArgumentException("must be one of " + String.join(", ", choices));
+            }
+            return value;
+        };
+    }
+
+    private static double nonNegative(String text) {
+        double value;
+        try {
+            value = Double.parseDouble(text.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("must be a number");
+        }
+        if (!(value >= 0) || Double.isInfinite(value)) {
+            throw new IllegalArgumentException("must be a number of 0 or more");
+        }
+        return value;
     }
 
     private static Function<String, Integer> port() {

@@ -2,15 +2,13 @@ package dev.featurepipe.http;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.featurepipe.auth.Authenticator;
 import dev.featurepipe.core.FeaturepipeException;
 import dev.featurepipe.core.StoreUnavailableException;
 import io.javalin.Javalin;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
-import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -48,32 +46,49 @@ public final class HttpApi implements AutoCloseable {
 
     private final Javalin app;
     private final ObjectMapper json;
+    private final JsonErrors errors;
     private final Options options;
 
-    /** Where the server listens and how big a body it reads. */
-    public record Options(String host, int port, long maxBodyBytes) {
+    /**
+     * Where the server listens and its limits: the largest body it reads, the most requests it works on at once,
+     * the largest request line with headers, the longest URI.
+     */
+    public record Options(String host, int port, long maxBodyBytes, int maxInFlight, int maxHeaderBytes, int maxUriBytes) {
     }
 
-    public HttpApi(Options options, List<Routes> routes, ReadinessCheck readiness, PrometheusMeterRegistry metrics,
-                   ObjectMapper json) {
+    public HttpApi(Options options, List<Routes> routes, ReadinessCheck readiness, Authenticator auth,
+                   PrometheusMeterRegistry metrics, ObjectMapper json) {
         this.json = json;
+        this.errors = new JsonErrors(json, metrics);
         this.options = options;
         this.app = Javalin.create(config -> {
             config.jetty.host = options.host();
             config.jetty.port = options.port();
             config.http.maxRequestSize = options.maxBodyBytes();
+            config.jetty.modifyHttpConfiguration(http -> http.setRequestHeaderSize(options.maxHeaderBytes()));
+            config.jetty.modifyServer(server -> {
+                server.setErrorHandler(new JettyErrors(errors, options));
+                server.insertHandler(new RequestGate(options.maxInFlight(), options.maxUriBytes(), errors, metrics));
+            });
             config.startup.showJavalinBanner = false;
+            config.routes.beforeMatched(auth);
             routes.forEach(r -> r.accept(config));
             config.routes.get("/healthz", ctx -> respond(ctx, json, 200, Map.of("status", "ok")));
-            config.routes.get("/readyz", ctx -> ready(ctx, readiness.check()));
-            config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4").result(metrics.scrape()));
-            config.routes.exception(ApiException.class, (e, ctx) -> error(ctx, metrics, e.status(), e.getMessage(), e.details()));
+            config.routes.get("/readyz", ctx -> ready(ctx, readiness.check()), auth.monitoringScopes());
+            config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4").result(metrics.scrape()),
+                    auth.monitoringScopes());
+            config.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e.status(), e.getMessage(), e.details()));
+            config.routes.exception(RefusedException.class, (e, ctx) -> {
+                metrics.counter("featurepipe.http.refused", "reason", e.reason()).increment();
+                e.headers().forEach(ctx::header);
+                error(ctx, e.status(), e.getMessage(), e.details());
+            });
             config.routes.exception(HttpResponseException.class, (e, ctx) ->
-                    error(ctx, metrics, e.getStatus(), e.getMessage() + (e.getStatus() == 413
+                    error(ctx, e.getStatus(), e.getMessage() + (e.getStatus() == 413
                             ? " (the body is larger than FP_HTTP_MAX_BODY_MB)" : ""), List.of()));
             config.routes.exception(StoreUnavailableException.class, (e, ctx) -> {
                 ctx.header("Retry-After", "1");
-                error(ctx, metrics, 503, "a store is unavailable, retry later: " + e.getMessage(), List.of());
+                error(ctx, 503, "a store is unavailable, retry later: " + e.getMessage(), List.of());
             });
             config.routes.exception(ClientGoneException.class, (e, ctx) -> {
                 metrics.counter("featurepipe.http.errors", "status", "client_gone").increment();
@@ -81,14 +96,14 @@ public final class HttpApi implements AutoCloseable {
             });
             config.routes.exception(Exception.class, (e, ctx) -> {
                 log.error("http: {} {} failed", ctx.method(), ctx.path(), e);
-                error(ctx, metrics, 500, "internal error: " + e.getClass().getSimpleName(), List.of());
+                error(ctx, 500, "internal error: " + e.getClass().getSimpleName(), List.of());
             });
             config.routes.error(404, "*", ctx -> {
                 if (ctx.attribute(ERROR_WRITTEN) == null) {
-                    error(ctx, metrics, 404, "no such endpoint: " + ctx.method() + " " + ctx.path(), List.of());
+                    error(ctx, 404, "no such endpoint: " + ctx.method() + " " + ctx.path(), List.of());
                 }
             });
-            config.routes.error(405, "*", ctx -> error(ctx, metrics, 405, "method " + ctx.method() + " not allowed on " + ctx.path(), List.of()));
+            config.routes.error(405, "*", ctx -> error(ctx, 405, "method " + ctx.method() + " not allowed on " + ctx.path(), List.of()));
         });
     }
 
@@ -121,13 +136,9 @@ public final class HttpApi implements AutoCloseable {
                 "stopped", readiness.stoppedRoles(), "warm", readiness.warm()));
     }
 
-    private void error(Context ctx, MeterRegistry metrics, int status, String message, List<?> details) {
-        metrics.counter("featurepipe.http.errors", "status", Integer.toString(status)).increment();
+    private void error(Context ctx, int status, String message, List<?> details) {
         ctx.attribute(ERROR_WRITTEN, true);
-        ObjectNode body = json.createObjectNode().put("error", message);
-        ArrayNode array = body.putArray("details");
-        details.forEach(d -> array.add(json.valueToTree(d)));
-        respond(ctx, json, status, body);
+        respond(ctx, json, status, errors.body(status, message, details));
     }
 
     /**

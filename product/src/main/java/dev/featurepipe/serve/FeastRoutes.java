@@ -6,11 +6,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.core.registry.EntityDef;
 import dev.featurepipe.core.registry.FeatureSet;
 import dev.featurepipe.core.registry.Registry;
+import dev.featurepipe.auth.Access;
+import dev.featurepipe.auth.Scope;
 import dev.featurepipe.http.ApiException;
 import dev.featurepipe.http.HttpApi;
+import dev.featurepipe.http.RequestBodies;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
-import java.io.IOException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -29,11 +31,13 @@ public final class FeastRoutes implements HttpApi.Routes {
 
     private final FeatureService features;
     private final Registry registry;
+    private final RequestBodies bodies;
     private final ObjectMapper json;
 
-    public FeastRoutes(FeatureService features, Registry registry, ObjectMapper json) {
+    public FeastRoutes(FeatureService features, Registry registry, RequestBodies bodies, ObjectMapper json) {
         this.features = features;
         this.registry = registry;
+        this.bodies = bodies;
         this.json = json;
     }
 
@@ -49,16 +53,11 @@ public final class FeastRoutes implements HttpApi.Routes {
 
     @Override
     public void accept(JavalinConfig config) {
-        config.routes.post("/get-online-features", this::getOnlineFeatures);
+        config.routes.post("/get-online-features", this::getOnlineFeatures, Scope.READ);
     }
 
     private void getOnlineFeatures(Context ctx) {
-        JsonNode body;
-        try {
-            body = json.readTree(ctx.bodyAsBytes());
-        } catch (IOException e) {
-            throw new ApiException(400, "the body is not JSON: " + e.getMessage(), List.of());
-        }
+        JsonNode body = bodies.readTree(ctx);
         if (body == null || !body.path("entities").isObject() || body.get("entities").size() != 1) {
             throw new ApiException(400, "the body must be {\"features\": [...], \"entities\": {\"<key>\": [...]}}",
                     List.of("'entities' holds exactly one entity key with its values"));
@@ -69,6 +68,7 @@ public final class FeastRoutes implements HttpApi.Routes {
                 .orElseThrow(() -> new ApiException(400, "unknown entity key '" + keyValues.getKey() + "'",
                         List.of("entity keys: " + registry.entityNames().stream()
                                 .map(n -> registry.entity(n).orElseThrow().keyField()).toList())));
+        Access.of(ctx).requireEntity(entity.name());
         if (!keyValues.getValue().isArray() || keyValues.getValue().isEmpty()) {
             throw new ApiException(400, "'entities." + keyValues.getKey() + "' must be a non-empty array", List.of());
         }

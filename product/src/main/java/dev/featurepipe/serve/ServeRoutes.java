@@ -2,13 +2,15 @@ package dev.featurepipe.serve;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.featurepipe.auth.Access;
+import dev.featurepipe.auth.Scope;
 import dev.featurepipe.http.ApiException;
 import dev.featurepipe.http.HttpApi;
+import dev.featurepipe.http.RequestBodies;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -17,19 +19,21 @@ import java.util.Map;
 /** {@code GET /v1/features/{entity}/{id}} and {@code POST /v1/features} for many ids. */
 public final class ServeRoutes implements HttpApi.Routes {
     private final FeatureService features;
+    private final RequestBodies bodies;
     private final ObjectMapper json;
     private final Timer latency;
 
-    public ServeRoutes(FeatureService features, ObjectMapper json, MeterRegistry metrics) {
+    public ServeRoutes(FeatureService features, RequestBodies bodies, ObjectMapper json, MeterRegistry metrics) {
         this.features = features;
+        this.bodies = bodies;
         this.json = json;
         this.latency = Timer.builder("featurepipe.serve.latency").publishPercentileHistogram().register(metrics);
     }
 
     @Override
     public void accept(JavalinConfig config) {
-        config.routes.get("/v1/features/{entity}/{id}", this::getOne);
-        config.routes.post("/v1/features", this::postMany);
+        config.routes.get("/v1/features/{entity}/{id}", this::getOne, Scope.READ);
+        config.routes.post("/v1/features", this::postMany, Scope.READ);
     }
 
     private void getOne(Context ctx) {
@@ -38,6 +42,7 @@ public final class ServeRoutes implements HttpApi.Routes {
         List<String> wanted = names == null || names.isBlank() ? List.of()
                 : Arrays.stream(names.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
         String entity = ctx.pathParam("entity");
+        Access.of(ctx).requireEntity(entity);
         FeatureVector v = features.vectors(entity, List.of(ctx.pathParam("id")),
                 features.wanted(entity, wanted, ctx.queryParam("feature_set"))).get(0);
         HttpApi.respond(ctx, json, 200, v);
@@ -46,12 +51,7 @@ public final class ServeRoutes implements HttpApi.Routes {
 
     private void postMany(Context ctx) {
         Timer.Sample sample = Timer.start();
-        JsonNode body;
-        try {
-            body = json.readTree(ctx.bodyAsBytes());
-        } catch (IOException e) {
-            throw new ApiException(400, "the body is not JSON: " + e.getMessage(), List.of());
-        }
+        JsonNode body = bodies.readTree(ctx);
         if (body == null || !body.path("entity").isTextual() || !body.path("ids").isArray()) {
             throw new ApiException(400, "the body must be {\"entity\": \"...\", \"ids\": [...], \"features\": [...]}",
                     List.of("'entity' (string) and 'ids' (array) are required; 'features' or 'feature_set' is optional"));
@@ -61,6 +61,7 @@ public final class ServeRoutes implements HttpApi.Routes {
         List<String> wanted = new ArrayList<>();
         body.path("features").forEach(f -> wanted.add(f.asText()));
         String entity = body.get("entity").asText();
+        Access.of(ctx).requireEntity(entity);
         String featureSet = body.path("feature_set").isTextual() ? body.get("feature_set").asText() : null;
         List<FeatureVector> vectors = features.vectors(entity, ids, features.wanted(entity, wanted, featureSet));
         HttpApi.respond(ctx, json, 200, Map.of("entity", entity, "results", vectors));

@@ -1,0 +1,125 @@
+package dev.featurepipe.http;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.javalin.http.Context;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+
+/**
+ * Request bodies read as streams with their limits checked while they are read: the body size (a declared
+ * Content-Length over it is refused before anything is read), and for JSON the nesting depth and the length of a
+ * string, a name and a number. A body is never held whole in memory.
+ */
+public final class RequestBodies {
+    public static final int MAX_NESTING_DEPTH = 32;
+    public static final int MAX_STRING_CHARS = 1 << 20;
+    public static final int MAX_NAME_CHARS = 1024;
+    public static final int MAX_NUMBER_CHARS = 100;
+
+    private final ObjectMapper json;
+    private final ObjectMapper readJson;
+    private final long maxBytes;
+
+    /**
+     * @param json the API's mapper; its settings are kept, its parsers get the limits above
+     * @param maxReadTokens most JSON tokens of a read request's body (see {@link #readTree})
+     */
+    public RequestBodies(ObjectMapper json, long maxBytes, long maxReadTokens) {
+        this.json = json.copyWith(limited(json.getFactory(), Long.MAX_VALUE));
+        this.readJson = json.copyWith(limited(json.getFactory(), maxReadTokens));
+        this.maxBytes = maxBytes;
+    }
+
+    private static JsonFactory limited(JsonFactory factory, long maxTokens) {
+        return factory.rebuild().streamReadConstraints(StreamReadConstraints.builder()
+                .maxNestingDepth(MAX_NESTING_DEPTH).maxStringLength(MAX_STRING_CHARS).maxNameLength(MAX_NAME_CHARS)
+                .maxNumberLength(MAX_NUMBER_CHARS).maxTokenCount(maxTokens).build()).build();
+    }
+
+    /** The mapper whose parsers carry the limits. */
+    public ObjectMapper json() {
+        return json;
+    }
+
+    /** The body as a stream that refuses (413) to go past the size limit. */
+    public InputStream stream(Context ctx) {
+        long declared = ctx.req().getContentLengthLong();
+        if (declared > maxBytes) {
+            throw tooLarge();
+        }
+        try {
+            return new Limited(ctx.req().getInputStream(), maxBytes);
+        } catch (IOException e) {
+            throw unreadable(e);
+        }
+    }
+
+    /** The client's connection failed while its body was read. */
+    public static ApiException unreadable(IOException e) {
+        return new ApiException(400, "the body cannot be read: " + e.getMessage(), List.of());
+    }
+
+    /**
+     * A read request's JSON body as a tree of at most {@code maxReadTokens} JSON tokens, so the tree's size is
+     * bounded whatever the body holds.
+     * @throws ApiException 400 when it is not one JSON value or goes past a limit, 413 when it is too large
+     */
+    public JsonNode readTree(Context ctx) {
+        try {
+            return readJson.readTree(stream(ctx));
+        } catch (StreamConstraintsException e) {
+            throw new ApiException(400, "the body goes past a limit: " + e.getOriginalMessage(), List.of());
+        } catch (JsonProcessingException e) {
+            throw new ApiException(400, "the body is not one JSON value: " + e.getOriginalMessage(), List.of());
+        } catch (IOException e) {
+            throw unreadable(e);
+        }
+    }
+
+    private RefusedException tooLarge() {
+        return new RefusedException(413, "body_too_large", "the body is larger than " + maxBytes / (1024 * 1024)
+                + " MiB (FP_HTTP_MAX_BODY_MB)");
+    }
+
+    /** Counts what it reads and throws once past the limit, so a body of unknown length is cut off too. */
+    private final class Limited extends FilterInputStream {
+        private long left;
+
+        Limited(InputStream in, long limit) {
+            super(in);
+            this.left = limit;
+        }
+
+        @Override
+        public int read() throws IOException {
+            int b = super.read();
+            if (b >= 0) {
+                take(1);
+            }
+            return b;
+        }
+
+        @Override
+        public int read(byte[] buffer, int offset, int length) throws IOException {
+            int n = super.read(buffer, offset, (int) Math.min(length, left + 1));
+            if (n > 0) {
+                take(n);
+            }
+            return n;
+        }
+
+        private void take(long n) {
+            left -= n;
+            if (left < 0) {
+                throw tooLarge();
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package dev.featurepipe.http;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.Map;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+
+/**
+ * In front of the routes, in Jetty: refuses a URI over its limit (414), and a request beyond the most that may be
+ * in flight (503 with Retry-After), so an overload is answered at once instead of piling up threads and memory.
+ * /healthz is not counted: an overloaded process is still alive.
+ */
+final class RequestGate extends Handler.Wrapper {
+    private final Semaphore inFlight;
+    private final int maxUriBytes;
+    private final JsonErrors errors;
+    private final MeterRegistry metrics;
+
+    RequestGate(int maxInFlight, int maxUriBytes, JsonErrors errors, MeterRegistry metrics) {
+        this.inFlight = new Semaphore(maxInFlight);
+        this.maxUriBytes = maxUriBytes;
+        this.errors = errors;
+        this.metrics = metrics;
+    }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) throws Exception {
+        String pathQuery = request.getHttpURI().getPathQuery();
+        if (pathQuery != null && pathQuery.length() > maxUriBytes) {
+            refuse(response, callback, 414, "uri_too_long", "the request URI is longer than " + maxUriBytes / 1024
+                    + " KiB (FP_HTTP_MAX_URI_KB)", Map.of());
+            return true;
+        }
+        if ("/healthz".equals(request.getHttpURI().getPath())) {
+            return super.handle(request, response, callback);
+        }
+        if (!inFlight.tryAcquire()) {
+            refuse(response, callback, 503, "in_flight", "the server is working on as many requests as it may"
+                    + " (FP_HTTP_MAX_IN_FLIGHT); retry later", Map.of("Retry-After", "1"));
+            return true;
+        }
+        Runnable release = once(inFlight::release);
+        try {
+            if (super.handle(request, response, Callback.from(callback, release))) {
+                return true;
+            }
+            release.run();
+            return false;
+        } catch (Throwable e) {
+            release.run();
+            throw e;
+        }
+    }
+
+    private void refuse(Response response, Callback callback, int status, String reason, String message,
+                        Map<String, String> headers) {
+        metrics.counter("featurepipe.http.refused", "reason", reason).increment();
+        errors.write(response, callback, status, message, headers);
+    }
+
+    private static Runnable once(Runnable action) {
+        AtomicBoolean done = new AtomicBoolean();
+        return () -> {
+            if (done.compareAndSet(false, true)) {
+                action.run();
+            }
+        };
+    }
+}
