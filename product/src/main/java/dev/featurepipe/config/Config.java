@@ -98,13 +98,17 @@ public final class Config {
     public static final Setting<Duration> MAX_FUTURE_SKEW = new Setting<>("FP_MAX_FUTURE_SKEW", "5m",
             "how far in the future an event's ts may be; later is rejected, within it the ingest time is used",
             durationOrZero());
+    public static final Setting<String> LOCAL_REDIS_FSYNC = new Setting<>("FP_LOCAL_REDIS_FSYNC", "everysec",
+            "appendfsync of the Redis that './fp services up' starts: everysec (a machine crash can lose the last second"
+                    + " of accepted events) or always (fsync before every answer: nothing lost, slower)",
+            oneOf("everysec", "always"));
 
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
             STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
             CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, CONSUMER_MAX_BACKOFF, DEAD_LETTERS_MAX, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, ONLINE_AHEAD, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
-            SERVE_PROFILE_THREADS);
+            SERVE_PROFILE_THREADS, LOCAL_REDIS_FSYNC);
 
     private final Map<Setting<?>, Object> values = new HashMap<>();
     private final Map<Setting<?>, String> texts = new HashMap<>();
@@ -180,6 +184,15 @@ public final class Config {
             throw new IllegalArgumentException("must be letters, digits and _ only");
         }
         return text;
+    }
+
+    private static Function<String, String> oneOf(String... allowed) {
+        return text -> {
+            if (!List.of(allowed).contains(text.trim())) {
+                throw new IllegalArgumentException("must be one of " + String.join(", ", allowed));
+            }
+            return text.trim();
+        };
     }
 
     private static Function<String, Integer> port() {
