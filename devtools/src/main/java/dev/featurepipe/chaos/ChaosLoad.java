@@ -119,7 +119,7 @@ final class ChaosLoad {
     }
 
     private ObjectNode event(String entity, long seq) {
-        return json.createObjectNode().put("event_id", entity + "-" + seq).put("event_type", EVENT_TYPE)
+        return json.createObjectNode().put("event_id", eventId(entity, seq)).put("event_type", EVENT_TYPE)
                 .put("account_id", entity).put("seq", seq);
     }
 

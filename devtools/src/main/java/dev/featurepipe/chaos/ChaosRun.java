@@ -180,6 +180,7 @@ public final class ChaosRun {
                 now.examples().forEach(e -> out.println("  " + e));
                 before = now;
             }
+            out.println("chaos: ingest answers by HTTP status (-1: no answer): " + load.statuses());
             return rows;
         } finally {
             if (load != null) {

@@ -32,10 +32,6 @@ final class RoleProcess implements AutoCloseable {
         this.log = logDir.resolve(name + ".log");
     }
 
-    String name() {
-        return name;
-    }
-
     void start() {
         ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(command)).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
