@@ -1,5 +1,6 @@
 package dev.featurepipe.cli;
 
+import dev.featurepipe.bench.IngestBench;
 import dev.featurepipe.bench.MaterializeBench;
 import dev.featurepipe.bench.OfflineBench;
 import dev.featurepipe.bench.OnlineBench;
@@ -11,6 +12,7 @@ import dev.featurepipe.core.FeaturepipeException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -20,7 +22,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Online.class, BenchCommand.Offline.class,
-            BenchCommand.Materialize.class, BenchCommand.TrainingSet.class},
+            BenchCommand.Materialize.class, BenchCommand.TrainingSet.class, BenchCommand.Ingest.class},
         description = {"Benchmarks, run against the local services (started when needed, stopped after).",
             "Without a subcommand: serving at fixed rates against the raw Redis round trip, ingestion, freshness and "
                     + "offline lag, in one run of a JVM that runs every role; a markdown report and a chart under --results."})
@@ -155,6 +157,33 @@ final class BenchCommand extends LocalBenchmark {
             TrainingSetBench.Result r = new TrainingSetBench(config, data, labels, features, System.out).run();
             System.out.printf(Locale.ROOT, "bench-training-set: labels=%d features=%d seconds=%.1f baseline_join_seconds=%.1f"
                     + " ratio=%.2f%n", r.labels(), r.features(), r.seconds(), r.baselineSeconds(), r.seconds() / r.baselineSeconds());
+        }
+    }
+
+    @Command(name = "ingest", mixinStandardHelpOptions = true,
+            description = "What Redis's appendfsync costs ingestion: batched and single-event requests with everysec and "
+                    + "with always, switched on the running Redis between alternating runs; the median of the runs.")
+    static final class Ingest extends LocalBenchmark {
+        @Option(names = "--runs", defaultValue = "5", description = "runs per mode (default: ${DEFAULT-VALUE})")
+        int runs;
+
+        @Option(names = "--seconds", defaultValue = "5", description = "seconds of each of the two loads of a run (default: ${DEFAULT-VALUE})")
+        int seconds;
+
+        @Override
+        void run(Config config, Path data) {
+            List<IngestBench.Result> results;
+            try {
+                results = new IngestBench(config, runs, Duration.ofSeconds(seconds), System.out).run();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new FeaturepipeException("the benchmark was interrupted", e);
+            }
+            for (IngestBench.Result r : results) {
+                System.out.printf(Locale.ROOT, "bench-ingest: fsync=%s runs=%d batched_eps=%.0f single_eps=%.0f"
+                                + " single_p50_ms=%.2f single_p99_ms=%.2f%n", r.fsync(), r.runs(), r.batchedEventsPerSecond(),
+                        r.singleEventsPerSecond(), r.singleP50Millis(), r.singleP99Millis());
+            }
         }
     }
 }

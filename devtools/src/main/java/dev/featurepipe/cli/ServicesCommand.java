@@ -35,6 +35,7 @@ final class ServicesCommand extends ConfiguredCommand {
         String uri = config.get(Config.MONGO_URI);
         URI mongo = URI.create(uri.equals(EmbeddedMongo.URI) ? Config.MONGO_URI.defaultValue() : uri);
         return new LocalServices(new ServiceAddresses(config.get(Config.REDIS_URL), config.get(Config.CLICKHOUSE_URL),
-                config.get(Config.CLICKHOUSE_TCP_PORT), mongo.toString()), config.path(Config.DATA_DIR), System.out);
+                config.get(Config.CLICKHOUSE_TCP_PORT), mongo.toString()), config.get(Config.LOCAL_REDIS_FSYNC),
+                config.path(Config.DATA_DIR), System.out);
     }
 }

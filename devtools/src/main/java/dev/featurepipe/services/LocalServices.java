@@ -1,5 +1,6 @@
 package dev.featurepipe.services;
 
+import dev.featurepipe.config.Config;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -41,9 +42,14 @@ public final class LocalServices {
     private boolean aptUpdated;
 
     public LocalServices(ServiceAddresses addresses, Path dataDir, PrintStream out) {
+        this(addresses, Config.LOCAL_REDIS_FSYNC.defaultValue(), dataDir, out);
+    }
+
+    /** @param redisFsync the {@code appendfsync} of a Redis this starts: {@code everysec} or {@code always} */
+    public LocalServices(ServiceAddresses addresses, String redisFsync, Path dataDir, PrintStream out) {
         Path dir = dataDir.toAbsolutePath().normalize();
         this.servers = List.of(
-                new RedisLocal(addresses.redisUrl(), dir.resolve("redis")),
+                new RedisLocal(addresses.redisUrl(), redisFsync, dir.resolve("redis")),
                 new ClickHouseLocal(addresses.clickhouseUrl(), addresses.clickhouseTcpPort(),
                         dir.resolve("clickhouse")),
                 new MongoLocal(addresses.mongoUri(), dir.resolve("mongo")));
@@ -85,6 +91,23 @@ public final class LocalServices {
     public Path clickhouseUsersDir() {
         return servers.stream().filter(ClickHouseLocal.class::isInstance).map(ClickHouseLocal.class::cast)
                 .findFirst().orElseThrow().usersDir();
+    }
+
+    /**
+     * Kills (SIGKILL) the named server that {@link #up()} started, as a crash would: no shutdown, no final fsync.
+     * The next {@code up()} starts it again on the data it left.
+     *
+     * @return whether a server of ours was running and is gone
+     */
+    public boolean kill(String name) {
+        for (LocalServer s : servers) {
+            if (s.name().equals(name)) {
+                Optional<ProcessHandle> p = managed(s);
+                p.ifPresent(ProcessHandle::destroyForcibly);
+                return p.isPresent() && awaitExit(p.get(), STOP_TIMEOUT);
+            }
+        }
+        throw new IllegalArgumentException("no local server named " + name);
     }
 
     /** Checks each service and prints one aligned line per service. */

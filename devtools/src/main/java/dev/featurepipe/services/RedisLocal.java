@@ -9,13 +9,18 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 
-/** A real redis-server, daemonized, with an append-only file so data survives restarts. */
+/**
+ * A real redis-server, daemonized, with an append-only file so data survives restarts: Redis writes each command
+ * to it before it answers, and fsyncs it every second ({@code everysec}) or before every answer ({@code always}).
+ */
 final class RedisLocal implements LocalServer {
     private final String host;
     private final int port;
+    private final String fsync;
     private final Path dir;
 
-    RedisLocal(URI url, Path dir) {
+    RedisLocal(URI url, String fsync, Path dir) {
+        this.fsync = fsync;
         this.host = url.getHost() == null ? "127.0.0.1" : url.getHost();
         this.port = url.getPort() < 0 ? 6379 : url.getPort();
         this.dir = dir;
@@ -55,7 +60,7 @@ final class RedisLocal implements LocalServer {
                 "--bind", host,
                 "--save", "",
                 "--appendonly", "yes",
-                "--appendfsync", "everysec",
+                "--appendfsync", fsync,
                 "--dir", dir.toString(),
                 "--daemonize", "yes",
                 "--pidfile", pidFile().toString(),

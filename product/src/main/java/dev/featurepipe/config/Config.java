@@ -126,6 +126,10 @@ public final class Config {
             Config::nonNegative);
     public static final Setting<Integer> RATE_LIMIT_BURST = new Setting<>("FP_RATE_LIMIT_BURST", "2000",
             "requests an API key may make at once above its rate, after a quiet spell", positive(100_000_000));
+    public static final Setting<String> LOCAL_REDIS_FSYNC = new Setting<>("FP_LOCAL_REDIS_FSYNC", "everysec",
+            "appendfsync of the Redis that './fp services up' starts: everysec (a machine crash can lose the last second"
+                    + " of accepted events) or always (fsync before every answer: nothing lost, slower)",
+            oneOf("everysec", "always"));
 
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
@@ -134,7 +138,7 @@ public final class Config {
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
             SERVE_PROFILE_THREADS, MAX_ABS_NUMBER, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD,
             HTTP_MAX_IN_FLIGHT, HTTP_MAX_HEADER_KB, HTTP_MAX_URI_KB, AUTH, API_KEYS_FILE,
-            AUTH_MONITORING, RATE_LIMIT, RATE_LIMIT_BURST);
+            AUTH_MONITORING, RATE_LIMIT, RATE_LIMIT_BURST, LOCAL_REDIS_FSYNC);
 
     private final Map<Setting<?>, Object> values = new HashMap<>();
     private final Map<Setting<?>, String> texts = new HashMap<>();
