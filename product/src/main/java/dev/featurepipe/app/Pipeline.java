@@ -47,6 +47,7 @@ public final class Pipeline implements AutoCloseable {
     private HttpApi http;
     private Materializer materializer;
     private WarmUp warmUp;
+    private String consumerName;
 
     private Pipeline(Config config, Set<Role> roles, Clock clock) {
         this.stores = own(new Stores(config));
@@ -100,7 +101,9 @@ public final class Pipeline implements AutoCloseable {
             profiles = stores.profileStore();
             online = stores.onlineStore(clock);
         }
-        String consumer = config.get(Config.CONSUMER_NAME);
+        // owned before the roles, so it is released after they stopped
+        String consumer = own(ConsumerName.of(config)).name();
+        consumerName = consumer;
         BatchSnapshots snapshots = stores.snapshots();
         boolean materializes = roles.contains(Role.MATERIALIZE) && !registry.batchFeatures().isEmpty();
         if (roles.contains(Role.OFFLINE) || materializes) {
@@ -189,6 +192,11 @@ public final class Pipeline implements AutoCloseable {
 
     public Registry registry() {
         return stores.registry();
+    }
+
+    /** The name this process goes by in the stream's groups and the materialize claims. */
+    public String consumerName() {
+        return consumerName;
     }
 
     /** The stores this process built from its configuration. */

@@ -1,9 +1,7 @@
 package dev.featurepipe.config;
 
 import dev.featurepipe.core.Durations;
-import java.net.InetAddress;
 import java.net.URI;
-import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -41,9 +39,10 @@ public final class Config {
             "directory of the local servers' data, logs and pid files", Path::of);
     public static final Setting<String> STREAM = new Setting<>("FP_STREAM", "fp:events",
             "Redis Stream key of the event log", Config::nonEmpty);
-    public static final Setting<String> CONSUMER_NAME = new Setting<>("FP_CONSUMER_NAME", "<host name>",
-            "consumer name in the stream's groups; keep it stable so a restart resumes its pending events",
-            Config::nonEmpty);
+    public static final Setting<String> CONSUMER_NAME = new Setting<>("FP_CONSUMER_NAME", "",
+            "consumer name in the stream's groups and materialize claims; keep it stable so a restart resumes its pending"
+                    + " events (empty: <host name>-<n>, the lowest slot no other process of this host holds)",
+            String::trim);
     public static final Setting<Integer> ONLINE_BATCH = new Setting<>("FP_ONLINE_BATCH", "500",
             "events the online consumer reads and applies per round", positive(100_000));
     public static final Setting<Integer> ONLINE_SCRIPT_EVENTS = new Setting<>("FP_ONLINE_SCRIPT_EVENTS", "100",
@@ -119,7 +118,7 @@ public final class Config {
         this.home = home;
         List<String> errors = new ArrayList<>();
         for (Setting<?> s : ALL) {
-            String text = flags.containsKey(s) ? flags.get(s) : env.getOrDefault(s.env(), defaultOf(s));
+            String text = flags.containsKey(s) ? flags.get(s) : env.getOrDefault(s.env(), s.defaultValue());
             try {
                 values.put(s, s.parser().apply(text));
                 texts.put(s, text);
@@ -155,17 +154,6 @@ public final class Config {
         Map<Setting<?>, String> all = new HashMap<>(texts);
         all.putAll(overrides);
         return new Config(Map.of(), all, home);
-    }
-
-    private static String defaultOf(Setting<?> s) {
-        if (s == CONSUMER_NAME) {
-            try {
-                return InetAddress.getLocalHost().getHostName();
-            } catch (UnknownHostException e) {
-                return "featurepipe";
-            }
-        }
-        return s.defaultValue();
     }
 
     private static String nonEmpty(String text) {
