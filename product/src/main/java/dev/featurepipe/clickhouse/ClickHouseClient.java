@@ -1,5 +1,6 @@
 package dev.featurepipe.clickhouse;
 
+import dev.featurepipe.core.Secrets;
 import dev.featurepipe.core.StoreUnavailableException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -48,7 +49,7 @@ public final class ClickHouseClient {
         try (body) {
             reader.read(body);
         } catch (IOException e) {
-            throw new StoreUnavailableException("ClickHouse at " + base + " broke off its answer to " + abbreviate(sql)
+            throw new StoreUnavailableException("ClickHouse at " + Secrets.redact(base.toString()) + " broke off its answer to " + abbreviate(sql)
                     + ": " + e, e);
         }
     }
@@ -99,12 +100,12 @@ public final class ClickHouseClient {
             }
             error = errorText.of(response.body());
         } catch (IOException e) {
-            throw new StoreUnavailableException("ClickHouse at " + base + " did not answer: " + e, e);
+            throw new StoreUnavailableException("ClickHouse at " + Secrets.redact(base.toString()) + " did not answer: " + e, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new StoreUnavailableException("interrupted while waiting for ClickHouse at " + base, e);
+            throw new StoreUnavailableException("interrupted while waiting for ClickHouse at " + Secrets.redact(base.toString()), e);
         }
-        String message = "ClickHouse at " + base + " answered " + response.statusCode() + " to " + abbreviate(sql)
+        String message = "ClickHouse at " + Secrets.redact(base.toString()) + " answered " + response.statusCode() + " to " + abbreviate(sql)
                 + ": " + abbreviate(error.strip());
         throw ClickHouseErrors.of(rows, response.statusCode(), error, message);
     }

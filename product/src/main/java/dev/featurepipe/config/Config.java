@@ -1,6 +1,7 @@
 package dev.featurepipe.config;
 
 import dev.featurepipe.core.Durations;
+import dev.featurepipe.core.Secrets;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -123,7 +124,7 @@ public final class Config {
                 values.put(s, s.parser().apply(text));
                 texts.put(s, text);
             } catch (IllegalArgumentException e) {
-                errors.add(s.env() + " (" + s.flag() + ") = '" + text + "': " + e.getMessage());
+                errors.add(s.env() + " (" + s.flag() + ") = '" + Secrets.redact(text) + "': " + Secrets.redact(e.getMessage()));
             }
         }
         if (!errors.isEmpty()) {

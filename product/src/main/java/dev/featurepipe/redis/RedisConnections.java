@@ -1,6 +1,7 @@
 package dev.featurepipe.redis;
 
 import dev.featurepipe.core.FeaturepipeException;
+import dev.featurepipe.core.Secrets;
 import dev.featurepipe.core.StoreFailedException;
 import dev.featurepipe.core.StoreRejectedException;
 import dev.featurepipe.core.StoreUnavailableException;
@@ -122,7 +123,7 @@ public final class RedisConnections implements AutoCloseable {
      */
     public FeaturepipeException failure(String doing, Exception cause) {
         Throwable root = cause instanceof ExecutionException && cause.getCause() != null ? cause.getCause() : cause;
-        String reason = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+        String reason = root.getMessage() == null ? root.getClass().getSimpleName() : Secrets.redact(root.getMessage());
         String message = "Redis at " + uri.getHost() + ":" + uri.getPort() + ": " + doing + " failed: " + reason;
         if (!(root instanceof RedisCommandExecutionException)) {
             return new StoreUnavailableException(message, root);
