@@ -57,7 +57,8 @@ public final class Config {
             "a stream entry pending this long on a consumer that stopped is claimed by another consumer of its group",
             duration());
     public static final Setting<Integer> MAX_DELIVERIES = new Setting<>("FP_MAX_DELIVERIES", "5",
-            "deliveries after which an entry no consumer acknowledged goes to the dead-letter stream", positive(1000));
+            "failed attempts (a consumer stopped by an unexpected error on it) after which an entry goes to the dead-letter"
+                    + " stream; re-reads after a restart or a retry do not count", positive(1000));
     public static final Setting<Duration> CONSUMER_MAX_BACKOFF = new Setting<>("FP_CONSUMER_MAX_BACKOFF", "10s",
             "longest pause of a consumer between two attempts at a batch while a store is unavailable (from 100 ms, doubling)",
             duration());

@@ -7,10 +7,12 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,8 +33,11 @@ import org.slf4j.LoggerFactory;
  * </ul>
  * On start, and after a failed read, it first re-reads its own pending entries, so a restart resumes where it
  * stopped. Every {@code claimIdle} it also claims entries that other consumers left pending that long, so a
- * consumer that died does not strand its entries. A re-read entry delivered more than {@code maxDeliveries} times
- * (a consumer failed or died on it each time) goes to the dead-letter place instead of being tried again.
+ * consumer that died does not strand its entries.
+ * <p>A fatal failure (or an {@link Error}) counts one failed attempt at each entry in hand, in the source, so the count
+ * outlives the consumer; re-reading, claiming or retrying an entry counts nothing. A re-read batch holding an entry
+ * that failed before is handled one entry at a time, so the next failure is counted on its culprit alone, and an
+ * entry that failed {@code maxDeliveries} times goes to the dead-letter place instead of being tried again.
  */
 public final class StreamConsumer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(StreamConsumer.class);
@@ -71,6 +76,10 @@ public final class StreamConsumer implements AutoCloseable {
     private final Counter claimed;
     private final Thread thread;
     private final ArrayDeque<Started> started = new ArrayDeque<>();
+    /** Ids of entries in hand that failed before: their counts are forgotten when they are acknowledged. */
+    private final Set<String> failedBefore = new HashSet<>();
+    /** The entries being handled outside {@link #started}, for the failure count. */
+    private List<EventSource.Entry> inHand = List.of();
     private volatile boolean running = true;
     private volatile String failure;
     private double eventsPerEntry; // of the last read; at first, as full as ingest makes entries
@@ -112,6 +121,7 @@ public final class StreamConsumer implements AutoCloseable {
         } catch (Halt h) {
             stopFailed(h.getMessage(), h.getCause());
         } catch (Error e) {
+            countFailure();
             stopFailed("an error ended the consumer: " + e, e);
             throw e; // for the uncaught-exception handler, which ends the process
         }
@@ -221,16 +231,56 @@ public final class StreamConsumer implements AutoCloseable {
         if (batch.isEmpty()) {
             return;
         }
-        Map<String, Long> deliveries = reread ? source.deliveries(batch) : Map.of();
-        List<EventSource.Entry> entries = List.copyOf(batch); // all acknowledged at the end, dead-lettered ones too
+        Map<String, Long> failures = reread ? source.failures(batch) : Map.of();
+        failures.forEach((id, n) -> {
+            if (n > 0) {
+                failedBefore.add(id);
+            }
+        });
+        if (failures.values().stream().anyMatch(n -> n > 0)) {
+            finishStarted();
+            for (EventSource.Entry entry : batch) { // so that a failure is counted on its culprit alone
+                processRetrying(decoded(List.of(entry), failures));
+            }
+            return;
+        }
+        Started decoded = decoded(batch, failures);
+        if (reread || options.ahead() == 0 || decoded.events().isEmpty()) {
+            finishStarted();
+            processRetrying(decoded);
+            return;
+        }
+        Finish finish;
+        inHand = decoded.entries();
+        try {
+            finish = handler.start(decoded.events());
+        } catch (RuntimeException e) {
+            ErrorPolicy.Outcome outcome = outcomeOf("starting a batch of " + decoded.events().size() + " events", e);
+            log.warn("consumer {}/{}: a batch of {} events failed ({}), handling it again: {}", options.group(),
+                    options.consumer(), decoded.events().size(), outcome, e.getMessage());
+            finishStarted();
+            processRetrying(decoded);
+            return;
+        }
+        inHand = List.of();
+        started.add(new Started(decoded.entries(), decoded.events(), decoded.payloads(), finish));
+        while (started.size() > options.ahead()) {
+            finishOldest();
+        }
+    }
+
+    /**
+     * The entries' events, not yet handled; entries that failed too often and lines that are no events go to the
+     * dead-letter place (their entries are acknowledged with the rest).
+     */
+    private Started decoded(List<EventSource.Entry> batch, Map<String, Long> failures) {
         List<LoggedEvent> events = new ArrayList<>();
         List<String> payloads = new ArrayList<>(); // of events, for the dead-letter place
         for (EventSource.Entry entry : batch) {
-            long delivered = deliveries.getOrDefault(entry.id(), 1L);
-            if (delivered > options.maxDeliveries()) {
-                deadLetter(entry.id(), String.join("\n", entry.payloads()), "delivered " + delivered
-                        + " times without being acknowledged (more than " + options.maxDeliveries()
-                        + "): the consumers failed or died on it");
+            long failed = failures.getOrDefault(entry.id(), 0L);
+            if (failed >= options.maxDeliveries()) {
+                deadLetter(entry.id(), String.join("\n", entry.payloads()), "failed " + failed
+                        + " times (FP_MAX_DELIVERIES is " + options.maxDeliveries() + "): the consumers stopped or died on it");
                 continue;
             }
             for (int i = 0; i < entry.payloads().size(); i++) {
@@ -245,26 +295,7 @@ public final class StreamConsumer implements AutoCloseable {
                 }
             }
         }
-        if (reread || options.ahead() == 0 || events.isEmpty()) {
-            finishStarted();
-            processRetrying(new Started(entries, events, payloads, Finish.DONE));
-            return;
-        }
-        Finish finish;
-        try {
-            finish = handler.start(events);
-        } catch (RuntimeException e) {
-            ErrorPolicy.Outcome outcome = outcomeOf("starting a batch of " + events.size() + " events", e);
-            log.warn("consumer {}/{}: a batch of {} events failed ({}), handling it again: {}", options.group(),
-                    options.consumer(), events.size(), outcome, e.getMessage());
-            finishStarted();
-            processRetrying(new Started(entries, events, payloads, Finish.DONE));
-            return;
-        }
-        started.add(new Started(entries, events, payloads, finish));
-        while (started.size() > options.ahead()) {
-            finishOldest();
-        }
+        return new Started(List.copyOf(batch), events, payloads, Finish.DONE);
     }
 
     /** Waits for every started batch, acknowledging each that finished, in order. */
@@ -326,6 +357,7 @@ public final class StreamConsumer implements AutoCloseable {
      * consumer stopped meanwhile).
      */
     private void processRetrying(Started batch) {
+        inHand = batch.entries();
         if (!batch.events().isEmpty()) {
             handleOrSplit(batch.events(), batch.payloads());
         }
@@ -384,6 +416,7 @@ public final class StreamConsumer implements AutoCloseable {
         ErrorPolicy.Outcome outcome = ErrorPolicy.of(e);
         failed(outcome);
         if (outcome == ErrorPolicy.Outcome.FATAL) {
+            countFailure();
             throw new Halt(doing, e);
         }
         return outcome;
@@ -395,9 +428,29 @@ public final class StreamConsumer implements AutoCloseable {
     }
 
     private void acknowledge(Started batch) {
+        inHand = List.of();
         if (!batch.entries().isEmpty()) {
-            source.acknowledge(batch.entries().stream().map(EventSource.Entry::id).toList());
+            List<String> ids = batch.entries().stream().map(EventSource.Entry::id).toList();
+            List<String> failed = ids.stream().filter(failedBefore::contains).toList();
+            source.acknowledge(ids, failed);
+            failed.forEach(failedBefore::remove);
             processed.increment(batch.events().size());
+        }
+    }
+
+    /** Counts a failed attempt at every entry in hand: the one being handled and those started. */
+    private void countFailure() {
+        List<String> ids = new ArrayList<>();
+        inHand.forEach(e -> ids.add(e.id()));
+        started.forEach(s -> s.entries().forEach(e -> ids.add(e.id())));
+        if (ids.isEmpty()) {
+            return;
+        }
+        try {
+            source.countFailure(ids);
+        } catch (RuntimeException e) {
+            log.warn("consumer {}/{}: the failure at {} entries could not be counted: {}", options.group(),
+                    options.consumer(), ids.size(), e.getMessage());
         }
     }
 
