@@ -44,6 +44,8 @@ public final class Pipeline implements AutoCloseable {
 
     private final Deque<AutoCloseable> resources = new ArrayDeque<>();
     private final Stores stores;
+    private final List<StreamConsumer> consumers = new ArrayList<>();
+    private final Duration shutdownGrace;
     private HttpApi http;
     private Materializer materializer;
     private WarmUp warmUp;
@@ -51,6 +53,7 @@ public final class Pipeline implements AutoCloseable {
 
     private Pipeline(Config config, Set<Role> roles, Clock clock) {
         this.stores = own(new Stores(config));
+        this.shutdownGrace = config.get(Config.SHUTDOWN_GRACE);
         PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         try {
             startRoles(config, roles, clock, metrics);
@@ -91,7 +94,6 @@ public final class Pipeline implements AutoCloseable {
         RedisConnections redis = stores.redis();
         ClickHouseEventTable offlineTable = stores.offlineTable();
         Map<String, BooleanSupplier> checks = new LinkedHashMap<>();
-        List<StreamConsumer> consumers = new ArrayList<>();
         checks.put("redis", this::redisAnswers);
 
         MongoProfileStore profiles = null;
@@ -217,8 +219,27 @@ public final class Pipeline implements AutoCloseable {
         return stores.offlineTable();
     }
 
+    /**
+     * Stops gracefully, within {@code FP_SHUTDOWN_GRACE}: first /readyz fails and new requests get 503 while the
+     * requests being answered finish; then the consumers write and acknowledge what they hold, so a restart finds
+     * nothing of this process pending; then everything closes.
+     */
     @Override
     public void close() {
+        long deadline = System.nanoTime() + shutdownGrace.toNanos();
+        if (http != null) {
+            int unfinished = http.drain(shutdownGrace);
+            if (unfinished > 0) {
+                log.warn("pipeline: stopping with {} requests unanswered after {} s", unfinished, shutdownGrace.toSeconds());
+            }
+        }
+        consumers.forEach(StreamConsumer::drain);
+        for (StreamConsumer c : consumers) {
+            if (!c.awaitEnd(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))) {
+                log.warn("pipeline: consumer {} had not acknowledged what it holds after {} s; it is re-read on restart",
+                        c.group(), shutdownGrace.toSeconds());
+            }
+        }
         while (!resources.isEmpty()) {
             try {
                 resources.pop().close();

@@ -99,13 +99,16 @@ public final class Config {
     public static final Setting<Duration> MAX_FUTURE_SKEW = new Setting<>("FP_MAX_FUTURE_SKEW", "5m",
             "how far in the future an event's ts may be; later is rejected, within it the ingest time is used",
             durationOrZero());
+    public static final Setting<Duration> SHUTDOWN_GRACE = new Setting<>("FP_SHUTDOWN_GRACE", "7s",
+            "on SIGTERM, longest the process waits for the requests being answered and for its consumers to write and"
+                    + " acknowledge what they hold, before it stops anyway (it ends about 2 s after)", duration());
 
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
             STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
             CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, CONSUMER_MAX_BACKOFF, DEAD_LETTERS_MAX, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, ONLINE_AHEAD, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
-            SERVE_PROFILE_THREADS);
+            SERVE_PROFILE_THREADS, SHUTDOWN_GRACE);
 
     private final Map<Setting<?>, Object> values = new HashMap<>();
     private final Map<Setting<?>, String> texts = new HashMap<>();

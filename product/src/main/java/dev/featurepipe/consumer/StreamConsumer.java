@@ -81,6 +81,8 @@ public final class StreamConsumer implements AutoCloseable {
     /** The entries being handled outside {@link #started}, for the failure count. */
     private List<EventSource.Entry> inHand = List.of();
     private volatile boolean running = true;
+    /** Set by {@link #drain}: take no more entries, write and acknowledge those in hand, then end. */
+    private volatile boolean draining;
     private volatile String failure;
     private double eventsPerEntry; // of the last read; at first, as full as ingest makes entries
 
@@ -144,6 +146,11 @@ public final class StreamConsumer implements AutoCloseable {
         Duration backoff = firstBackoff();
         while (running) {
             try {
+                if (draining) {
+                    processUntilDone(batch, false);
+                    finishStarted();
+                    return;
+                }
                 if (ownPending) {
                     finishStarted(); // they are pending too: finished first, so the re-read does not apply them twice at once
                     List<EventSource.Entry> pending = counted(source.readOwnPending(entriesFor(options.maxBatch())));
@@ -480,6 +487,25 @@ public final class StreamConsumer implements AutoCloseable {
             Thread.currentThread().interrupt();
             running = false;
         }
+    }
+
+    /**
+     * Begins a graceful stop: the consumer reads nothing more, writes and acknowledges the entries it holds (the
+     * batch it was filling, the batches started), and ends. {@link #close} stops it for good, and what it had not
+     * acknowledged then is re-read on restart.
+     */
+    public void drain() {
+        draining = true;
+    }
+
+    /** Waits up to {@code timeout} for the consumer's thread to end; returns whether it did. */
+    public boolean awaitEnd(Duration timeout) {
+        try {
+            thread.join(Math.max(1, timeout.toMillis()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return !thread.isAlive();
     }
 
     @Override

@@ -14,8 +14,11 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,6 +32,8 @@ public final class HttpApi implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
     /** Request attribute set once an error body is written, so the 404 fallback does not replace it. */
     private static final String ERROR_WRITTEN = "featurepipe.error";
+    private static final String IN_FLIGHT = "featurepipe.inFlight";
+    private static final Set<String> ANSWERED_WHILE_STOPPING = Set.of("/healthz", "/readyz", "/metrics");
 
     /** Adds a role's routes to the server. */
     public interface Routes extends Consumer<JavalinConfig> {
@@ -49,6 +54,9 @@ public final class HttpApi implements AutoCloseable {
     private final Javalin app;
     private final ObjectMapper json;
     private final Options options;
+    /** Requests being answered, but /healthz, /readyz and /metrics (which a stopping process still answers). */
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private volatile boolean stopping;
 
     /** Where the server listens and how big a body it reads. */
     public record Options(String host, int port, long maxBodyBytes) {
@@ -63,6 +71,21 @@ public final class HttpApi implements AutoCloseable {
             config.jetty.port = options.port();
             config.http.maxRequestSize = options.maxBodyBytes();
             config.startup.showJavalinBanner = false;
+            config.routes.before(ctx -> {
+                if (ANSWERED_WHILE_STOPPING.contains(ctx.path())) {
+                    return;
+                }
+                if (stopping) {
+                    throw new StoppingException();
+                }
+                inFlight.incrementAndGet();
+                ctx.attribute(IN_FLIGHT, true);
+            });
+            config.routes.after(ctx -> {
+                if (ctx.attribute(IN_FLIGHT) != null) {
+                    inFlight.decrementAndGet();
+                }
+            });
             routes.forEach(r -> r.accept(config));
             config.routes.get("/healthz", ctx -> respond(ctx, json, 200, Map.of("status", "ok")));
             config.routes.get("/readyz", ctx -> ready(ctx, readiness.check()));
@@ -71,6 +94,10 @@ public final class HttpApi implements AutoCloseable {
             config.routes.exception(HttpResponseException.class, (e, ctx) ->
                     error(ctx, metrics, e.getStatus(), e.getMessage() + (e.getStatus() == 413
                             ? " (the body is larger than FP_HTTP_MAX_BODY_MB)" : ""), List.of()));
+            config.routes.exception(StoppingException.class, (e, ctx) -> {
+                ctx.header("Retry-After", "1");
+                error(ctx, metrics, 503, "this process is stopping; send the request again (to another process)", List.of());
+            });
             config.routes.exception(StoreUnavailableException.class, (e, ctx) -> {
                 ctx.header("Retry-After", "1");
                 error(ctx, metrics, 503, "a store is unavailable, retry later: " + e.getMessage(), List.of());
@@ -117,8 +144,34 @@ public final class HttpApi implements AutoCloseable {
     }
 
     private void ready(Context ctx, Readiness readiness) {
-        respond(ctx, json, readiness.ready() ? 200 : 503, Map.of("ready", readiness.ready(), "stores", readiness.stores(),
-                "stopped", readiness.stoppedRoles(), "warm", readiness.warm()));
+        boolean ready = readiness.ready() && !stopping;
+        respond(ctx, json, ready ? 200 : 503, Map.of("ready", ready, "stores", readiness.stores(),
+                "stopped", readiness.stoppedRoles(), "warm", readiness.warm(), "stopping", stopping));
+    }
+
+    /**
+     * The first step of a graceful stop: /readyz fails and every new request is refused with 503 from now on, and
+     * this waits up to {@code grace} for the requests being answered to finish. Returns how many had not.
+     */
+    public int drain(Duration grace) {
+        stopping = true;
+        long deadline = System.nanoTime() + grace.toNanos();
+        while (inFlight.get() > 0 && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        return inFlight.get();
+    }
+
+    /** A request that came after {@link #drain} began. */
+    private static final class StoppingException extends RuntimeException {
+        StoppingException() {
+            super(null, null, false, false);
+        }
     }
 
     private void error(Context ctx, MeterRegistry metrics, int status, String message, List<?> details) {
