@@ -21,7 +21,8 @@ public final class Config {
     public static final Setting<String> HTTP_HOST = new Setting<>("FP_HTTP_HOST", "127.0.0.1",
             "address the HTTP API binds to", Config::nonEmpty);
     public static final Setting<URI> REDIS_URL = new Setting<>("FP_REDIS_URL", "redis://127.0.0.1:6379",
-            "Redis holding the event stream and the online store; ?timeout=5s bounds every command (default 10s)", uri("redis"));
+            "Redis holding the event stream and the online store; ?timeout=5s bounds every command (default 10s)",
+            uri("redis", "rediss"));
     public static final Setting<URI> CLICKHOUSE_URL = new Setting<>("FP_CLICKHOUSE_URL", "http://127.0.0.1:8123",
             "HTTP interface of ClickHouse, the offline store", uri("http"));
     public static final Setting<String> CLICKHOUSE_DATABASE = new Setting<>("FP_CLICKHOUSE_DATABASE", "featurepipe",
@@ -102,13 +103,16 @@ public final class Config {
     public static final Setting<Duration> SHUTDOWN_GRACE = new Setting<>("FP_SHUTDOWN_GRACE", "7s",
             "on SIGTERM, longest the process waits for the requests being answered and for its consumers to write and"
                     + " acknowledge what they hold, before it stops anyway (it ends about 2 s after)", duration());
+    public static final Setting<String> REDIS_TLS_CA = new Setting<>("FP_REDIS_TLS_CA", "system",
+            "certificates (PEM) a rediss:// server's certificate must chain to; system: the JVM's trusted authorities",
+            Config::nonEmpty);
 
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
             STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
             CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, CONSUMER_MAX_BACKOFF, DEAD_LETTERS_MAX, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, ONLINE_AHEAD, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
-            SERVE_PROFILE_THREADS, SHUTDOWN_GRACE);
+            SERVE_PROFILE_THREADS, SHUTDOWN_GRACE, REDIS_TLS_CA);
 
     private final Map<Setting<?>, Object> values = new HashMap<>();
     private final Map<Setting<?>, String> texts = new HashMap<>();
@@ -207,7 +211,7 @@ public final class Config {
         }
     }
 
-    private static Function<String, URI> uri(String scheme) {
+    private static Function<String, URI> uri(String... schemes) {
         return text -> {
             URI uri;
             try {
@@ -215,8 +219,8 @@ public final class Config {
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("is not a URL");
             }
-            if (!scheme.equals(uri.getScheme()) || uri.getHost() == null || uri.getPort() < 0) {
-                throw new IllegalArgumentException("must look like " + scheme + "://host:port");
+            if (!List.of(schemes).contains(uri.getScheme()) || uri.getHost() == null || uri.getPort() < 0) {
+                throw new IllegalArgumentException("must look like " + String.join("://host:port or ", schemes) + "://host:port");
             }
             return uri;
         };
