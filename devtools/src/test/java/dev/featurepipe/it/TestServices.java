@@ -24,7 +24,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  */
 public final class TestServices implements BeforeAllCallback {
     /** Added to every test port (system property {@code fp.it.portOffset}), so two test runs can share a machine. */
-    private static final int OFFSET = Integer.getInteger("fp.it.portOffset", 0);
+    static final int OFFSET = Integer.getInteger("fp.it.portOffset", 0);
     static final URI REDIS = URI.create("redis://127.0.0.1:" + (16379 + OFFSET));
     static final URI CLICKHOUSE = URI.create("http://127.0.0.1:" + (18123 + OFFSET));
     static final int CLICKHOUSE_TCP = 19000 + OFFSET;

@@ -48,12 +48,16 @@ public final class Pipeline implements AutoCloseable {
 
     private final Deque<AutoCloseable> resources = new ArrayDeque<>();
     private final Stores stores;
+    private final List<StreamConsumer> consumers = new ArrayList<>();
+    private final Duration shutdownGrace;
     private HttpApi http;
     private Materializer materializer;
     private WarmUp warmUp;
+    private String consumerName;
 
     private Pipeline(Config config, Set<Role> roles, Clock clock) {
         this.stores = own(new Stores(config));
+        this.shutdownGrace = config.get(Config.SHUTDOWN_GRACE);
         PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         try {
             startRoles(config, roles, clock, metrics);
@@ -94,7 +98,6 @@ public final class Pipeline implements AutoCloseable {
         RedisConnections redis = stores.redis();
         ClickHouseEventTable offlineTable = stores.offlineTable();
         Map<String, BooleanSupplier> checks = new LinkedHashMap<>();
-        List<StreamConsumer> consumers = new ArrayList<>();
         checks.put("redis", this::redisAnswers);
 
         MongoProfileStore profiles = null;
@@ -105,7 +108,9 @@ public final class Pipeline implements AutoCloseable {
             online = stores.onlineStore(clock);
             online.cacheMetrics().bindTo(metrics);
         }
-        String consumer = config.get(Config.CONSUMER_NAME);
+        // owned before the roles, so it is released after they stopped
+        String consumer = own(ConsumerName.of(config)).name();
+        consumerName = consumer;
         BatchSnapshots snapshots = stores.snapshots();
         boolean materializes = roles.contains(Role.MATERIALIZE) && !registry.batchFeatures().isEmpty();
         if (roles.contains(Role.OFFLINE) || materializes) {
@@ -200,6 +205,11 @@ public final class Pipeline implements AutoCloseable {
         return stores.registry();
     }
 
+    /** The name this process goes by in the stream's groups and the materialize claims. */
+    public String consumerName() {
+        return consumerName;
+    }
+
     /** The stores this process built from its configuration. */
     public Stores stores() {
         return stores;
@@ -218,8 +228,27 @@ public final class Pipeline implements AutoCloseable {
         return stores.offlineTable();
     }
 
+    /**
+     * Stops gracefully, within {@code FP_SHUTDOWN_GRACE}: first /readyz fails and new requests get 503 while the
+     * requests being answered finish; then the consumers write and acknowledge what they hold, so a restart finds
+     * nothing of this process pending; then everything closes.
+     */
     @Override
     public void close() {
+        long deadline = System.nanoTime() + shutdownGrace.toNanos();
+        if (http != null) {
+            int unfinished = http.drain(shutdownGrace);
+            if (unfinished > 0) {
+                log.warn("pipeline: stopping with {} requests unanswered after {} s", unfinished, shutdownGrace.toSeconds());
+            }
+        }
+        consumers.forEach(StreamConsumer::drain);
+        for (StreamConsumer c : consumers) {
+            if (!c.awaitEnd(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))) {
+                log.warn("pipeline: consumer {} had not acknowledged what it holds after {} s; it is re-read on restart",
+                        c.group(), shutdownGrace.toSeconds());
+            }
+        }
         while (!resources.isEmpty()) {
             try {
                 resources.pop().close();

@@ -73,7 +73,9 @@ public final class Stores implements AutoCloseable {
 
     public synchronized RedisConnections redis() {
         if (redis == null) {
-            redis = new RedisConnections(config.get(Config.REDIS_URL));
+            String ca = config.get(Config.REDIS_TLS_CA);
+            redis = new RedisConnections(config.get(Config.REDIS_URL),
+                    ca.equals("system") ? null : config.home().resolve(ca).normalize());
         }
         return redis;
     }

@@ -1,5 +1,6 @@
 package dev.featurepipe.cli;
 
+import dev.featurepipe.app.ConsumerName;
 import dev.featurepipe.app.Stores;
 import dev.featurepipe.clickhouse.BatchSnapshots;
 import dev.featurepipe.config.Config;
@@ -26,11 +27,11 @@ final class MaterializeCommand extends ConfiguredCommand {
     @Override
     public Integer call() {
         Config config = config();
-        try (Stores stores = new Stores(config)) {
+        try (Stores stores = new Stores(config); ConsumerName name = ConsumerName.of(config)) {
             List<BatchFeature> selected = select(stores.registry());
             BatchSnapshots snapshots = stores.snapshots();
             snapshots.ensureSchema();
-            var store = stores.batchValues(config.get(Config.CONSUMER_NAME) + ":materialize");
+            var store = stores.batchValues(name.name() + ":materialize");
             Materializer materializer = new Materializer(snapshots, store, Clock.systemUTC(), new SimpleMeterRegistry());
             for (BatchFeature f : selected) {
                 MaterializeProgress.run(materializer, f, full);

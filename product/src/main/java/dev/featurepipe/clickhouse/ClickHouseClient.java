@@ -1,5 +1,6 @@
 package dev.featurepipe.clickhouse;
 
+import dev.featurepipe.core.Secrets;
 import dev.featurepipe.core.StoreUnavailableException;
 import java.io.IOException;
 import java.io.InputStream;

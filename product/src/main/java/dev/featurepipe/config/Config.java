@@ -1,9 +1,8 @@
 package dev.featurepipe.config;
 
 import dev.featurepipe.core.Durations;
-import java.net.InetAddress;
+import dev.featurepipe.core.Secrets;
 import java.net.URI;
-import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -22,7 +21,8 @@ public final class Config {
     public static final Setting<String> HTTP_HOST = new Setting<>("FP_HTTP_HOST", "127.0.0.1",
             "address the HTTP API binds to", Config::nonEmpty);
     public static final Setting<URI> REDIS_URL = new Setting<>("FP_REDIS_URL", "redis://127.0.0.1:6379",
-            "Redis holding the event stream and the online store; ?timeout=5s bounds every command (default 10s)", uri("redis"));
+            "Redis holding the event stream and the online store; ?timeout=5s bounds every command (default 10s)",
+            uri("redis", "rediss"));
     public static final Setting<URI> CLICKHOUSE_URL = new Setting<>("FP_CLICKHOUSE_URL", "http://127.0.0.1:8123",
             "HTTP interface of ClickHouse, the offline store (no user or password in it: see FP_CLICKHOUSE_USER)",
             Config::clickhouseUrl);
@@ -42,9 +42,10 @@ public final class Config {
             "directory of the local servers' data, logs and pid files", Path::of);
     public static final Setting<String> STREAM = new Setting<>("FP_STREAM", "fp:events",
             "Redis Stream key of the event log", Config::nonEmpty);
-    public static final Setting<String> CONSUMER_NAME = new Setting<>("FP_CONSUMER_NAME", "<host name>",
-            "consumer name in the stream's groups; keep it stable so a restart resumes its pending events",
-            Config::nonEmpty);
+    public static final Setting<String> CONSUMER_NAME = new Setting<>("FP_CONSUMER_NAME", "",
+            "consumer name in the stream's groups and materialize claims; keep it stable so a restart resumes its pending"
+                    + " events (empty: <host name>-<n>, the lowest slot no other process of this host holds)",
+            String::trim);
     public static final Setting<Integer> ONLINE_BATCH = new Setting<>("FP_ONLINE_BATCH", "500",
             "events the online consumer reads and applies per round", positive(100_000));
     public static final Setting<Integer> ONLINE_SCRIPT_EVENTS = new Setting<>("FP_ONLINE_SCRIPT_EVENTS", "100",
@@ -58,7 +59,8 @@ public final class Config {
             "a stream entry pending this long on a consumer that stopped is claimed by another consumer of its group",
             duration());
     public static final Setting<Integer> MAX_DELIVERIES = new Setting<>("FP_MAX_DELIVERIES", "5",
-            "deliveries after which an entry no consumer acknowledged goes to the dead-letter stream", positive(1000));
+            "failed attempts (a consumer stopped by an unexpected error on it) after which an entry goes to the dead-letter"
+                    + " stream; re-reads after a restart or a retry do not count", positive(1000));
     public static final Setting<Duration> CONSUMER_MAX_BACKOFF = new Setting<>("FP_CONSUMER_MAX_BACKOFF", "10s",
             "longest pause of a consumer between two attempts at a batch while a store is unavailable (from 100 ms, doubling)",
             duration());
@@ -130,6 +132,12 @@ public final class Config {
             "appendfsync of the Redis that './fp services up' starts: everysec (a machine crash can lose the last second"
                     + " of accepted events) or always (fsync before every answer: nothing lost, slower)",
             oneOf("everysec", "always"));
+    public static final Setting<Duration> SHUTDOWN_GRACE = new Setting<>("FP_SHUTDOWN_GRACE", "7s",
+            "on SIGTERM, longest the process waits for the requests being answered and for its consumers to write and"
+                    + " acknowledge what they hold, before it stops anyway (it ends about 2 s after)", duration());
+    public static final Setting<String> REDIS_TLS_CA = new Setting<>("FP_REDIS_TLS_CA", "system",
+            "certificates (PEM) a rediss:// server's certificate must chain to; system: the JVM's trusted authorities",
+            Config::nonEmpty);
 
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
@@ -138,7 +146,8 @@ public final class Config {
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
             SERVE_PROFILE_THREADS, MAX_ABS_NUMBER, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD,
             HTTP_MAX_IN_FLIGHT, HTTP_MAX_HEADER_KB, HTTP_MAX_URI_KB, AUTH, API_KEYS_FILE,
-            AUTH_MONITORING, RATE_LIMIT, RATE_LIMIT_BURST, LOCAL_REDIS_FSYNC);
+            AUTH_MONITORING, RATE_LIMIT, RATE_LIMIT_BURST, LOCAL_REDIS_FSYNC,
+            SHUTDOWN_GRACE, REDIS_TLS_CA);
 
     private final Map<Setting<?>, Object> values = new HashMap<>();
     private final Map<Setting<?>, String> texts = new HashMap<>();
@@ -153,12 +162,12 @@ public final class Config {
         this.home = home;
         List<String> errors = new ArrayList<>();
         for (Setting<?> s : ALL) {
-            String text = flags.containsKey(s) ? flags.get(s) : env.getOrDefault(s.env(), defaultOf(s));
+            String text = flags.containsKey(s) ? flags.get(s) : env.getOrDefault(s.env(), s.defaultValue());
             try {
                 values.put(s, s.parser().apply(text));
                 texts.put(s, text);
             } catch (IllegalArgumentException e) {
-                errors.add(s.env() + " (" + s.flag() + ") = '" + withoutUserInfo(text) + "': " + e.getMessage());
+                errors.add(s.env() + " (" + s.flag() + ") = '" + Secrets.redact(text) + "': " + Secrets.redact(e.getMessage()));
             }
         }
         if (!errors.isEmpty()) {
@@ -189,22 +198,6 @@ public final class Config {
         Map<Setting<?>, String> all = new HashMap<>(texts);
         all.putAll(overrides);
         return new Config(Map.of(), all, home);
-    }
-
-    /** The text with a URL's user and password left out, so that no error shows a password. */
-    private static String withoutUserInfo(String text) {
-        return text.replaceAll("//[^/@]*@", "//***@");
-    }
-
-    private static String defaultOf(Setting<?> s) {
-        if (s == CONSUMER_NAME) {
-            try {
-                return InetAddress.getLocalHost().getHostName();
-            } catch (UnknownHostException e) {
-                return "featurepipe";
-            }
-        }
-        return s.defaultValue();
     }
 
     private static String nonEmpty(String text) {
@@ -276,7 +269,7 @@ public final class Config {
         }
     }
 
-    private static Function<String, URI> uri(String scheme) {
+    private static Function<String, URI> uri(String... schemes) {
         return text -> {
             URI uri;
             try {
@@ -284,8 +277,8 @@ public final class Config {
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("is not a URL");
             }
-            if (!scheme.equals(uri.getScheme()) || uri.getHost() == null || uri.getPort() < 0) {
-                throw new IllegalArgumentException("must look like " + scheme + "://host:port");
+            if (!List.of(schemes).contains(uri.getScheme()) || uri.getHost() == null || uri.getPort() < 0) {
+                throw new IllegalArgumentException("must look like " + String.join("://host:port or ", schemes) + "://host:port");
             }
             return uri;
         };

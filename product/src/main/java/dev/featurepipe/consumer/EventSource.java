@@ -31,10 +31,17 @@ public interface EventSource {
      */
     List<Entry> claim(int entries, Duration minIdle);
 
-    /** How many times each of these pending entries has been delivered, by id. */
-    Map<String, Long> deliveries(List<Entry> entries);
+    /**
+     * How many attempts at each of these entries failed ({@link #countFailure}), by id; entries that never failed
+     * may be left out. Kept beside the log, so the count survives the consumer and goes to whoever claims the entry.
+     */
+    Map<String, Long> failures(List<Entry> entries);
 
-    void acknowledge(List<String> ids);
+    /** Counts one more failed attempt at each of these entries. */
+    void countFailure(List<String> ids);
+
+    /** Acknowledges the entries; the failures counted for those in {@code failed} are forgotten with them. */
+    void acknowledge(List<String> ids, List<String> failed);
 
     /** Keeps the letter; returns how many older letters were dropped to stay within the place's bound. */
     long deadLetter(DeadLetter letter);

@@ -9,10 +9,12 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,8 +36,11 @@ import org.slf4j.LoggerFactory;
  * </ul>
  * On start, and after a failed read, it first re-reads its own pending entries, so a restart resumes where it
  * stopped. Every {@code claimIdle} it also claims entries that other consumers left pending that long, so a
- * consumer that died does not strand its entries. A re-read entry delivered more than {@code maxDeliveries} times
- * (a consumer failed or died on it each time) goes to the dead-letter place instead of being tried again.
+ * consumer that died does not strand its entries.
+ * <p>A fatal failure (or an {@link Error}) counts one failed attempt at each entry in hand, in the source, so the count
+ * outlives the consumer; re-reading, claiming or retrying an entry counts nothing. A re-read batch holding an entry
+ * that failed before is handled one entry at a time, so the next failure is counted on its culprit alone, and an
+ * entry that failed {@code maxDeliveries} times goes to the dead-letter place instead of being tried again.
  */
 public final class StreamConsumer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(StreamConsumer.class);
@@ -76,7 +81,13 @@ public final class StreamConsumer implements AutoCloseable {
     private final AtomicLong newestEventTime = new AtomicLong(Long.MIN_VALUE); // ms, of the events acknowledged
     private final Thread thread;
     private final ArrayDeque<Started> started = new ArrayDeque<>();
+    /** Ids of entries in hand that failed before: their counts are forgotten when they are acknowledged. */
+    private final Set<String> failedBefore = new HashSet<>();
+    /** The entries being handled outside {@link #started}, for the failure count. */
+    private List<EventSource.Entry> inHand = List.of();
     private volatile boolean running = true;
+    /** Set by {@link #drain}: take no more entries, write and acknowledge those in hand, then end. */
+    private volatile boolean draining;
     private volatile String failure;
     private double eventsPerEntry; // of the last read; at first, as full as ingest makes entries
 
@@ -123,6 +134,7 @@ public final class StreamConsumer implements AutoCloseable {
         } catch (Halt h) {
             stopFailed(h.getMessage(), h.getCause());
         } catch (Error e) {
+            countFailure();
             stopFailed("an error ended the consumer: " + e, e);
             throw e; // for the uncaught-exception handler, which ends the process
         }
@@ -145,6 +157,11 @@ public final class StreamConsumer implements AutoCloseable {
         Duration backoff = firstBackoff();
         while (running) {
             try {
+                if (draining) {
+                    processUntilDone(batch, false);
+                    finishStarted();
+                    return;
+                }
                 if (ownPending) {
                     finishStarted(); // they are pending too: finished first, so the re-read does not apply them twice at once
                     List<EventSource.Entry> pending = counted(source.readOwnPending(entriesFor(options.maxBatch())));
@@ -232,16 +249,56 @@ public final class StreamConsumer implements AutoCloseable {
         if (batch.isEmpty()) {
             return;
         }
-        Map<String, Long> deliveries = reread ? source.deliveries(batch) : Map.of();
-        List<EventSource.Entry> entries = List.copyOf(batch); // all acknowledged at the end, dead-lettered ones too
+        Map<String, Long> failures = reread ? source.failures(batch) : Map.of();
+        failures.forEach((id, n) -> {
+            if (n > 0) {
+                failedBefore.add(id);
+            }
+        });
+        if (failures.values().stream().anyMatch(n -> n > 0)) {
+            finishStarted();
+            for (EventSource.Entry entry : batch) { // so that a failure is counted on its culprit alone
+                processRetrying(decoded(List.of(entry), failures));
+            }
+            return;
+        }
+        Started decoded = decoded(batch, failures);
+        if (reread || options.ahead() == 0 || decoded.events().isEmpty()) {
+            finishStarted();
+            processRetrying(decoded);
+            return;
+        }
+        Finish finish;
+        inHand = decoded.entries();
+        try {
+            finish = handler.start(decoded.events());
+        } catch (RuntimeException e) {
+            ErrorPolicy.Outcome outcome = outcomeOf("starting a batch of " + decoded.events().size() + " events", e);
+            log.warn("consumer {}/{}: a batch of {} events failed ({}), handling it again: {}", options.group(),
+                    options.consumer(), decoded.events().size(), outcome, e.getMessage());
+            finishStarted();
+            processRetrying(decoded);
+            return;
+        }
+        inHand = List.of();
+        started.add(new Started(decoded.entries(), decoded.events(), decoded.payloads(), finish));
+        while (started.size() > options.ahead()) {
+            finishOldest();
+        }
+    }
+
+    /**
+     * The entries' events, not yet handled; entries that failed too often and lines that are no events go to the
+     * dead-letter place (their entries are acknowledged with the rest).
+     */
+    private Started decoded(List<EventSource.Entry> batch, Map<String, Long> failures) {
         List<LoggedEvent> events = new ArrayList<>();
         List<String> payloads = new ArrayList<>(); // of events, for the dead-letter place
         for (EventSource.Entry entry : batch) {
-            long delivered = deliveries.getOrDefault(entry.id(), 1L);
-            if (delivered > options.maxDeliveries()) {
-                deadLetter(entry.id(), String.join("\n", entry.payloads()), "delivered " + delivered
-                        + " times without being acknowledged (more than " + options.maxDeliveries()
-                        + "): the consumers failed or died on it");
+            long failed = failures.getOrDefault(entry.id(), 0L);
+            if (failed >= options.maxDeliveries()) {
+                deadLetter(entry.id(), String.join("\n", entry.payloads()), "failed " + failed
+                        + " times (FP_MAX_DELIVERIES is " + options.maxDeliveries() + "): the consumers stopped or died on it");
                 continue;
             }
             for (int i = 0; i < entry.payloads().size(); i++) {
@@ -256,26 +313,7 @@ public final class StreamConsumer implements AutoCloseable {
                 }
             }
         }
-        if (reread || options.ahead() == 0 || events.isEmpty()) {
-            finishStarted();
-            processRetrying(new Started(entries, events, payloads, Finish.DONE));
-            return;
-        }
-        Finish finish;
-        try {
-            finish = handler.start(events);
-        } catch (RuntimeException e) {
-            ErrorPolicy.Outcome outcome = outcomeOf("starting a batch of " + events.size() + " events", e);
-            log.warn("consumer {}/{}: a batch of {} events failed ({}), handling it again: {}", options.group(),
-                    options.consumer(), events.size(), outcome, e.getMessage());
-            finishStarted();
-            processRetrying(new Started(entries, events, payloads, Finish.DONE));
-            return;
-        }
-        started.add(new Started(entries, events, payloads, finish));
-        while (started.size() > options.ahead()) {
-            finishOldest();
-        }
+        return new Started(List.copyOf(batch), events, payloads, Finish.DONE);
     }
 
     /** Waits for every started batch, acknowledging each that finished, in order. */
@@ -337,6 +375,7 @@ public final class StreamConsumer implements AutoCloseable {
      * consumer stopped meanwhile).
      */
     private void processRetrying(Started batch) {
+        inHand = batch.entries();
         if (!batch.events().isEmpty()) {
             handleOrSplit(batch.events(), batch.payloads());
         }
@@ -395,6 +434,7 @@ public final class StreamConsumer implements AutoCloseable {
         ErrorPolicy.Outcome outcome = ErrorPolicy.of(e);
         failed(outcome);
         if (outcome == ErrorPolicy.Outcome.FATAL) {
+            countFailure();
             throw new Halt(doing, e);
         }
         return outcome;
@@ -406,8 +446,12 @@ public final class StreamConsumer implements AutoCloseable {
     }
 
     private void acknowledge(Started batch) {
+        inHand = List.of();
         if (!batch.entries().isEmpty()) {
-            source.acknowledge(batch.entries().stream().map(EventSource.Entry::id).toList());
+            List<String> ids = batch.entries().stream().map(EventSource.Entry::id).toList();
+            List<String> failed = ids.stream().filter(failedBefore::contains).toList();
+            source.acknowledge(ids, failed);
+            failed.forEach(failedBefore::remove);
             processed.increment(batch.events().size());
             batchEvents.record(batch.events().size());
             batch.events().stream().mapToLong(e -> e.event().ts()).max()
@@ -418,6 +462,22 @@ public final class StreamConsumer implements AutoCloseable {
     private static double secondsSince(AtomicLong millis) {
         long ts = millis.get();
         return ts == Long.MIN_VALUE ? Double.NaN : (System.currentTimeMillis() - ts) / 1000.0;
+    }
+
+    /** Counts a failed attempt at every entry in hand: the one being handled and those started. */
+    private void countFailure() {
+        List<String> ids = new ArrayList<>();
+        inHand.forEach(e -> ids.add(e.id()));
+        started.forEach(s -> s.entries().forEach(e -> ids.add(e.id())));
+        if (ids.isEmpty()) {
+            return;
+        }
+        try {
+            source.countFailure(ids);
+        } catch (RuntimeException e) {
+            log.warn("consumer {}/{}: the failure at {} entries could not be counted: {}", options.group(),
+                    options.consumer(), ids.size(), e.getMessage());
+        }
     }
 
     /** @param position an event's position, or an entry's id when the whole entry goes */
@@ -446,6 +506,25 @@ public final class StreamConsumer implements AutoCloseable {
             Thread.currentThread().interrupt();
             running = false;
         }
+    }
+
+    /**
+     * Begins a graceful stop: the consumer reads nothing more, writes and acknowledges the entries it holds (the
+     * batch it was filling, the batches started), and ends. {@link #close} stops it for good, and what it had not
+     * acknowledged then is re-read on restart.
+     */
+    public void drain() {
+        draining = true;
+    }
+
+    /** Waits up to {@code timeout} for the consumer's thread to end; returns whether it did. */
+    public boolean awaitEnd(Duration timeout) {
+        try {
+            thread.join(Math.max(1, timeout.toMillis()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return !thread.isAlive();
     }
 
     @Override

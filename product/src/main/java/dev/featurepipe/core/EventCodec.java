@@ -3,6 +3,7 @@ package dev.featurepipe.core;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import dev.featurepipe.core.registry.FieldDef;
 import dev.featurepipe.core.registry.Registry;
@@ -63,7 +64,7 @@ public final class EventCodec {
         Map<String, Object> fields = new HashMap<>();
         try (JsonParser in = json.getFactory().createParser(payload)) {
             if (in.nextToken() != JsonToken.START_OBJECT) {
-                throw new MalformedEventException("payload is not a JSON object: " + abbreviate(payload));
+                throw new MalformedEventException("payload is not a JSON object");
             }
             for (String name = in.nextFieldName(); name != null; name = in.nextFieldName()) {
                 JsonToken value = in.nextToken();
@@ -72,15 +73,15 @@ public final class EventCodec {
                     case "type" -> type = in.getValueAsString();
                     case "entity_id" -> entityId = in.getValueAsString();
                     case "ts" -> ts = value.isNumeric() ? in.getLongValue() : null;
-                    case "fields" -> readFields(in, payload, fields);
+                    case "fields" -> readFields(in, fields);
                     default -> in.skipChildren();
                 }
             }
         } catch (IOException e) {
-            throw new MalformedEventException("payload is not JSON: " + e.getMessage());
+            throw new MalformedEventException("payload is not JSON" + where(e));
         }
         if (id == null || type == null || entityId == null || ts == null) {
-            throw new MalformedEventException("payload lacks id, type, entity_id or ts: " + abbreviate(payload));
+            throw new MalformedEventException("payload lacks id, type, entity_id or ts");
         }
         if (registry.eventType(type).isEmpty()) {
             throw new MalformedEventException("event type '" + type + "' is not in the registry");
@@ -88,9 +89,9 @@ public final class EventCodec {
         return new Event(id, type, entityId, ts, fields);
     }
 
-    private void readFields(JsonParser in, String payload, Map<String, Object> fields) throws IOException {
+    private void readFields(JsonParser in, Map<String, Object> fields) throws IOException {
         if (in.currentToken() != JsonToken.START_OBJECT) {
-            throw new MalformedEventException("'fields' is not an object: " + abbreviate(payload));
+            throw new MalformedEventException("'fields' is not an object");
         }
         for (String name = in.nextFieldName(); name != null; name = in.nextFieldName()) {
             FieldDef def = registry.allFields().get(name);
@@ -113,13 +114,14 @@ public final class EventCodec {
         try {
             return new BigDecimal(text).setScale(def.scale());
         } catch (NumberFormatException | ArithmeticException e) {
-            throw new MalformedEventException("field '" + def.name() + "': '" + text + "' is not a decimal of scale "
-                    + def.scale());
+            throw new MalformedEventException("field '" + def.name() + "' is not a decimal of scale " + def.scale());
         }
     }
 
-    private static String abbreviate(String s) {
-        return s.length() <= 200 ? s : s.substring(0, 200) + "...";
+    /** Where the parser stopped; not its message, which quotes the payload. */
+    private static String where(IOException e) {
+        return e instanceof JsonProcessingException j && j.getLocation() != null
+                ? " (at column " + j.getLocation().getColumnNr() + ")" : "";
     }
 
     /** A stream entry that cannot be read as an event (written by something else, or for another registry). */

@@ -12,6 +12,7 @@ import io.javalin.http.HttpResponseException;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -48,6 +49,8 @@ public final class HttpApi implements AutoCloseable {
     private final ObjectMapper json;
     private final JsonErrors errors;
     private final Options options;
+    private final RequestGate gate;
+    private volatile boolean stopping;
 
     /**
      * Where the server listens and its limits: the largest body it reads, the most requests it works on at once,
@@ -61,6 +64,7 @@ public final class HttpApi implements AutoCloseable {
         this.json = json;
         this.errors = new JsonErrors(json, metrics);
         this.options = options;
+        this.gate = new RequestGate(options.maxInFlight(), options.maxUriBytes(), errors, metrics);
         this.app = Javalin.create(config -> {
             config.jetty.host = options.host();
             config.jetty.port = options.port();
@@ -68,7 +72,7 @@ public final class HttpApi implements AutoCloseable {
             config.jetty.modifyHttpConfiguration(http -> http.setRequestHeaderSize(options.maxHeaderBytes()));
             config.jetty.modifyServer(server -> {
                 server.setErrorHandler(new JettyErrors(errors, options));
-                server.insertHandler(new RequestGate(options.maxInFlight(), options.maxUriBytes(), errors, metrics));
+                server.insertHandler(gate);
             });
             config.startup.showJavalinBanner = false;
             config.routes.beforeMatched(auth);
@@ -132,8 +136,28 @@ public final class HttpApi implements AutoCloseable {
     }
 
     private void ready(Context ctx, Readiness readiness) {
-        respond(ctx, json, readiness.ready() ? 200 : 503, Map.of("ready", readiness.ready(), "stores", readiness.stores(),
-                "stopped", readiness.stoppedRoles(), "warm", readiness.warm()));
+        boolean ready = readiness.ready() && !stopping;
+        respond(ctx, json, ready ? 200 : 503, Map.of("ready", ready, "stores", readiness.stores(),
+                "stopped", readiness.stoppedRoles(), "warm", readiness.warm(), "stopping", stopping));
+    }
+
+    /**
+     * The first step of a graceful stop: /readyz fails and every new request is refused with 503 from now on, and
+     * this waits up to {@code grace} for the requests being answered to finish. Returns how many had not.
+     */
+    public int drain(Duration grace) {
+        stopping = true;
+        gate.refuseNewRequests();
+        long deadline = System.nanoTime() + grace.toNanos();
+        while (gate.inFlight() > 0 && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        return gate.inFlight();
     }
 
     private void error(Context ctx, int status, String message, List<?> details) {

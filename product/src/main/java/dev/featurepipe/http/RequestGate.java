@@ -2,6 +2,7 @@ package dev.featurepipe.http;
 
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.server.Handler;
@@ -12,15 +13,21 @@ import org.eclipse.jetty.util.Callback;
 /**
  * In front of the routes, in Jetty: refuses a URI over its limit (414), and a request beyond the most that may be
  * in flight (503 with Retry-After), so an overload is answered at once instead of piling up threads and memory.
- * /healthz is not counted: an overloaded process is still alive.
+ * /healthz is not counted: an overloaded process is still alive. Once {@link #refuseNewRequests} is called, every request but
+ * /healthz, /readyz and /metrics is refused with 503, so that a stopping process only finishes what it holds.
  */
 final class RequestGate extends Handler.Wrapper {
+    private static final Set<String> ANSWERED_WHILE_STOPPING = Set.of("/healthz", "/readyz", "/metrics");
+
+    private final int maxInFlight;
     private final Semaphore inFlight;
+    private volatile boolean stopping;
     private final int maxUriBytes;
     private final JsonErrors errors;
     private final MeterRegistry metrics;
 
     RequestGate(int maxInFlight, int maxUriBytes, JsonErrors errors, MeterRegistry metrics) {
+        this.maxInFlight = maxInFlight;
         this.inFlight = new Semaphore(maxInFlight);
         this.maxUriBytes = maxUriBytes;
         this.errors = errors;
@@ -35,8 +42,14 @@ final class RequestGate extends Handler.Wrapper {
                     + " KiB (FP_HTTP_MAX_URI_KB)", Map.of());
             return true;
         }
-        if ("/healthz".equals(request.getHttpURI().getPath())) {
+        String path = request.getHttpURI().getPath();
+        if ("/healthz".equals(path)) {
             return super.handle(request, response, callback);
+        }
+        if (stopping && !ANSWERED_WHILE_STOPPING.contains(path)) {
+            refuse(response, callback, 503, "stopping", "this process is stopping; send the request again (to another"
+                    + " process)", Map.of("Retry-After", "1"));
+            return true;
         }
         if (!inFlight.tryAcquire()) {
             refuse(response, callback, 503, "in_flight", "the server is working on as many requests as it may"
@@ -54,6 +67,16 @@ final class RequestGate extends Handler.Wrapper {
             release.run();
             throw e;
         }
+    }
+
+    /** From now on, refuses every request but health, readiness and metrics. */
+    void refuseNewRequests() {
+        stopping = true;
+    }
+
+    /** Requests being answered now (but /healthz). */
+    int inFlight() {
+        return maxInFlight - inFlight.availablePermits();
     }
 
     private void refuse(Response response, Callback callback, int status, String reason, String message,

@@ -9,6 +9,7 @@ import com.mongodb.MongoSocketException;
 import com.mongodb.MongoTimeoutException;
 import com.mongodb.MongoWriteException;
 import dev.featurepipe.core.FeaturepipeException;
+import dev.featurepipe.core.Secrets;
 import dev.featurepipe.core.StoreFailedException;
 import dev.featurepipe.core.StoreRejectedException;
 import dev.featurepipe.core.StoreUnavailableException;
@@ -37,7 +38,7 @@ final class MongoErrors {
      * when the event's data caused it; failed (a consumer stops) for anything else, such as a refused login.
      */
     static FeaturepipeException translate(String doing, RuntimeException e) {
-        String message = "MongoDB: " + doing + " failed: " + e.getMessage();
+        String message = "MongoDB: " + doing + " failed: " + Secrets.redact(e.getMessage());
         if (e instanceof BSONException) {
             return new StoreRejectedException(message, e); // the driver could not encode the update (too large)
         }

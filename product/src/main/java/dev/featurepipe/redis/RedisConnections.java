@@ -1,18 +1,22 @@
 package dev.featurepipe.redis;
 
 import dev.featurepipe.core.FeaturepipeException;
+import dev.featurepipe.core.Secrets;
 import dev.featurepipe.core.StoreFailedException;
 import dev.featurepipe.core.StoreRejectedException;
 import dev.featurepipe.core.StoreUnavailableException;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
+import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisURI;
+import io.lettuce.core.SslOptions;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
 import java.net.URI;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,6 +49,15 @@ public final class RedisConnections implements AutoCloseable {
 
     /** @param uri as Lettuce reads it; its {@code timeout} parameter (default {@link #DEFAULT_TIMEOUT}) bounds every command */
     public RedisConnections(URI uri) {
+        this(uri, null);
+    }
+
+    /**
+     * @param uri as Lettuce reads it: {@code redis://[[user]:password@]host:port}, {@code rediss://} for TLS; its
+     *            {@code timeout} parameter (default {@link #DEFAULT_TIMEOUT}) bounds every command
+     * @param tlsCa certificates (PEM) a TLS server's certificate must chain to, or null for the JVM's own
+     */
+    public RedisConnections(URI uri, Path tlsCa) {
         this.uri = uri;
         RedisURI redisUri = RedisURI.create(uri);
         if (uri.getQuery() == null || !uri.getQuery().contains("timeout=")) {
@@ -53,10 +66,13 @@ public final class RedisConnections implements AutoCloseable {
         this.client = RedisClient.create(redisUri);
         // a bounded queue: when Redis falls behind, a command beyond it fails at once (serving answers unavailable,
         // a consumer retries) instead of every caller's commands piling up in the heap until it runs out
-        client.setOptions(ClientOptions.builder()
+        ClientOptions.Builder options = ClientOptions.builder()
                 .timeoutOptions(TimeoutOptions.enabled())
-                .requestQueueSize(REQUEST_QUEUE)
-                .build());
+                .requestQueueSize(REQUEST_QUEUE);
+        if (tlsCa != null) {
+            options.sslOptions(SslOptions.builder().jdkSslProvider().trustManager(tlsCa.toFile()).build());
+        }
+        client.setOptions(options.build());
     }
 
     public synchronized StatefulRedisConnection<String, String> shared() {
@@ -122,7 +138,14 @@ public final class RedisConnections implements AutoCloseable {
      */
     public FeaturepipeException failure(String doing, Exception cause) {
         Throwable root = cause instanceof ExecutionException && cause.getCause() != null ? cause.getCause() : cause;
-        String reason = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+        String reason = root.getMessage() == null ? root.getClass().getSimpleName() : Secrets.redact(root.getMessage());
+        if (root instanceof RedisConnectionException && root.getCause() != null) {
+            Throwable why = root.getCause(); // what the server said (WRONGPASS, NOAUTH) or what TLS found wrong
+            while (why.getCause() != null) {
+                why = why.getCause();
+            }
+            reason += ": " + Secrets.redact(String.valueOf(why.getMessage()));
+        }
         String message = "Redis at " + uri.getHost() + ":" + uri.getPort() + ": " + doing + " failed: " + reason;
         if (!(root instanceof RedisCommandExecutionException)) {
             return new StoreUnavailableException(message, root);

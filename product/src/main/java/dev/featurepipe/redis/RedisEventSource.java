@@ -2,8 +2,6 @@ package dev.featurepipe.redis;
 
 import dev.featurepipe.consumer.EventSource;
 import io.lettuce.core.Consumer;
-import io.lettuce.core.Limit;
-import io.lettuce.core.Range;
 import io.lettuce.core.RedisBusyException;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.ScriptOutputType;
@@ -21,8 +19,8 @@ import java.util.Map;
 import java.util.function.Supplier;
 
 /**
- * A consumer group's view of the event stream for one consumer: XREADGROUP, XAUTOCLAIM, XPENDING, XACK, and the
- * dead-letter stream beside it. An entry holds one or more events, one per line (see {@link RedisEventLog}).
+ * A consumer group's view of the event stream for one consumer: XREADGROUP, XAUTOCLAIM, XACK, and beside the
+ * stream the group's failure counts and the dead-letter stream. An entry holds one or more events, one per line (see {@link RedisEventLog}).
  * Blocking reads go over a connection of their own, so they hold up no other command.
  */
 public final class RedisEventSource implements EventSource {
@@ -30,10 +28,12 @@ public final class RedisEventSource implements EventSource {
     private static final String ADD_DEAD_LETTER = "local n = redis.call('XLEN', KEYS[1]) + 1 - tonumber(ARGV[1])"
             + " redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'id', ARGV[2], 'group', ARGV[3], 'reason', ARGV[4], 'e', ARGV[5])"
             + " return math.max(n, 0)";
+    private static final String COUNT_FAILURE = "for _, id in ipairs(ARGV) do redis.call('HINCRBY', KEYS[1], id, 1) end return 0";
 
     private final RedisConnections redis;
     private final int maxDeadLetters;
     private final String stream;
+    private final String failures;
     private final Consumer<String> me;
     private RedisCommands<String, String> reader;
     private String claimCursor = "0-0";
@@ -44,6 +44,7 @@ public final class RedisEventSource implements EventSource {
         this.maxDeadLetters = maxDeadLetters;
         this.stream = stream;
         this.me = Consumer.from(group, consumer);
+        this.failures = StreamKeys.failures(stream, group);
         ensureGroup(redis.shared().sync(), stream, group);
     }
 
@@ -79,19 +80,28 @@ public final class RedisEventSource implements EventSource {
     }
 
     @Override
-    public Map<String, Long> deliveries(List<Entry> entries) {
-        return calling("reading delivery counts", () -> {
+    public Map<String, Long> failures(List<Entry> entries) {
+        return calling("reading failure counts", () -> {
             Map<String, Long> counts = new HashMap<>();
-            redis.shared().sync().xpending(stream, me, Range.create(entries.get(0).id(), entries.get(entries.size() - 1).id()),
-                    Limit.from(entries.size())).forEach(p -> counts.put(p.getId(), p.getRedeliveryCount()));
+            redis.shared().sync().hmget(failures, entries.stream().map(Entry::id).toArray(String[]::new))
+                    .forEach(kv -> kv.ifHasValue(v -> counts.put(kv.getKey(), Long.parseLong(v))));
             return counts;
         });
     }
 
     @Override
-    public void acknowledge(List<String> ids) {
+    public void countFailure(List<String> ids) {
+        calling("counting a failure", () -> redis.shared().sync().eval(COUNT_FAILURE, ScriptOutputType.INTEGER,
+                new String[] {failures}, ids.toArray(String[]::new)));
+    }
+
+    @Override
+    public void acknowledge(List<String> ids, List<String> failed) {
         calling("acknowledging " + ids.size() + " entries", () -> redis.shared().sync().xack(stream, me.getGroup(),
                 ids.toArray(String[]::new)));
+        if (!failed.isEmpty()) {
+            calling("forgetting failure counts", () -> redis.shared().sync().hdel(failures, failed.toArray(String[]::new)));
+        }
     }
 
     @Override

@@ -20,6 +20,11 @@ public final class StreamKeys {
         return stream + ":dead";
     }
 
+    /** Failed attempts at each pending entry of a group, by entry id (a hash; an entry's field goes with its XACK). */
+    public static String failures(String stream, String group) {
+        return stream + ":failures:" + group;
+    }
+
     /** The online state of one feature of one entity: a hash of tiles, or a sorted set for last_n. */
     public static String feature(String namespace, String entity, String id, String feature) {
         return namespace + ":" + entity + ":" + id + ":" + feature;

@@ -45,7 +45,7 @@ class ConfigTest {
     void aClickHouseUrlWithAPasswordInItIsRefusedWithoutShowingThePassword() {
         assertThatThrownBy(() -> new Config(Map.of("FP_CLICKHOUSE_URL", "http://fp:hunter2@127.0.0.1:8123"), Map.of(), home))
                 .isInstanceOf(ConfigException.class)
-                .hasMessageContaining("FP_CLICKHOUSE_URL (--clickhouse-url) = 'http://***@127.0.0.1:8123': must not hold a user")
+                .hasMessageContaining("FP_CLICKHOUSE_URL (--clickhouse-url) = 'http://fp:***@127.0.0.1:8123': must not hold a user")
                 .hasMessageContaining("FP_CLICKHOUSE_USER")
                 .hasMessageNotContaining("hunter2");
     }

@@ -13,7 +13,7 @@ class ReadmeTest {
     void everySettingIsInTheReadmeTableWithItsDefault() throws IOException {
         String readme = Files.readString(Path.of("../README.md"));
         for (Setting<?> s : Config.ALL) {
-            String expected = s == Config.CONSUMER_NAME ? "the host name" : "`" + s.defaultValue() + "`";
+            String expected = s == Config.CONSUMER_NAME ? "`<host name>-<n>`" : "`" + s.defaultValue() + "`";
             assertThat(readme).as(s.env()).contains("| `" + s.env() + "` | " + expected + " |");
         }
     }

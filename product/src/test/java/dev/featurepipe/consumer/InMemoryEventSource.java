@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class InMemoryEventSource implements EventSource {
     private final List<Entry> log = new ArrayList<>();
     private final Map<String, Long> pending = new LinkedHashMap<>(); // id -> deliveries
+    private final Map<String, Long> failures = new HashMap<>(); // id -> failed attempts counted by the consumer
     private final List<DeadLetter> deadLetters = new ArrayList<>();
     private final List<String> acknowledged = new ArrayList<>();
     private final AtomicInteger failingReads = new AtomicInteger();
@@ -72,19 +73,25 @@ final class InMemoryEventSource implements EventSource {
     }
 
     @Override
-    public synchronized Map<String, Long> deliveries(List<Entry> entries) {
+    public synchronized Map<String, Long> failures(List<Entry> entries) {
         Map<String, Long> counts = new HashMap<>();
-        entries.forEach(e -> counts.put(e.id(), pending.getOrDefault(e.id(), 0L)));
+        entries.forEach(e -> counts.put(e.id(), failures.getOrDefault(e.id(), 0L)));
         return counts;
     }
 
     @Override
-    public synchronized void acknowledge(List<String> ids) {
+    public synchronized void countFailure(List<String> ids) {
+        ids.forEach(id -> failures.merge(id, 1L, Long::sum));
+    }
+
+    @Override
+    public synchronized void acknowledge(List<String> ids, List<String> failed) {
         for (String id : ids) {
             if (pending.remove(id) != null) {
                 acknowledged.add(id);
             }
         }
+        failed.forEach(failures::remove);
     }
 
     @Override
@@ -104,6 +111,10 @@ final class InMemoryEventSource implements EventSource {
 
     synchronized List<String> acknowledged() {
         return List.copyOf(acknowledged);
+    }
+
+    synchronized Map<String, Long> failureCounts() {
+        return Map.copyOf(failures);
     }
 
     synchronized int pendingCount() {

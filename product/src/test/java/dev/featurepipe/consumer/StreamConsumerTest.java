@@ -308,17 +308,43 @@ class StreamConsumerTest {
     }
 
     @Test
-    void anEntryDeliveredTooOftenIsDeadLetteredInsteadOfHandled() {
-        append("crash-looping");
+    void anEntryReReadMoreOftenThanTheLimitIsHandledNotDeadLettered() {
+        append("re-read");
         source.read(1, Duration.ZERO);
-        for (int i = 0; i < 5; i++) {
-            source.readOwnPending(1); // a consumer that died on it five more times
+        for (int i = 0; i < 10; i++) {
+            source.readOwnPending(1); // restarts and retries, twice as many as the limit of 5
         }
         try (StreamConsumer worker = consumer(0, batch -> handled.addAll(ids(batch)))) {
             await().until(() -> source.pendingCount() == 0);
         }
-        assertThat(handled).isEmpty();
-        assertThat(source.deadLetters()).singleElement().satisfies(d ->
-                assertThat(d.reason()).startsWith("delivered 7 times without being acknowledged"));
+        assertThat(handled).containsExactly("re-read");
+        assertThat(source.deadLetters()).isEmpty();
+    }
+
+    @Test
+    void anEntryTheConsumerStopsOnEveryTimeIsDeadLetteredAloneOnceItFailedAsOftenAsTheLimit() {
+        append("healthy-1");
+        String bug = append("bug");
+        append("healthy-2");
+        int runs = 0;
+        while (source.pendingCount() > 0 || runs == 0) {
+            runs++;
+            try (StreamConsumer worker = consumer(1, batch -> {
+                if (ids(batch).contains("bug")) {
+                    throw new IllegalStateException("a bug this event triggers");
+                }
+                handled.addAll(ids(batch));
+            })) {
+                await().until(() -> worker.failure().isPresent() || source.pendingCount() == 0);
+            }
+            assertThat(runs).as("restarts").isLessThan(20);
+        }
+        assertThat(handled).containsExactlyInAnyOrder("healthy-1", "healthy-2");
+        assertThat(source.deadLetters()).singleElement().satisfies(d -> {
+            assertThat(d.position()).isEqualTo(bug);
+            assertThat(d.reason()).startsWith("failed 5 times");
+        });
+        assertThat(runs).as("5 failed runs, then one that dead-letters it").isEqualTo(6);
+        assertThat(source.failureCounts()).as("forgotten once acknowledged").isEmpty();
     }
 }
