@@ -18,10 +18,10 @@ import java.util.List;
  * string, a name and a number. A body is never held whole in memory.
  */
 public final class RequestBodies {
-    public static final int MAX_NESTING_DEPTH = 32;
-    public static final int MAX_STRING_CHARS = 1 << 20;
-    public static final int MAX_NAME_CHARS = 1024;
-    public static final int MAX_NUMBER_CHARS = 100;
+    private static final int MAX_NESTING_DEPTH = 32;
+    private static final int MAX_STRING_CHARS = 1 << 20;
+    private static final int MAX_NAME_CHARS = 1024;
+    private static final int MAX_NUMBER_CHARS = 100;
 
     private final ObjectMapper json;
     private final ObjectMapper readJson;

@@ -21,8 +21,12 @@ import java.util.List;
  * reported. The body is read as a stream, one event at a time, so a limit stops the read as soon as it is crossed.
  */
 public final class IngestService {
-    /** Errors reported per request, the first ones; the message still counts every invalid event. */
-    static final int MAX_REPORTED_ERRORS = 100;
+    /**
+     * Problems reported: an event's first ones, and a refused request's first ones, except in partial mode, which
+     * lists every rejected event; the message still counts every invalid event.
+     */
+    private static final int MAX_ERRORS_PER_EVENT = 10;
+    private static final int MAX_ERRORS_PER_REFUSAL = 100;
 
     private final Registry registry;
     private final EventValidator validator;
@@ -66,7 +70,7 @@ public final class IngestService {
                     valid.add(r.event());
                 } else {
                     r.errors().forEach(e -> metrics.counter("featurepipe.ingest.invalid.fields", "field", validator.metricName(e.field())).increment());
-                    r.errors().stream().limit(MAX_REPORTED_ERRORS - errors.size()).forEach(errors::add);
+                    errors.addAll(r.errors().subList(0, Math.min(r.errors().size(), MAX_ERRORS_PER_EVENT)));
                 }
             });
         } catch (RefusedException e) {
@@ -81,7 +85,8 @@ public final class IngestService {
         int invalidEvents = events - valid.size();
         if (invalidEvents > 0 && (!partial || valid.isEmpty())) {
             count("rejected", events);
-            throw rejected(invalidEvents + " of " + events + " events are invalid; nothing was written", errors);
+            throw rejected(invalidEvents + " of " + events + " events are invalid; nothing was written",
+                    partial ? errors : errors.subList(0, Math.min(errors.size(), MAX_ERRORS_PER_REFUSAL)));
         }
         List<EventLog.Appended> appended;
         try {
