@@ -168,10 +168,11 @@ class StoreRulesIT {
         reference.keySet().forEach(name -> online.put(name, served.get(name).asDouble()));
         assertThat(online).as("online and profiles").isEqualTo(reference);
         Map<String, Object> offline = new LinkedHashMap<>();
+        long knownAt = System.currentTimeMillis(); // after the events were appended: ClickHouse knew them by then
         for (ServedFeature f : pipeline.registry().served("customer").values()) {
             if (f instanceof ServedFeature.WindowValue w) {
                 String rows = pipeline.offlineTable().query(FeatureSql.valuesAt(ClickHouseEventTable.TABLE, w.feature(),
-                        w.window(), Map.of(customer, now + 1)));
+                        w.window(), Map.of(customer, knownAt)));
                 offline.put(w.name(), json.readTree(rows.trim()).get("value").asDouble());
             }
         }

@@ -13,12 +13,16 @@ public final class StreamGroups {
     }
 
     /**
-     * One group: entries delivered but not acknowledged, entries not yet delivered (null: unknown), and the id of
-     * the last entry delivered.
+     * One group: entries delivered but not acknowledged, entries not yet delivered (null: unknown), the id of the
+     * last entry delivered, and the id of the stream's last entry.
      */
-    public record GroupStatus(String name, long pending, Long lag, String lastDelivered) {
+    public record GroupStatus(String name, long pending, Long lag, String lastDelivered, String streamLast) {
+        /**
+         * Every entry delivered and acknowledged. Compared by ids, not by {@code lag}: after Redis loads the stream
+         * from its AOF, a group's lag can stay above 0 although it read everything.
+         */
         public boolean caughtUp() {
-            return pending == 0 && lag != null && lag == 0;
+            return pending == 0 && lastDelivered.equals(streamLast);
         }
     }
 
@@ -48,15 +52,21 @@ public final class StreamGroups {
         if (redis.exists(stream) == 0) {
             return groups;
         }
+        String last = String.valueOf(pairs(redis.xinfoStream(stream)).get("last-generated-id"));
         for (Object raw : redis.xinfoGroups(stream)) {
-            Map<String, Object> info = new HashMap<>();
-            List<?> pairs = (List<?>) raw;
-            for (int i = 0; i + 1 < pairs.size(); i += 2) {
-                info.put(String.valueOf(pairs.get(i)), pairs.get(i + 1));
-            }
+            Map<String, Object> info = pairs((List<?>) raw);
             groups.add(new GroupStatus(String.valueOf(info.get("name")), ((Number) info.get("pending")).longValue(),
-                    info.get("lag") instanceof Number n ? n.longValue() : null, String.valueOf(info.get("last-delivered-id"))));
+                    info.get("lag") instanceof Number n ? n.longValue() : null, String.valueOf(info.get("last-delivered-id")),
+                    last));
         }
         return groups;
+    }
+
+    private static Map<String, Object> pairs(List<?> reply) {
+        Map<String, Object> info = new HashMap<>();
+        for (int i = 0; i + 1 < reply.size(); i += 2) {
+            info.put(String.valueOf(reply.get(i)), reply.get(i + 1));
+        }
+        return info;
     }
 }
