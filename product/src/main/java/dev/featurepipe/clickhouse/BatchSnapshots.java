@@ -71,10 +71,11 @@ public final class BatchSnapshots {
                     + " computed_at FROM " + RUNS + " WHERE feature = " + name + ") GROUP BY entity_id)";
             String columns = "INSERT INTO " + VALUES + " (feature, entity_id, computed_at, present, value) SELECT " + name
                     + ", entity_id, " + asOf;
-            clickhouse.execute(columns + ", 1, value FROM " + table + " ANY LEFT JOIN (" + state + ") USING entity_id"
+            clickhouse.execute(columns + ", 1, value FROM " + table + " ANY LEFT JOIN (" + state + ") AS recorded USING entity_id"
                     + " WHERE known = 0 OR old != value");
-            clickhouse.execute(columns + ", 0, '' FROM (SELECT entity_id FROM (" + state + ") WHERE known = 1)"
-                    + " ANY LEFT JOIN (SELECT entity_id, toUInt8(1) AS fresh FROM " + table + ") USING entity_id WHERE fresh = 0");
+            clickhouse.execute(columns + ", 0, '' FROM (SELECT entity_id FROM (" + state + ") WHERE known = 1) AS recorded"
+                    + " ANY LEFT JOIN (SELECT entity_id, toUInt8(1) AS fresh FROM " + table + ") AS computed USING entity_id"
+                    + " WHERE fresh = 0");
             String[] changes = clickhouse.execute("SELECT countIf(present = 1), countIf(present = 0) FROM " + VALUES
                     + " WHERE feature = " + name + " AND computed_at = " + asOf + " FORMAT TabSeparated").strip().split("\t");
             return new Run(f, table, asOf, rows, Long.parseLong(changes[0]), Long.parseLong(changes[1]));
@@ -143,7 +144,7 @@ public final class BatchSnapshots {
         String name = SqlWriter.quote(f.name());
         return "SELECT key, s.2 AS value FROM (SELECT row AS key, argMax((present, value), computed_at) AS s FROM " + points
                 + " ALL INNER JOIN (SELECT entity_id, computed_at, present, value FROM " + VALUES + " WHERE feature = " + name
-                + " AND computed_at IN (SELECT computed_at FROM " + RUNS + " WHERE feature = " + name + ")) USING entity_id"
+                + " AND computed_at IN (SELECT computed_at FROM " + RUNS + " WHERE feature = " + name + ")) AS recorded USING entity_id"
                 + " WHERE computed_at <= as_of GROUP BY key) WHERE s.1 = 1 FORMAT JSONEachRow";
     }
 

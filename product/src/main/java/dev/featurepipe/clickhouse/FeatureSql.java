@@ -1,5 +1,6 @@
 package dev.featurepipe.clickhouse;
 
+import dev.featurepipe.core.FieldType;
 import dev.featurepipe.core.expr.SqlWriter;
 import dev.featurepipe.core.registry.AggregateFeature;
 import dev.featurepipe.core.registry.Aggregation;
@@ -42,7 +43,7 @@ public final class FeatureSql {
      * point-in-time join of training sets. Rows without events have no row in the answer.
      */
     public static String valuesAtPoints(String table, String points, AggregateFeature f, Window w) {
-        String source = points + " ALL INNER JOIN (" + matchingEvents(table, f) + ") USING entity_id";
+        String source = points + " ALL INNER JOIN (" + matchingEvents(table, f) + ") AS e USING entity_id";
         return query(f, w, "row", source, "as_of");
     }
 
@@ -93,7 +94,8 @@ public final class FeatureSql {
             case SUM -> "sum(v)";
             case MIN -> "min(v)";
             case MAX -> "max(v)";
-            case AVG -> "avg(toFloat64(v))"; // a double, also of a decimal, as online
+            // a double, also of a decimal, as online; a decimal's sum is exact, so its mean is the same on every version
+            case AVG -> f.value().type() == FieldType.DECIMAL ? "toFloat64(sum(v)) / count()" : "avg(toFloat64(v))";
             case COUNT_DISTINCT -> "uniqExact(v)";
             case LAST -> "argMax(v, (ts, event_id))";
             case FIRST_SEEN -> "min(ts)";
