@@ -14,6 +14,8 @@ import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.clickhouse.FeatureSql;
 import dev.featurepipe.core.Event;
+import dev.featurepipe.core.LoggedEvent;
+import dev.featurepipe.core.NumberRule;
 import dev.featurepipe.core.FieldType;
 import dev.featurepipe.core.expr.SqlWriter;
 import dev.featurepipe.core.registry.BatchFeature;
@@ -173,7 +175,7 @@ class ChdbCompatibilityIT {
             events.ensureSchema();
             events.ensureSchema(); // as at every later start
             snapshots.ensureSchema();
-            data.batches().forEach(events::insert);
+            data.batches().forEach(batch -> events.insert(arrived(batch)));
             answers.put("count of events", Long.toString(events.countEvents()));
             for (String entity : registry.entityNames()) {
                 List<List<Label>> rounds = rounds(data.labels(), entity);
@@ -407,7 +409,7 @@ class ChdbCompatibilityIT {
      */
     private static Dataset retail() throws IOException {
         Registry registry = RegistryLoader.load(Path.of("../registry/retail.yaml"));
-        EventValidator validator = new EventValidator(registry, 0);
+        EventValidator validator = new EventValidator(registry, new NumberRule(registry, 1e19), 0);
         RetailEvents mapping = new RetailEvents(JSON);
         List<Event> events = new ArrayList<>();
         try (MappingIterator<RetailRow> rows = RetailFile.open(RETAIL)) {
@@ -465,6 +467,12 @@ class ChdbCompatibilityIT {
                         new Label("customer", e.entityId(), e.ts() + 1))));
         long middle = (first + last) / 2;
         return new Dataset(registry, batches, labels, List.of(middle, middle + 24 * HOUR, last + 91 * 24 * HOUR));
+    }
+
+    /** The batch as the log appended it: each event up to three hours after its time, the same on every run. */
+    private static List<LoggedEvent> arrived(List<Event> batch) {
+        return batch.stream().map(e -> new LoggedEvent((e.ts() + Math.floorMod(e.key().hashCode(), 3 * HOUR)) + "-0", e))
+                .toList();
     }
 
     /** The event as the API takes it in, received a little after its time (up to three hours), if it is valid. */

@@ -5,13 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.it.TestServices;
 import io.lettuce.core.Consumer;
+import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.StreamMessage;
 import io.lettuce.core.XReadArgs;
 import io.lettuce.core.api.sync.RedisCommands;
-import io.lettuce.core.codec.StringCodec;
-import io.lettuce.core.output.StatusOutput;
-import io.lettuce.core.protocol.CommandArgs;
-import io.lettuce.core.protocol.CommandType;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -41,8 +38,8 @@ class StreamGroupsIT {
                     .satisfies(g -> assertThat(g.caughtUp()).as("read, not acknowledged").isFalse());
             sync.xack(stream, "g", read.stream().map(StreamMessage::getId).toArray(String[]::new));
             // what a stream loaded from the AOF can look like: more entries counted as added than the group read
-            sync.dispatch(CommandType.XSETID, new StatusOutput<>(StringCodec.UTF8),
-                    new CommandArgs<>(StringCodec.UTF8).addKey(stream).add(last).add("ENTRIESADDED").add(100));
+            sync.eval("return redis.call('XSETID', KEYS[1], ARGV[1], 'ENTRIESADDED', ARGV[2])", ScriptOutputType.STATUS,
+                    new String[] {stream}, last, "100");
 
             assertThat(StreamGroups.status(sync, stream)).singleElement().satisfies(g -> {
                 assertThat(g.lag()).isPositive();
