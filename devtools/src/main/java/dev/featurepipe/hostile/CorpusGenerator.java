@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -38,6 +39,18 @@ public final class CorpusGenerator {
     private static final String AUTH = "FP_AUTH";
     private static final String MAX_ABS_NUMBER = "FP_MAX_ABS_NUMBER";
     private static final String RAW_VALUE = "__raw_value__";
+    /**
+     * Where the HTTP server refuses a request before the API sees it (a bad URI, request line, header or framing),
+     * its answer is the API's JSON error only where the server's own limits are settings: these cases need them.
+     */
+    private static final String SERVER_LIMITS = "FP_HTTP_MAX_HEADER_KB";
+    private static final String URI_LIMIT = "FP_HTTP_MAX_URI_KB";
+    private static final Set<String> REFUSED_BY_THE_SERVER = Set.of("control-characters/GET id \"a\\u0000b\"",
+            "control-characters/GET id \"\\uD800\"", "path-tricks/GET /v1/features/customer/%?features=nope",
+            "path-tricks/GET /v1/features/customer/%zz?features=nope", "path-tricks/GET /v1/features/customer/%c0%af?features=nope",
+            "path-tricks/GET /v1/features/customer/%ff?features=nope", "path-tricks/GET /v1/features/customer/c-1;x=1/..;/?features=nope",
+            "path-tricks/GET /../../etc/passwd?features=nope", "path-tricks/GET /v1/events%00?features=nope",
+            "path-tricks/GET /v1/features/customer/%u0041?features=nope");
 
     /** Values a store or a query language could read as syntax: Redis, SQL, hash tags, Mongo operators, paths. */
     static final List<String> METACHARACTERS = List.of(
@@ -123,6 +136,9 @@ public final class CorpusGenerator {
         void add() {
             if (!key.equals("none") && raw == null && !headers.containsKey("Authorization") && !headers.containsKey("X-API-Key")) {
                 headers.put("Authorization", "Bearer " + HostileCase.KEY);
+            }
+            if (requires == null && (raw != null || REFUSED_BY_THE_SERVER.contains(category + "/" + name))) {
+                requires = expect.equals("414") ? URI_LIMIT : SERVER_LIMITS;
             }
             int n = names.merge(category + "/" + name, 1, Integer::sum);
             String unique = n == 1 ? category + "/" + name : category + "/" + name + "#" + n;
@@ -280,7 +296,7 @@ public final class CorpusGenerator {
                 bad("wrong-type", field + " = " + bytesText(v), purchase(e -> e.set(field, json.valueToTree(v))));
             }
         });
-        for (Object top : List.of("a string", 42, true, f.nullNode(), f.arrayNode().add(purchase()))) {
+        for (Object top : List.of("a string", 42, true, f.nullNode(), f.arrayNode().add(f.arrayNode().add(purchase())))) {
             bad("wrong-type", "event is " + bytesText(top), bytes(top));
         }
     }
@@ -822,7 +838,7 @@ public final class CorpusGenerator {
         raws.put("backslash in the path", Bytes.of("GET /v1/features/customer/..\\..\\healthz?features=nope HTTP/1.1\r\n" + host + "\r\n"));
         raws.put("raw invalid UTF-8 in the path", new Bytes().text("GET /v1/features/customer/").bytes(new byte[] {(byte) 0xff, (byte) 0xfe})
                 .text(" HTTP/1.1\r\n" + host + "\r\n"));
-        raws.put("fragment in the request", Bytes.of("GET /v1/features/customer/c-1#x?features=nope HTTP/1.1\r\n" + host + "\r\n"));
+        raws.put("fragment in the request", Bytes.of("GET /v1/features/nope/c-1#x HTTP/1.1\r\n" + host + "\r\n"));
         raws.put("URI of 10,000 bytes", new Bytes().text("GET /v1/features/customer/").repeat("u", 10_000).text(" HTTP/1.1\r\n" + host + "\r\n"));
         raws.put("URI of 100,000 bytes", new Bytes().text("GET /v1/features/customer/c-1?features=").repeat("x", 100_000)
                 .text(" HTTP/1.1\r\n" + host + "\r\n"));

@@ -3,6 +3,7 @@ package dev.featurepipe.ingest;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.http.ApiException;
 import dev.featurepipe.http.HttpApi;
+import dev.featurepipe.http.JsonBody;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
 import java.util.LinkedHashMap;
@@ -25,8 +26,7 @@ public final class IngestRoutes implements HttpApi.Routes {
     }
 
     private void post(Context ctx) {
-        String contentType = ctx.contentType() == null ? "" : ctx.contentType();
-        boolean ndjson = contentType.startsWith("application/x-ndjson");
+        boolean ndjson = JsonBody.check(ctx, true);
         String mode = ctx.queryParam("mode");
         if (mode != null && !mode.equals("partial") && !mode.equals("all")) {
             throw new ApiException(400, "mode must be 'all' (default) or 'partial', not '" + mode + "'",

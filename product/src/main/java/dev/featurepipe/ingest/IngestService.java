@@ -9,7 +9,6 @@ import dev.featurepipe.core.EventLog;
 import dev.featurepipe.core.FieldError;
 import dev.featurepipe.http.ApiException;
 import io.micrometer.core.instrument.MeterRegistry;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
@@ -88,6 +87,7 @@ public final class IngestService {
     }
 
     private List<JsonNode> parseDocument(byte[] body) {
+        requireUtf8(body, 0, body.length, "the body");
         JsonNode root;
         try {
             root = json.readTree(body);
@@ -113,19 +113,50 @@ public final class IngestService {
 
     private List<JsonNode> parseLines(byte[] body) {
         List<JsonNode> nodes = new ArrayList<>();
-        String[] lines = new String(body, StandardCharsets.UTF_8).split("\n");
-        for (int i = 0; i < lines.length; i++) {
-            if (lines[i].isBlank()) {
-                continue;
+        int line = 0;
+        for (int start = 0; start < body.length; ) {
+            int end = start;
+            while (end < body.length && body[end] != '\n') {
+                end++;
             }
-            try {
-                nodes.add(json.readTree(lines[i]));
-            } catch (JsonProcessingException e) {
-                throw rejected("line " + (i + 1) + " is not JSON: " + e.getOriginalMessage(),
-                        List.of(new FieldError(nodes.size(), "$", "line " + (i + 1) + " is not JSON")));
+            line++;
+            if (!isBlank(body, start, end)) {
+                requireUtf8(body, start, end, "line " + line);
+                try {
+                    nodes.add(json.readTree(body, start, end - start)); // from the bytes: Jackson checks the UTF-8
+                } catch (java.io.IOException e) {
+                    String why = e instanceof JsonProcessingException p ? p.getOriginalMessage() : e.getMessage();
+                    throw rejected("line " + line + " is not JSON: " + why,
+                            List.of(new FieldError(nodes.size(), "$", "line " + line + " is not JSON")));
+                }
             }
+            start = end + 1;
         }
         return nodes;
+    }
+
+    private static boolean isBlank(byte[] body, int start, int end) {
+        for (int i = start; i < end; i++) {
+            if (body[i] != ' ' && body[i] != '\t' && body[i] != '\r') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * JSON on the wire is UTF-8 (RFC 8259), but Jackson reads UTF-16 or UTF-32 where NUL bytes or a byte-order mark
+     * start the text; refused here, so a body is never read in an encoding its sender did not mean.
+     */
+    private void requireUtf8(byte[] body, int start, int end, String what) {
+        boolean wide = end - start >= 2 && ((body[start] & 0xff) == 0xfe || (body[start] & 0xff) == 0xff)
+                && ((body[start + 1] & 0xff) == 0xfe || (body[start + 1] & 0xff) == 0xff);
+        for (int i = start; i < Math.min(end, start + 4) && !wide; i++) {
+            wide = body[i] == 0;
+        }
+        if (wide) {
+            throw rejected(what + " is not UTF-8 JSON (it starts like UTF-16 or UTF-32)", List.of());
+        }
     }
 
     private ApiException rejected(String message, List<FieldError> errors) {

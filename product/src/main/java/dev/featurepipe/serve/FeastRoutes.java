@@ -8,6 +8,7 @@ import dev.featurepipe.core.registry.FeatureSet;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.http.ApiException;
 import dev.featurepipe.http.HttpApi;
+import dev.featurepipe.http.JsonBody;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
 import java.io.IOException;
@@ -53,6 +54,7 @@ public final class FeastRoutes implements HttpApi.Routes {
     }
 
     private void getOnlineFeatures(Context ctx) {
+        JsonBody.check(ctx, false);
         JsonNode body;
         try {
             body = json.readTree(ctx.bodyAsBytes());
@@ -80,7 +82,11 @@ public final class FeastRoutes implements HttpApi.Routes {
             }
             ids.add(id.asText());
         }
-        boolean fullNames = body.path("full_feature_names").asBoolean(false);
+        JsonNode fullNamesNode = body.path("full_feature_names");
+        if (!fullNamesNode.isMissingNode() && !fullNamesNode.isBoolean()) {
+            throw new ApiException(400, "'full_feature_names' must be true or false", List.of());
+        }
+        boolean fullNames = fullNamesNode.asBoolean(false);
         List<String[]> refs = references(entity.name(), body); // {view, feature}
         List<FeatureVector> vectors = features.vectors(entity.name(), ids, refs.stream().map(r -> r[1]).toList());
 

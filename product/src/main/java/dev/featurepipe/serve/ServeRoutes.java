@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.http.ApiException;
 import dev.featurepipe.http.HttpApi;
+import dev.featurepipe.http.JsonBody;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -36,7 +37,7 @@ public final class ServeRoutes implements HttpApi.Routes {
         Timer.Sample sample = Timer.start();
         String names = ctx.queryParam("features");
         List<String> wanted = names == null || names.isBlank() ? List.of()
-                : Arrays.stream(names.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+                : Arrays.stream(names.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
         String entity = ctx.pathParam("entity");
         FeatureVector v = features.vectors(entity, List.of(ctx.pathParam("id")),
                 features.wanted(entity, wanted, ctx.queryParam("feature_set"))).get(0);
@@ -44,8 +45,22 @@ public final class ServeRoutes implements HttpApi.Routes {
         sample.stop(latency);
     }
 
+    private static boolean allTextual(JsonNode array) {
+        for (JsonNode n : array) {
+            if (!n.isTextual()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() <= 40 ? s : s.substring(0, 40) + "...";
+    }
+
     private void postMany(Context ctx) {
         Timer.Sample sample = Timer.start();
+        JsonBody.check(ctx, false);
         JsonNode body;
         try {
             body = json.readTree(ctx.bodyAsBytes());
@@ -57,11 +72,24 @@ public final class ServeRoutes implements HttpApi.Routes {
                     List.of("'entity' (string) and 'ids' (array) are required; 'features' or 'feature_set' is optional"));
         }
         List<String> ids = new ArrayList<>();
-        body.get("ids").forEach(id -> ids.add(id.asText()));
+        for (JsonNode id : body.get("ids")) {
+            if (!id.isTextual() && !id.isIntegralNumber()) {
+                throw new ApiException(400, "'ids' holds " + abbreviate(id.toString()) + "; ids are strings or whole numbers", List.of());
+            }
+            ids.add(id.asText());
+        }
+        JsonNode featureNames = body.path("features");
+        if (!featureNames.isMissingNode() && !(featureNames.isArray() && allTextual(featureNames))) {
+            throw new ApiException(400, "'features' must be an array of feature names", List.of());
+        }
         List<String> wanted = new ArrayList<>();
-        body.path("features").forEach(f -> wanted.add(f.asText()));
+        featureNames.forEach(f -> wanted.add(f.asText()));
         String entity = body.get("entity").asText();
-        String featureSet = body.path("feature_set").isTextual() ? body.get("feature_set").asText() : null;
+        JsonNode set = body.path("feature_set");
+        if (!set.isMissingNode() && !set.isTextual()) {
+            throw new ApiException(400, "'feature_set' must be the name of a feature set", List.of());
+        }
+        String featureSet = set.isTextual() ? set.asText() : null;
         List<FeatureVector> vectors = features.vectors(entity, ids, features.wanted(entity, wanted, featureSet));
         HttpApi.respond(ctx, json, 200, Map.of("entity", entity, "results", vectors));
         sample.stop(latency);
