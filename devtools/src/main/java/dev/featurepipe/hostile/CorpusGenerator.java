@@ -324,7 +324,7 @@ public final class CorpusGenerator {
         }
         // finite, and accepted until a bound on numbers refuses them
         String[] huge = {"unit_price=1.7976931348623157e308", "unit_price=-1.7976931348623157e308", "unit_price=1e300",
-                "quantity=9223372036854775807", "quantity=-9223372036854775808"};
+                "unit_price=-1e300", "unit_price=1e200"};
         for (String fv : huge) {
             int eq = fv.indexOf('=');
             bad.add(new Bad("numbers", fv.substring(0, eq) + " = " + fv.substring(eq + 1) + " (beyond the bound)",

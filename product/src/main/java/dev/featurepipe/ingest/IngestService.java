@@ -87,7 +87,7 @@ public final class IngestService {
     }
 
     private List<JsonNode> parseDocument(byte[] body) {
-        requireUtf8(body, 0, body.length, "the body");
+        refuseUtf16Or32(body, 0, body.length, "the body");
         JsonNode root;
         try {
             root = json.readTree(body);
@@ -121,7 +121,7 @@ public final class IngestService {
             }
             line++;
             if (!isBlank(body, start, end)) {
-                requireUtf8(body, start, end, "line " + line);
+                refuseUtf16Or32(body, start, end, "line " + line);
                 try {
                     nodes.add(json.readTree(body, start, end - start)); // from the bytes: Jackson checks the UTF-8
                 } catch (java.io.IOException e) {
@@ -148,7 +148,7 @@ public final class IngestService {
      * JSON on the wire is UTF-8 (RFC 8259), but Jackson reads UTF-16 or UTF-32 where NUL bytes or a byte-order mark
      * start the text; refused here, so a body is never read in an encoding its sender did not mean.
      */
-    private void requireUtf8(byte[] body, int start, int end, String what) {
+    private void refuseUtf16Or32(byte[] body, int start, int end, String what) {
         boolean wide = end - start >= 2 && ((body[start] & 0xff) == 0xfe || (body[start] & 0xff) == 0xff)
                 && ((body[start + 1] & 0xff) == 0xfe || (body[start + 1] & 0xff) == 0xff);
         for (int i = start; i < Math.min(end, start + 4) && !wide; i++) {
