@@ -879,11 +879,11 @@ public final class CorpusGenerator {
         raws.put("unknown Transfer-Encoding", Bytes.of(post + "Transfer-Encoding: gzip\r\n\r\n" + event));
         raws.put("gzip Content-Encoding of plain bytes", Bytes.of(post + "Content-Encoding: gzip\r\nContent-Length: " + event.length()
                 + "\r\n\r\n" + event));
-        raws.put("header of 20,000 bytes", new Bytes().text("GET /v1/features/customer/c-1 HTTP/1.1\r\n" + host + "X-Big: ")
-                .repeat("b", 20_000).text("\r\n\r\n"));
-        raws.put("1,000 headers", new Bytes().text("GET /v1/features/customer/c-1 HTTP/1.1\r\n" + host).repeat("X-Many: m\r\n", 1_000)
+        raws.put("header of 40,000 bytes", new Bytes().text("GET /v1/features/customer/c-1 HTTP/1.1\r\n" + host + "X-Big: ")
+                .repeat("b", 40_000).text("\r\n\r\n"));
+        raws.put("3,000 headers", new Bytes().text("GET /v1/features/customer/c-1 HTTP/1.1\r\n" + host).repeat("X-Many: m\r\n", 3_000)
                 .text("\r\n"));
-        raws.put("header name of 10,000 bytes", new Bytes().text("GET /v1/features/customer/c-1 HTTP/1.1\r\n" + host).repeat("N", 10_000)
+        raws.put("header name of 40,000 bytes", new Bytes().text("GET /v1/features/customer/c-1 HTTP/1.1\r\n" + host).repeat("N", 40_000)
                 .text(": v\r\n\r\n"));
         raws.put("NUL in a header value", Bytes.of("GET /v1/features/customer/c-1 HTTP/1.1\r\n" + host + "X-Nul: a\u0000b\r\n\r\n"));
         raws.put("header without a colon", Bytes.of("GET /v1/features/customer/c-1 HTTP/1.1\r\n" + host + "NoColon\r\n\r\n"));
@@ -902,7 +902,7 @@ public final class CorpusGenerator {
         if (name.startsWith("URI of") || name.startsWith("POST URI")) {
             return "414";
         }
-        if (name.startsWith("header of") || name.startsWith("1,000 headers") || name.startsWith("header name of")) {
+        if (name.startsWith("header of") || name.startsWith("3,000 headers") || name.startsWith("header name of")) {
             return "431";
         }
         if (name.contains("over the limit")) {
