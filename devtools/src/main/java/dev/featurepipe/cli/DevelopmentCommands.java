@@ -6,6 +6,7 @@ import java.util.List;
 public final class DevelopmentCommands implements MoreCommands {
     @Override
     public List<Object> commands() {
-        return List.of(new ServicesCommand(), new DemoCommand(), new BenchCommand(), new ChaosCommand());
+        return List.of(new ServicesCommand(), new DemoCommand(), new BenchCommand(), new ChaosCommand(),
+                new HostileCorpusCommand());
     }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.FieldError;
 import dev.featurepipe.core.FieldType;
+import dev.featurepipe.core.Ids;
 import dev.featurepipe.core.NumberRule;
 import dev.featurepipe.core.registry.EntityDef;
 import dev.featurepipe.core.registry.EventTypeDef;
@@ -18,14 +19,13 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Checks one incoming JSON event against the registry and the {@link NumberRule} and turns it into a typed
  * {@link Event}. Every problem of the event is reported, each naming the field and the reason.
  */
 public final class EventValidator {
-    static final int MAX_ID_LENGTH = 256;
-
     private final Registry registry;
     private final NumberRule numberRule;
     private final long maxFutureSkewMs;
@@ -54,8 +54,8 @@ public final class EventValidator {
             return new Result(null, errors);
         }
         String id = text(index, node, "event_id", errors);
-        if (id != null && id.length() > MAX_ID_LENGTH) {
-            errors.add(new FieldError(index, "event_id", "longer than " + MAX_ID_LENGTH + " characters"));
+        if (id != null) {
+            Ids.problem(id).ifPresent(p -> errors.add(new FieldError(index, "event_id", p)));
         }
         String typeName = text(index, node, "event_type", errors);
         long ts = timestamp(index, node.get("ts"), now, errors);
@@ -119,15 +119,14 @@ public final class EventValidator {
             errors.add(new FieldError(index, keyField, "required: the entity key"));
             return null;
         }
-        if (value.isIntegralNumber() || (value.isTextual() && !value.asText().isBlank())) {
-            String id = value.asText();
-            if (id.length() <= MAX_ID_LENGTH) {
-                return id;
-            }
+        if (!value.isIntegralNumber() && !value.isTextual()) {
+            errors.add(new FieldError(index, keyField, "must be a string or a whole number, got " + describe(value)));
+            return null;
         }
-        errors.add(new FieldError(index, keyField, "must be a non-empty string or whole number of at most "
-                + MAX_ID_LENGTH + " characters, got " + describe(value)));
-        return null;
+        String id = value.asText();
+        Optional<String> problem = Ids.problem(id);
+        problem.ifPresent(p -> errors.add(new FieldError(index, keyField, p)));
+        return problem.isPresent() ? null : id;
     }
 
     private long timestamp(int index, JsonNode value, long now, List<FieldError> errors) {
@@ -204,15 +203,15 @@ public final class EventValidator {
         } catch (NumberFormatException e) {
             return null;
         }
+        // the exponent can be huge ("1e999999999"): bound the digits before any arithmetic makes them
+        if (d.signum() != 0 && (long) d.precision() - d.scale() > FieldDef.MAX_DIGITS - def.scale()) {
+            return new Problem("has more than " + FieldDef.MAX_DIGITS + " digits (" + abbreviate(value.asText()) + ")");
+        }
         if (d.stripTrailingZeros().scale() > def.scale()) {
-            return new Problem("has more than " + def.scale() + " digits after the point (" + abbreviate(d.toPlainString())
+            return new Problem("has more than " + def.scale() + " digits after the point (" + abbreviate(value.asText())
                     + "); the registry declares scale " + def.scale());
         }
-        BigDecimal scaled = d.setScale(def.scale());
-        if (scaled.precision() > FieldDef.MAX_DIGITS) {
-            return new Problem("has more than " + FieldDef.MAX_DIGITS + " digits (" + abbreviate(d.toPlainString()) + ")");
-        }
-        return scaled;
+        return d.setScale(def.scale());
     }
 
     private static String describe(JsonNode value) {

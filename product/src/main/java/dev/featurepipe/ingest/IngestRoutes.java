@@ -5,6 +5,7 @@ import dev.featurepipe.auth.Access;
 import dev.featurepipe.auth.Scope;
 import dev.featurepipe.http.ApiException;
 import dev.featurepipe.http.HttpApi;
+import dev.featurepipe.http.JsonBody;
 import dev.featurepipe.http.RequestBodies;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
@@ -30,8 +31,7 @@ public final class IngestRoutes implements HttpApi.Routes {
     }
 
     private void post(Context ctx) {
-        String contentType = ctx.contentType() == null ? "" : ctx.contentType();
-        boolean ndjson = contentType.startsWith("application/x-ndjson");
+        boolean ndjson = JsonBody.check(ctx, true);
         String mode = ctx.queryParam("mode");
         if (mode != null && !mode.equals("partial") && !mode.equals("all")) {
             throw new ApiException(400, "mode must be 'all' (default) or 'partial', not '" + mode + "'",

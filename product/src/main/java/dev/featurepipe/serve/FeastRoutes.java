@@ -10,6 +10,7 @@ import dev.featurepipe.auth.Access;
 import dev.featurepipe.auth.Scope;
 import dev.featurepipe.http.ApiException;
 import dev.featurepipe.http.HttpApi;
+import dev.featurepipe.http.JsonBody;
 import dev.featurepipe.http.RequestBodies;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
@@ -57,6 +58,7 @@ public final class FeastRoutes implements HttpApi.Routes {
     }
 
     private void getOnlineFeatures(Context ctx) {
+        JsonBody.check(ctx, false);
         JsonNode body = bodies.readTree(ctx);
         if (body == null || !body.path("entities").isObject() || body.get("entities").size() != 1) {
             throw new ApiException(400, "the body must be {\"features\": [...], \"entities\": {\"<key>\": [...]}}",
@@ -80,7 +82,11 @@ public final class FeastRoutes implements HttpApi.Routes {
             }
             ids.add(id.asText());
         }
-        boolean fullNames = body.path("full_feature_names").asBoolean(false);
+        JsonNode fullNamesNode = body.path("full_feature_names");
+        if (!fullNamesNode.isMissingNode() && !fullNamesNode.isBoolean()) {
+            throw new ApiException(400, "'full_feature_names' must be true or false", List.of());
+        }
+        boolean fullNames = fullNamesNode.asBoolean(false);
         List<String[]> refs = references(entity.name(), body); // {view, feature}
         List<FeatureVector> vectors = features.vectors(entity.name(), ids, refs.stream().map(r -> r[1]).toList());
 

@@ -1,6 +1,7 @@
 package dev.featurepipe.serve;
 
 import dev.featurepipe.core.FeaturepipeException;
+import dev.featurepipe.core.Ids;
 import dev.featurepipe.core.Materialized;
 import dev.featurepipe.core.OnlineStore;
 import dev.featurepipe.core.ProfileStore;
@@ -115,6 +116,12 @@ public final class FeatureService implements AutoCloseable {
         }
         if (ids.isEmpty() || ids.size() > options.maxIds()) {
             throw new ApiException(400, "ask for 1 to " + options.maxIds() + " ids per request, not " + ids.size(), List.of());
+        }
+        for (int i = 0; i < ids.size(); i++) {
+            int at = i;
+            Ids.problem(ids.get(i)).ifPresent(p -> {
+                throw new ApiException(400, "id " + at + " " + p + "; no event can have such an id", List.of());
+            });
         }
         List<ServedFeature> features = select(entity, names);
         long now = clock.millis();

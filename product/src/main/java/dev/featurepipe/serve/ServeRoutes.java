@@ -6,6 +6,7 @@ import dev.featurepipe.auth.Access;
 import dev.featurepipe.auth.Scope;
 import dev.featurepipe.http.ApiException;
 import dev.featurepipe.http.HttpApi;
+import dev.featurepipe.http.JsonBody;
 import dev.featurepipe.http.RequestBodies;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
@@ -40,7 +41,7 @@ public final class ServeRoutes implements HttpApi.Routes {
         Timer.Sample sample = Timer.start();
         String names = ctx.queryParam("features");
         List<String> wanted = names == null || names.isBlank() ? List.of()
-                : Arrays.stream(names.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+                : Arrays.stream(names.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
         String entity = ctx.pathParam("entity");
         Access.of(ctx).requireEntity(entity);
         FeatureVector v = features.vectors(entity, List.of(ctx.pathParam("id")),
@@ -49,20 +50,47 @@ public final class ServeRoutes implements HttpApi.Routes {
         sample.stop(latency);
     }
 
+    private static boolean allTextual(JsonNode array) {
+        for (JsonNode n : array) {
+            if (!n.isTextual()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static String abbreviate(String s) {
+        return s.length() <= 40 ? s : s.substring(0, 40) + "...";
+    }
+
     private void postMany(Context ctx) {
         Timer.Sample sample = Timer.start();
+        JsonBody.check(ctx, false);
         JsonNode body = bodies.readTree(ctx);
         if (body == null || !body.path("entity").isTextual() || !body.path("ids").isArray()) {
             throw new ApiException(400, "the body must be {\"entity\": \"...\", \"ids\": [...], \"features\": [...]}",
                     List.of("'entity' (string) and 'ids' (array) are required; 'features' or 'feature_set' is optional"));
         }
         List<String> ids = new ArrayList<>();
-        body.get("ids").forEach(id -> ids.add(id.asText()));
+        for (JsonNode id : body.get("ids")) {
+            if (!id.isTextual() && !id.isIntegralNumber()) {
+                throw new ApiException(400, "'ids' holds " + abbreviate(id.toString()) + "; ids are strings or whole numbers", List.of());
+            }
+            ids.add(id.asText());
+        }
+        JsonNode featureNames = body.path("features");
+        if (!featureNames.isMissingNode() && !(featureNames.isArray() && allTextual(featureNames))) {
+            throw new ApiException(400, "'features' must be an array of feature names", List.of());
+        }
         List<String> wanted = new ArrayList<>();
-        body.path("features").forEach(f -> wanted.add(f.asText()));
+        featureNames.forEach(f -> wanted.add(f.asText()));
         String entity = body.get("entity").asText();
         Access.of(ctx).requireEntity(entity);
-        String featureSet = body.path("feature_set").isTextual() ? body.get("feature_set").asText() : null;
+        JsonNode set = body.path("feature_set");
+        if (!set.isMissingNode() && !set.isTextual()) {
+            throw new ApiException(400, "'feature_set' must be the name of a feature set", List.of());
+        }
+        String featureSet = set.isTextual() ? set.asText() : null;
         List<FeatureVector> vectors = features.vectors(entity, ids, features.wanted(entity, wanted, featureSet));
         HttpApi.respond(ctx, json, 200, Map.of("entity", entity, "results", vectors));
         sample.stop(latency);

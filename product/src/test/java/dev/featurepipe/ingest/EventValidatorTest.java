@@ -70,6 +70,25 @@ class EventValidatorTest {
     }
 
     @Test
+    void aDecimalWithAHugeExponentIsRefusedWithoutExpandingIt() throws Exception {
+        for (String amount : List.of("\"1e999999999\"", "\"-1e999999999\"", "\"1e19\"")) {
+            assertThat(validate(purchase("").replace("15.3", amount)).errors()).as(amount).singleElement()
+                    .satisfies(e -> assertThat(e.reason()).startsWith("has more than 18 digits"));
+        }
+        assertThat(validate(purchase("").replace("15.3", "\"1e-999999999\"")).errors()).singleElement()
+                .satisfies(e -> assertThat(e.reason()).startsWith("has more than 2 digits after the point (1e-999999999)"));
+    }
+
+    @Test
+    void idsWithControlCharactersOrLoneSurrogatesAreRefused() throws Exception {
+        for (String id : List.of("a\\u0000b", "\\u001b[31m", "a\\nb", "a\\u0085b", "a\\u2028b", "\\ud800", "a\\udfffb", " ")) {
+            EventValidator.Result r = validate(purchase("").replace("\"e1\"", "\"" + id + "\"").replace("\"17850\"", "\"" + id + "\""));
+            assertThat(r.errors()).as(id).extracting(FieldError::field).containsExactly("event_id", "customer_id");
+        }
+        assertThat(validate(purchase("").replace("\"e1\"", "\"\\ud83d\\ude00\"")).errors()).isEmpty(); // a pair is fine
+    }
+
+    @Test
     void aDecimalWithMoreDigitsThanItsScaleIsRefusedNotRounded() throws Exception {
         EventValidator.Result r = validate(purchase("").replace("15.3", "249.445"));
         assertThat(r.errors()).singleElement().satisfies(e -> {
