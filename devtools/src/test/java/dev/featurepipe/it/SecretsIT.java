@@ -68,10 +68,12 @@ class SecretsIT {
             seen.add(pipeline.output());
         }
         try (FpProcess offline = FpProcess.start("secrets-offline", Map.of("FP_REDIS_URL", TestServices.REDIS.toString(),
-                "FP_CLICKHOUSE_URL", "http://fp:" + CLICKHOUSE_PASSWORD + "@127.0.0.1:" + CLOSED_PORT,
-                "FP_REGISTRY", REGISTRY, "FP_STREAM", stream), "run", "--roles", "offline");
+                "FP_CLICKHOUSE_URL", "http://127.0.0.1:" + CLOSED_PORT, "FP_CLICKHOUSE_USER", "fp",
+                "FP_CLICKHOUSE_PASSWORD", CLICKHOUSE_PASSWORD, "FP_REGISTRY", REGISTRY, "FP_STREAM", stream),
+                "run", "--roles", "offline");
              FpProcess badUri = FpProcess.start("secrets-bad-uri", Map.of("FP_REDIS_URL", "redis://:" + REDIS_PASSWORD + "@127.0.0.1",
-                     "FP_MONGO_URI", "mongodb://fp:" + MONGO_PASSWORD + "@127.0.0.1:not-a-port", "FP_REGISTRY", REGISTRY),
+                     "FP_MONGO_URI", "mongodb://fp:" + MONGO_PASSWORD + "@127.0.0.1:not-a-port", "FP_REGISTRY", REGISTRY,
+                     "FP_CLICKHOUSE_URL", "http://fp:" + CLICKHOUSE_PASSWORD + "@127.0.0.1:" + CLOSED_PORT),
                      "run", "--roles", "online");
              FpProcess badMongo = FpProcess.start("secrets-bad-mongo", Map.of("FP_REDIS_URL", TestServices.REDIS.toString(),
                      "FP_MONGO_URI", "mongodb://fp:" + MONGO_PASSWORD + "@127.0.0.1:not-a-port", "FP_REGISTRY", REGISTRY,
@@ -80,7 +82,8 @@ class SecretsIT {
                 assertThat(failing.waitFor(60)).as("a process that cannot start ends with an error").isNotNull().isNotZero();
                 seen.add(failing.output());
             }
-            assertThat(offline.output()).contains("ClickHouse at http://fp:***@127.0.0.1:" + CLOSED_PORT);
+            assertThat(offline.output()).contains("ClickHouse at http://127.0.0.1:" + CLOSED_PORT);
+            assertThat(badUri.output()).contains("FP_CLICKHOUSE_URL (--clickhouse-url) = 'http://fp:***@127.0.0.1:");
         }
         for (String text : seen) {
             for (String secret : SECRETS) {

@@ -33,6 +33,12 @@ final class JettyErrors implements Request.Handler {
         if (status < 400) {
             status = 500;
         }
+        if (status == HttpStatus.HTTP_VERSION_NOT_SUPPORTED_505) {
+            // the client's mistake, so a 4xx like every other refusal of a request
+            errors.write(response, callback, 400, "the request's HTTP version is not supported; send HTTP/1.1 (or 1.0)",
+                    Map.of());
+            return true;
+        }
         errors.write(response, callback, status, message(status, reason), Map.of());
         return true;
     }

@@ -11,7 +11,8 @@ import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
 
 /**
- * In front of the routes, in Jetty: refuses a URI over its limit (414), and a request beyond the most that may be
+ * In front of the routes, in Jetty: refuses a URI over its limit (414), a path with a % not followed by two hex
+ * digits (400; Jetty itself takes %uXXXX, which the router cannot decode), and a request beyond the most that may be
  * in flight (503 with Retry-After), so an overload is answered at once instead of piling up threads and memory.
  * /healthz is not counted: an overloaded process is still alive. Once {@link #refuseNewRequests} is called, every request but
  * /healthz, /readyz and /metrics is refused with 503, so that a stopping process only finishes what it holds.
@@ -43,6 +44,11 @@ final class RequestGate extends Handler.Wrapper {
             return true;
         }
         String path = request.getHttpURI().getPath();
+        if (path != null && !wellEscaped(path)) {
+            // Jetty takes %uXXXX, which the router's decoding then fails on
+            refuse(response, callback, 400, "bad_escape", "the path holds a % not followed by two hex digits", Map.of());
+            return true;
+        }
         if ("/healthz".equals(path)) {
             return super.handle(request, response, callback);
         }
@@ -67,6 +73,15 @@ final class RequestGate extends Handler.Wrapper {
             release.run();
             throw e;
         }
+    }
+
+    private static boolean wellEscaped(String path) {
+        for (int i = path.indexOf('%'); i >= 0; i = path.indexOf('%', i + 1)) {
+            if (i + 2 >= path.length() || Character.digit(path.charAt(i + 1), 16) < 0 || Character.digit(path.charAt(i + 2), 16) < 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** From now on, refuses every request but health, readiness and metrics. */

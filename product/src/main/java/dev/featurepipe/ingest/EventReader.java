@@ -13,6 +13,7 @@ import dev.featurepipe.http.ApiException;
 import dev.featurepipe.http.RefusedException;
 import dev.featurepipe.http.RequestBodies;
 import java.io.IOException;
+import java.io.BufferedInputStream;
 import java.io.InputStream;
 import java.util.List;
 
@@ -50,7 +51,7 @@ final class EventReader {
      */
     int read(InputStream body, boolean ndjson, Sink sink) {
         Reading reading = new Reading(sink);
-        try (JsonParser p = json.createParser(body)) {
+        try (JsonParser p = json.createParser(utf8Only(body))) {
             if (ndjson) {
                 reading.lines(p);
             } else {
@@ -70,6 +71,25 @@ final class EventReader {
         } catch (IOException e) {
             throw RequestBodies.unreadable(e);
         }
+    }
+
+    /**
+     * JSON on the wire is UTF-8 (RFC 8259), but Jackson reads UTF-16 or UTF-32 where a byte-order mark or NUL bytes
+     * start the text; refused here, so a body is never read in an encoding its sender did not mean.
+     */
+    private InputStream utf8Only(InputStream body) throws IOException {
+        BufferedInputStream in = new BufferedInputStream(body);
+        in.mark(4);
+        byte[] start = in.readNBytes(4);
+        in.reset();
+        boolean wide = start.length >= 2 && (start[0] & 0xfe) == 0xfe && (start[1] & 0xfe) == 0xfe;
+        for (byte b : start) {
+            wide |= b == 0;
+        }
+        if (wide) {
+            throw rejected("the body is not UTF-8 JSON (it starts like UTF-16 or UTF-32)", List.of());
+        }
+        return in;
     }
 
     /** One body's read: the events taken so far. */
