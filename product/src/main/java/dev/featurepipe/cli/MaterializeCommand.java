@@ -29,6 +29,7 @@ final class MaterializeCommand extends ConfiguredCommand {
         try (Stores stores = new Stores(config)) {
             List<BatchFeature> selected = select(stores.registry());
             BatchSnapshots snapshots = stores.snapshots();
+            stores.offlineTable().ensureSchema();
             snapshots.ensureSchema();
             var store = stores.batchValues(config.get(Config.CONSUMER_NAME) + ":materialize");
             Materializer materializer = new Materializer(snapshots, store, Clock.systemUTC(), new SimpleMeterRegistry());
