@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.featurepipe.app.Pipeline;
 import dev.featurepipe.app.Role;
 import dev.featurepipe.clickhouse.ClickHouseClient;
+import dev.featurepipe.cli.Main;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.core.Event;
@@ -103,7 +104,7 @@ class ClickHouseSchemaIT {
     }
 
     @Test
-    void aTableFromBeforeTheIngestTimeGetsItsColumnAndOldRowsReadTheirEventTime() throws Exception {
+    void aTableFromBeforeTheIngestTimeGetsItsColumnAtATrainingSetAndOldRowsReadTheirEventTime() throws Exception {
         config = configWith("double", "");
         String db = config.get(Config.CLICKHOUSE_DATABASE);
         ClickHouseClient server = new ClickHouseClient(TestServices.CLICKHOUSE, null);
@@ -112,10 +113,17 @@ class ClickHouseSchemaIT {
                 + " amount Nullable(Float64)) ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMM(toDateTime(intDiv(ts, 1000)))"
                 + " ORDER BY (event_type, entity_id, event_id)");
         server.execute("INSERT INTO " + db + ".events VALUES ('old', 'order', 'u1', 1000, 1.5)");
+        Path labels = dir.resolve("labels.csv");
+        Path out = dir.resolve("training.csv");
+        Files.writeString(labels, "user_id,ts\nu1,999\nu1,1000\n");
 
-        try (Pipeline pipeline = Pipeline.start(config, Set.of(Role.OFFLINE), Clock.systemUTC())) {
-            assertThat(pipeline.offlineTable().query("SELECT event_id, ingested_at FROM events FORMAT TabSeparated"))
-                    .isEqualTo("old\t1000\n");
-        }
+        int status = Main.commandLine().execute("training-set", "--labels", labels.toString(), "--out", out.toString(),
+                "--clickhouse-url=" + config.get(Config.CLICKHOUSE_URL), "--clickhouse-database=" + db,
+                "--registry=" + config.path(Config.REGISTRY));
+
+        assertThat(status).isZero();
+        assertThat(Files.readString(out)).isEqualTo("user_id,ts,orders\nu1,999,0\nu1,1000,1\n");
+        assertThat(server.withDatabase(db).execute("SELECT event_id, ingested_at FROM events FORMAT TabSeparated"))
+                .isEqualTo("old\t1000\n");
     }
 }

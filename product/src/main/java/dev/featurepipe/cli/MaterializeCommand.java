@@ -30,6 +30,7 @@ final class MaterializeCommand extends ConfiguredCommand {
         try (Stores stores = new Stores(config); ConsumerName name = ConsumerName.of(config)) {
             List<BatchFeature> selected = select(stores.registry());
             BatchSnapshots snapshots = stores.snapshots();
+            stores.offlineTable().ensureSchema();
             snapshots.ensureSchema();
             var store = stores.batchValues(name.name() + ":materialize");
             Materializer materializer = new Materializer(snapshots, store, Clock.systemUTC(), new SimpleMeterRegistry());

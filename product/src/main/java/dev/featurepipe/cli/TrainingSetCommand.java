@@ -36,6 +36,7 @@ final class TrainingSetCommand extends ConfiguredCommand {
         Stores stores = new Stores(config); // ClickHouse only: nothing to close
         Registry registry = stores.registry();
         String target = entity != null ? entity : onlyEntity(registry);
+        stores.offlineTable().ensureSchema(); // a table from before ingested_at gets it; a changed type stops here
         stores.snapshots().ensureSchema();
         TrainingSetExport export = new TrainingSetExport(registry,
                 stores.clickhouse().withDatabase(config.get(Config.CLICKHOUSE_DATABASE)), stores.json());

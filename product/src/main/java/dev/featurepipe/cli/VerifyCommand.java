@@ -41,6 +41,7 @@ final class VerifyCommand extends ConfiguredCommand {
                 throw new FeaturepipeException("the consumer groups of " + config.get(Config.STREAM)
                         + " did not catch up within " + timeout.toSeconds() + " s; is './fp run' running?");
             }
+            stores.offlineTable().ensureSchema();
             SkewCheck check = new SkewCheck(registry, stores.onlineStore(Clock.systemUTC()), stores.offlineTable());
             long t = System.currentTimeMillis();
             long checked = 0;
