@@ -23,7 +23,7 @@ final class HostileCorpusCommand implements Callable<Integer> {
         Path file = out.isAbsolute() ? out : Path.of(System.getProperty("fp.home", ".")).resolve(out);
         List<HostileCase> cases = CorpusGenerator.cases(seed);
         Files.createDirectories(file.toAbsolutePath().getParent());
-        Files.writeString(file, HostileCase.render(cases));
+        HostileCase.write(file, cases);
         System.out.println("hostile corpus: " + cases.size() + " cases written to " + file);
         return 0;
     }

@@ -29,7 +29,7 @@ import java.util.function.Consumer;
  */
 public final class CorpusGenerator {
     public static final long SEED = 20261203L;
-    public static final String DEFAULT_FILE = "devtools/src/test/resources/hostile/corpus.jsonl";
+    public static final String DEFAULT_FILE = "devtools/src/test/resources/hostile/corpus.jsonl.gz";
     /** The settings the corpus assumes (so that a body over the limit stays small): FP_* name to value. */
     public static final Map<String, String> SETTINGS = Map.of("FP_HTTP_MAX_BODY_MB", "1", "FP_INGEST_MAX_EVENTS", "100",
             "FP_SERVE_MAX_IDS", "50");

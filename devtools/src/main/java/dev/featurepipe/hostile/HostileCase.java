@@ -6,13 +6,19 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.zip.GZIPInputStream;
+import java.util.zip.GZIPOutputStream;
 
 /**
  * One request of the hostile corpus, as one line of {@code corpus.jsonl}: its name and category, the API key it
@@ -135,6 +141,20 @@ public record HostileCase(String name, String category, String key, String requi
     /** The cases of a corpus's text. */
     public static List<HostileCase> parseAll(String text) {
         return text.lines().filter(l -> !l.isBlank()).map(HostileCase::parse).toList();
+    }
+
+    /** Writes the corpus's text gzipped: its huge bodies repeat, so the file stays small. */
+    public static void write(Path file, List<HostileCase> cases) throws IOException {
+        try (OutputStream out = new GZIPOutputStream(Files.newOutputStream(file))) {
+            out.write(render(cases).getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    /** The text of a corpus that {@link #write} wrote. */
+    public static String read(InputStream gzipped) throws IOException {
+        try (InputStream in = new GZIPInputStream(gzipped)) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
     }
 
     static byte[] ascii(String s) {

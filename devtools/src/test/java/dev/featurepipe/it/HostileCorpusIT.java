@@ -46,7 +46,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Sends every request of the hostile corpus ({@code hostile/corpus.jsonl}, written by {@link CorpusGenerator}) to a
+ * Sends every request of the hostile corpus ({@code hostile/corpus.jsonl.gz}, written by {@link CorpusGenerator}) to a
  * whole pipeline on the real servers: each must be answered with a 4xx (the one the case expects) and a JSON error,
  * never a 5xx or an HTML page; afterwards nothing was written (no stream entry, no dead letter, no ClickHouse row),
  * the process is healthy and ready, and a valid event still goes all the way through.
@@ -138,8 +138,8 @@ class HostileCorpusIT {
     }
 
     private List<HostileCase> corpus() throws IOException {
-        try (InputStream in = getClass().getResourceAsStream("/hostile/corpus.jsonl")) {
-            return HostileCase.parseAll(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+        try (InputStream in = getClass().getResourceAsStream("/hostile/corpus.jsonl.gz")) {
+            return HostileCase.parseAll(HostileCase.read(in));
         }
     }
 
