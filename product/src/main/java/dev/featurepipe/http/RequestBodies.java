@@ -69,9 +69,11 @@ public final class RequestBodies {
     /**
      * A read request's JSON body as a tree of at most {@code maxReadTokens} JSON tokens, so the tree's size is
      * bounded whatever the body holds.
-     * @throws ApiException 400 when it is not one JSON value or goes past a limit, 413 when it is too large
+     * @throws ApiException 400 when it is not one JSON value or goes past a limit, 413 when it is too large, 415 when
+     *                      its headers say it is not UTF-8 JSON ({@link JsonBody})
      */
     public JsonNode readTree(Context ctx) {
+        JsonBody.check(ctx, false);
         try {
             return readJson.readTree(stream(ctx));
         } catch (StreamConstraintsException e) {

@@ -13,8 +13,8 @@ import dev.featurepipe.http.ApiException;
 import dev.featurepipe.http.RefusedException;
 import dev.featurepipe.http.RequestBodies;
 import java.io.IOException;
-import java.io.BufferedInputStream;
 import java.io.InputStream;
+import java.io.PushbackInputStream;
 import java.util.List;
 
 /**
@@ -78,10 +78,9 @@ final class EventReader {
      * start the text; refused here, so a body is never read in an encoding its sender did not mean.
      */
     private InputStream utf8Only(InputStream body) throws IOException {
-        BufferedInputStream in = new BufferedInputStream(body);
-        in.mark(4);
+        PushbackInputStream in = new PushbackInputStream(body, 4);
         byte[] start = in.readNBytes(4);
-        in.reset();
+        in.unread(start);
         boolean wide = start.length >= 2 && (start[0] & 0xfe) == 0xfe && (start[1] & 0xfe) == 0xfe;
         for (byte b : start) {
             wide |= b == 0;

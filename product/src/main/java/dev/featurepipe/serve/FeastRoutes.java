@@ -10,7 +10,6 @@ import dev.featurepipe.auth.Access;
 import dev.featurepipe.auth.Scope;
 import dev.featurepipe.http.ApiException;
 import dev.featurepipe.http.HttpApi;
-import dev.featurepipe.http.JsonBody;
 import dev.featurepipe.http.RequestBodies;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
@@ -58,7 +57,6 @@ public final class FeastRoutes implements HttpApi.Routes {
     }
 
     private void getOnlineFeatures(Context ctx) {
-        JsonBody.check(ctx, false);
         JsonNode body = bodies.readTree(ctx);
         if (body == null || !body.path("entities").isObject() || body.get("entities").size() != 1) {
             throw new ApiException(400, "the body must be {\"features\": [...], \"entities\": {\"<key>\": [...]}}",

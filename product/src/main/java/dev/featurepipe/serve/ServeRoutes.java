@@ -6,7 +6,6 @@ import dev.featurepipe.auth.Access;
 import dev.featurepipe.auth.Scope;
 import dev.featurepipe.http.ApiException;
 import dev.featurepipe.http.HttpApi;
-import dev.featurepipe.http.JsonBody;
 import dev.featurepipe.http.RequestBodies;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
@@ -65,7 +64,6 @@ public final class ServeRoutes implements HttpApi.Routes {
 
     private void postMany(Context ctx) {
         Timer.Sample sample = Timer.start();
-        JsonBody.check(ctx, false);
         JsonNode body = bodies.readTree(ctx);
         if (body == null || !body.path("entity").isTextual() || !body.path("ids").isArray()) {
             throw new ApiException(400, "the body must be {\"entity\": \"...\", \"ids\": [...], \"features\": [...]}",
