@@ -1,8 +1,9 @@
 -- Applies the online updates of a chunk of events, all of them or none, in one call.
 -- Each {{...}} is replaced by its value in Java (ApplyScript.literals) when the script is loaded.
--- KEYS: every key the call touches. ARGV: the number of events, the ttl in ms of their applied marks, the marks'
--- indexes in KEYS; the number of window caches of the entities touched, their ttl in ms, their indexes; then the
--- updates of all the events, folded together by the caller (k is an index in KEYS):
+-- KEYS: every key the call touches. ARGV: the number of entities touched, the ttl in ms of their state hashes,
+-- their hashes' indexes in KEYS; the number of events, the ttl in ms of their applied marks, per event its mark's
+-- index in KEYS and its entity's number (1 for the first entity of the call); then the updates of all the events,
+-- folded together by the caller (k is an index in KEYS):
 --   ADD_TO k field amount                  add (HINCRBYFLOAT)
 --   KEEP_MIN k field value                 keep the smaller number
 --   KEEP_MAX k field value                 keep the larger number
@@ -13,13 +14,17 @@
 --   MARK_TILE k field g cutoff             set the tile's mark field; when it is new, drop the fields of g-tiles
 --                                          starting before cutoff
 --   EXPIRE k ttl                           expire the key after ttl ms
+-- An entity's hash (its window cache) holds in GENERATION the sequence number of the last event applied to it: the
+-- events of an entity are numbered in the order they are applied, each number once, and the number starts anew
+-- (from the time in ms times 1000, above any number before) when the hash is new. An applied mark holds its
+-- event's number: SEQUENCED<n>, or STARTS<n> for an event that starts its entity's numbering.
 -- If an event's mark exists (an earlier delivery applied it), nothing is written and the reply is per event
--- APPLIED_BEFORE or SEND_AGAIN (not applied: send it again without the others). Otherwise everything a write could
--- fail on is checked first, and then the marks are set, the updates written, each cache's generation bumped (no
--- value cached before this call is served again), and the reply is APPLIED per event. So a call is written whole
--- or not at all: a sum that would not be a finite number (as a double, which is how it is read), or a field of a
--- sum that holds no number, is the error VALUE_ERROR; a key of another type than its operations need (a feature
--- that changed kind under the same name) is the error WRONGTYPE; an unknown operation is an error too.
+-- APPLIED_BEFORE with the mark, or SEND_AGAIN (not applied: send it again without the others) with ''. Otherwise
+-- everything a write could fail on is checked first, and then the marks are set, the updates written, and the
+-- reply is APPLIED with the new mark per event (two elements per event). So a call is written whole or not at all:
+-- a sum that would not be a finite number (as a double, which is how it is read), or a field of a sum that holds
+-- no number, is the error VALUE_ERROR; a key of another type than its operations need (a feature that changed
+-- kind under the same name) is the error WRONGTYPE; an unknown operation is an error too.
 
 local APPLIED_BEFORE, APPLIED, SEND_AGAIN = {{APPLIED_BEFORE}}, {{APPLIED}}, {{SEND_AGAIN}}
 local GENERATION = {{GENERATION}}
@@ -29,6 +34,7 @@ local ADD_TO, KEEP_MIN, KEEP_MAX, KEEP_LATEST = {{ADD_TO}}, {{KEEP_MIN}}, {{KEEP
 local ADD_DISTINCT, ADD_RECENT, RAISE_RECENT = {{ADD_DISTINCT}}, {{ADD_RECENT}}, {{RAISE_RECENT}}
 local MARK_TILE, EXPIRE = {{MARK_TILE}}, {{EXPIRE}}
 local VALUE_ERROR = {{VALUE_ERROR}}
+local SEQUENCED, STARTS = {{SEQUENCED}}, {{STARTS}}
 
 -- x > y comparing bytes, whatever the server's locale
 local function after(x, y)
@@ -66,24 +72,32 @@ local function spread(command, k, flag, from, n, pairsOf)
   end
 end
 
-local events, markTtl = tonumber(ARGV[1]), ARGV[2]
-local marks = {}
-for i = 1, events do marks[i] = KEYS[tonumber(ARGV[2 + i])] end
-local out = {}
-if redis.call('EXISTS', unpack(marks)) > 0 then
-  for i, m in ipairs(marks) do out[i] = redis.call('EXISTS', m) == 1 and APPLIED_BEFORE or SEND_AGAIN end
-  return out
+local entities, entityTtl = tonumber(ARGV[1]), ARGV[2]
+local entityKeys = {}
+for i = 1, entities do entityKeys[i] = KEYS[tonumber(ARGV[2 + i])] end
+local a = 3 + entities
+local events, markTtl = tonumber(ARGV[a]), ARGV[a + 1]
+local marks, eventEntity = {}, {}
+for i = 1, events do
+  marks[i] = KEYS[tonumber(ARGV[a + 2 * i])]
+  eventEntity[i] = tonumber(ARGV[a + 1 + 2 * i])
 end
-
-local a = 3 + events
-local caches, cacheTtl = tonumber(ARGV[a]), ARGV[a + 1]
-local cacheKeys = {}
-for i = 1, caches do cacheKeys[i] = KEYS[tonumber(ARGV[a + 1 + i])] end
+local out = {}
+local before = redis.call('MGET', unpack(marks))
+for i = 1, events do
+  if before[i] then
+    for j = 1, events do
+      out[2 * j - 1] = before[j] and APPLIED_BEFORE or SEND_AGAIN
+      out[2 * j] = before[j] or ''
+    end
+    return out
+  end
+end
 
 -- the operations: where each starts in ARGV, and per key the type its operations need and the fields it adds to
 local starts, kinds, sums = {}, {}, {}
-for _, k in ipairs(cacheKeys) do kinds[k] = 'hash' end
-a = a + 2 + caches
+for _, k in ipairs(entityKeys) do kinds[k] = 'hash' end
+a = a + 2 + 2 * events
 while a <= #ARGV do
   local op, k = ARGV[a], KEYS[tonumber(ARGV[a + 1])]
   starts[#starts + 1] = a
@@ -143,22 +157,38 @@ for k, at in pairs(sums) do
     end
   end
 end
-for _, k in ipairs(cacheKeys) do
+local last = {}
+for i, k in ipairs(entityKeys) do
   local generation = redis.call('HGET', k, GENERATION)
   if generation and not string.match(generation, '^%-?%d+$') then
-    return redis.error_reply(VALUE_ERROR .. ' apply.lua: a window cache generation holds ' .. generation
+    return redis.error_reply(VALUE_ERROR .. ' apply.lua: the generation of an entity holds ' .. generation
       .. ', not a whole number')
   end
+  last[i] = tonumber(generation)
 end
 
 -- writes
-for i, m in ipairs(marks) do
-  redis.call('SET', m, '1', 'PX', markTtl)
-  out[i] = APPLIED
+local applied = {}
+for i = 1, entities do applied[i] = 0 end
+for _, e in ipairs(eventEntity) do applied[e] = applied[e] + 1 end
+local fresh = {}
+for i, k in ipairs(entityKeys) do
+  if not last[i] then
+    local t = redis.call('TIME')
+    last[i] = tonumber(t[1]) * 1000000 + math.floor(tonumber(t[2]) / 1000) * 1000
+    fresh[i] = true
+  end
+  redis.call('HSET', k, GENERATION, string.format('%.0f', last[i] + applied[i]))
+  redis.call('PEXPIRE', k, entityTtl)
 end
-for _, k in ipairs(cacheKeys) do
-  redis.call('HINCRBY', k, GENERATION, 1)
-  redis.call('PEXPIRE', k, cacheTtl)
+for i, m in ipairs(marks) do
+  local e = eventEntity[i]
+  last[e] = last[e] + 1
+  local mark = (fresh[e] and STARTS or SEQUENCED) .. string.format('%.0f', last[e])
+  fresh[e] = nil
+  redis.call('SET', m, mark, 'PX', markTtl)
+  out[2 * i - 1] = APPLIED
+  out[2 * i] = mark
 end
 for _, a in ipairs(starts) do
   local op, k = ARGV[a], KEYS[tonumber(ARGV[a + 1])]

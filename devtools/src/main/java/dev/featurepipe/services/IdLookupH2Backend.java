@@ -16,7 +16,7 @@ import org.h2.mvstore.MVStore;
 /**
  * The embedded server's H2 file backend, finding a document by its {@code _id} index when the filter names
  * {@code _id} and other fields too, as MongoDB does. The stock backend uses an index only for a filter on exactly
- * the index's fields, so every guarded profile update ({@code {_id: .., _applied.ids: {$nin: ..}}}) scanned the
+ * the index's fields, so every conditional profile update ({@code {_id: .., _v: ..}}) scanned the
  * whole collection.
  */
 final class IdLookupH2Backend extends H2Backend {

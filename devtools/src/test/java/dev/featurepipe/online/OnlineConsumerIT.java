@@ -9,6 +9,7 @@ import dev.featurepipe.core.Event;
 import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.NumberRule;
 import dev.featurepipe.core.ProfileStore;
+import dev.featurepipe.core.SequencedEvent;
 import dev.featurepipe.core.StoreUnavailableException;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.RegistryLoader;
@@ -77,8 +78,8 @@ class OnlineConsumerIT {
         }
 
         @Override
-        public void apply(List<Event> events) {
-            calls.add(events.stream().map(Event::id).toList());
+        public void apply(List<SequencedEvent> events) {
+            calls.add(events.stream().map(e -> e.event().id()).toList());
             if (held.compareAndSet(false, true)) {
                 holding.countDown();
                 try {

@@ -59,9 +59,21 @@ class ApplyScriptIT {
         redis.close();
     }
 
-    /** Runs the operations as the writes of one new event. */
-    private List<Long> write(StoreOp... ops) {
-        return script.run(sync, new ChunkWrites(List.of("e" + ++events), List.of(), 60_000, List.of(ops)));
+    private final EntityKey u1 = new EntityKey("user", "u1");
+
+    /** Runs the operations as the writes of one new event of u1. */
+    private List<ApplyScript.Reply> write(StoreOp... ops) {
+        return script.run(sync, writes(List.of("e" + ++events), List.of(ops)));
+    }
+
+    /** What the script says of an event delivered again that it said {@code applied} of the first time. */
+    private static ApplyScript.Reply again(ApplyScript.Reply applied) {
+        return new ApplyScript.Reply(ApplyScript.APPLIED_BEFORE, applied.sequence(), applied.startsSequence());
+    }
+
+    /** The writes of these events of u1. */
+    private ChunkWrites writes(List<String> eventKeys, List<StoreOp> ops) {
+        return new ChunkWrites(eventKeys.stream().map(e -> new ChunkWrites.Marked(e, u1)).toList(), 60_000, ops);
     }
 
     @Test
@@ -145,25 +157,52 @@ class ApplyScriptIT {
     void aCallWithAnEventAppliedBeforeWritesNothingAndSaysWhichToSendAgain() {
         String cache = StreamKeys.windowCache(namespace, "user", "u1");
         List<StoreOp> ops = List.of(new StoreOp.AddTo(state, "c", 1L));
-        EntityKey entity = new EntityKey("user", "u1");
-        assertThat(script.run(sync, new ChunkWrites(List.of("a"), List.of(entity), 60_000, ops)))
-                .containsExactly(ApplyScript.APPLIED);
+        ApplyScript.Reply first = script.run(sync, writes(List.of("a"), ops)).get(0);
+        assertThat(first.outcome()).isEqualTo(ApplyScript.APPLIED);
         assertThat(sync.pttl(StreamKeys.appliedMark(namespace, "a"))).isBetween(50_000L, 60_000L);
-        assertThat(sync.hget(cache, WindowCache.GENERATION)).isEqualTo("1");
+        assertThat(sync.hget(cache, WindowCache.GENERATION)).isEqualTo(Long.toString(first.sequence()));
         assertThat(sync.pttl(cache)).isBetween(50_000L, 60_000L);
 
-        assertThat(script.run(sync, new ChunkWrites(List.of("b", "a"), List.of(entity), 60_000, ops)))
-                .containsExactly(ApplyScript.SEND_AGAIN, ApplyScript.APPLIED_BEFORE);
+        assertThat(script.run(sync, writes(List.of("b", "a"), ops))).containsExactly(
+                new ApplyScript.Reply(ApplyScript.SEND_AGAIN, 0, false), again(first));
         assertThat(sync.exists(StreamKeys.appliedMark(namespace, "b"))).isZero();
         assertThat(sync.hget(key, "c")).isEqualTo("1");
-        assertThat(sync.hget(cache, WindowCache.GENERATION)).isEqualTo("1");
+        assertThat(sync.hget(cache, WindowCache.GENERATION)).isEqualTo(Long.toString(first.sequence()));
+    }
+
+    @Test
+    void eachEntitysEventsAreNumberedOnceInTheOrderApplied() {
+        EntityKey u2 = new EntityKey("user", "u2");
+        long before = System.currentTimeMillis() * 1000;
+        List<ApplyScript.Reply> one = script.run(sync, new ChunkWrites(List.of(new ChunkWrites.Marked("a", u1),
+                new ChunkWrites.Marked("b", u2), new ChunkWrites.Marked("c", u1)), 60_000, List.of()));
+        List<ApplyScript.Reply> two = script.run(sync, new ChunkWrites(List.of(new ChunkWrites.Marked("d", u2),
+                new ChunkWrites.Marked("e", u1)), 60_000, List.of()));
+
+        long a = one.get(0).sequence();
+        long b = one.get(1).sequence();
+        assertThat(a).as("a new entity's numbers start above any number it had before, from the time")
+                .isBetween(before, System.currentTimeMillis() * 1000 + 1);
+        assertThat(one).containsExactly(new ApplyScript.Reply(ApplyScript.APPLIED, a, true),
+                new ApplyScript.Reply(ApplyScript.APPLIED, b, true), new ApplyScript.Reply(ApplyScript.APPLIED, a + 1, false));
+        assertThat(two).containsExactly(new ApplyScript.Reply(ApplyScript.APPLIED, b + 1, false),
+                new ApplyScript.Reply(ApplyScript.APPLIED, a + 2, false));
+        assertThat(script.run(sync, new ChunkWrites(List.of(new ChunkWrites.Marked("c", u1)), 60_000, List.of())))
+                .as("a redelivered event keeps its number").containsExactly(again(one.get(2)));
+    }
+
+    @Test
+    void anEventAppliedBeforeNumbersWereKeptHasNone() {
+        sync.set(StreamKeys.appliedMark(namespace, "old"), "1");
+        assertThat(script.run(sync, writes(List.of("old"), List.of())))
+                .containsExactly(new ApplyScript.Reply(ApplyScript.APPLIED_BEFORE, 0, false));
     }
 
     /** Runs the operations as the writes of one new event, expecting the script to refuse them. */
     private RedisCommandExecutionException refused(StoreOp... ops) {
         String event = "e" + ++events;
         RedisCommandExecutionException e = catchThrowableOfType(RedisCommandExecutionException.class,
-                () -> script.run(sync, new ChunkWrites(List.of(event), List.of(new EntityKey("user", "u1")), 60_000, List.of(ops))));
+                () -> script.run(sync, writes(List.of(event), List.of(ops))));
         assertThat(e).as("refused").isNotNull();
         assertThat(sync.exists(StreamKeys.appliedMark(namespace, event))).as("no applied mark").isZero();
         return e;
@@ -173,6 +212,7 @@ class ApplyScriptIT {
     void aSumThatWouldNotBeAFiniteDoubleIsRefusedAndNothingOfTheCallIsWritten() {
         write(new StoreOp.AddTo(state, "s", 1e308), new StoreOp.AddTo(other, "c", 1L));
         Map<String, String> before = sync.hgetall(otherKey);
+        String generation = sync.hget(StreamKeys.windowCache(namespace, "user", "u1"), WindowCache.GENERATION);
 
         RedisCommandExecutionException e = refused(new StoreOp.AddTo(other, "c", 1L), new StoreOp.KeepMax(other, "x", "7"),
                 new StoreOp.AddTo(state, "s", 1e308));
@@ -181,7 +221,7 @@ class ApplyScriptIT {
         assertThat(redis.failure("applying", e)).isInstanceOf(StoreRejectedException.class);
         assertThat(sync.hgetall(otherKey)).isEqualTo(before);
         assertThat(Double.parseDouble(sync.hget(key, "s"))).isEqualTo(1e308);
-        assertThat(sync.hget(StreamKeys.windowCache(namespace, "user", "u1"), WindowCache.GENERATION)).isNull();
+        assertThat(sync.hget(StreamKeys.windowCache(namespace, "user", "u1"), WindowCache.GENERATION)).isEqualTo(generation);
     }
 
     @Test

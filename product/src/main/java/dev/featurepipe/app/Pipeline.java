@@ -67,16 +67,6 @@ public final class Pipeline implements AutoCloseable {
         }
     }
 
-    /**
-     * How many updates a profile remembers the events of: every batch the online consumer may have written and
-     * not yet acknowledged (the one it finishes and those ahead of it) can be delivered again after a restart,
-     * and each made at most one update per profile. Twice that, so that the updates of a second consumer in
-     * between do not push them out at once.
-     */
-    public static int appliedUpdates(Config config) {
-        return 2 * (config.get(Config.ONLINE_AHEAD) + 1);
-    }
-
     /** The online group's consumer as the settings make it: no wait to fill a batch, profiles ahead by FP_ONLINE_AHEAD. */
     public static StreamConsumer.Options onlineConsumer(Config config, String consumer) {
         return new StreamConsumer.Options(OnlineConsumer.GROUP, consumer, config.get(Config.ONLINE_BATCH), Duration.ZERO,
@@ -107,6 +97,7 @@ public final class Pipeline implements AutoCloseable {
             profiles = stores.profileStore();
             online = stores.onlineStore(clock);
             online.cacheMetrics().bindTo(metrics);
+            profiles.metrics().bindTo(metrics);
         }
         // owned before the roles, so it is released after they stopped
         String consumer = own(ConsumerName.of(config)).name();

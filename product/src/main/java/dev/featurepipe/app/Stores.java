@@ -103,7 +103,7 @@ public final class Stores implements AutoCloseable {
     }
 
     public MongoProfileStore profileStore() {
-        return new MongoProfileStore(mongo().database(), registry, Pipeline.appliedUpdates(config));
+        return new MongoProfileStore(mongo().database(), registry, config.get(Config.PROFILE_MAX_OUT_OF_ORDER));
     }
 
     public ClickHouseEventTable offlineTable() {

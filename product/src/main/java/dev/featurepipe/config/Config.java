@@ -55,6 +55,10 @@ public final class Config {
             "batches whose MongoDB profile updates may still run while the online consumer applies the next ones to"
                     + " Redis (a batch is acknowledged once both are written); 0 waits for both on every batch",
             between(0, 100));
+    public static final Setting<Integer> PROFILE_MAX_OUT_OF_ORDER = new Setting<>("FP_PROFILE_MAX_OUT_OF_ORDER", "10000",
+            "events a profile applies after one of its entity's events it has not seen yet (another online consumer"
+                    + " holds it) before it gives that one up as lost, counted in featurepipe_profile_sequence_given_up_total",
+            positive(1_000_000));
     public static final Setting<Duration> CLAIM_IDLE = new Setting<>("FP_CLAIM_IDLE", "60s",
             "a stream entry pending this long on a consumer that stopped is claimed by another consumer of its group",
             duration());
@@ -142,7 +146,7 @@ public final class Config {
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
             STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
-            CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, CONSUMER_MAX_BACKOFF, DEAD_LETTERS_MAX, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, ONLINE_AHEAD, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
+            CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, CONSUMER_MAX_BACKOFF, DEAD_LETTERS_MAX, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, ONLINE_AHEAD, PROFILE_MAX_OUT_OF_ORDER, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
             SERVE_PROFILE_THREADS, MAX_ABS_NUMBER, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD,
             HTTP_MAX_IN_FLIGHT, HTTP_MAX_HEADER_KB, HTTP_MAX_URI_KB, AUTH, API_KEYS_FILE,

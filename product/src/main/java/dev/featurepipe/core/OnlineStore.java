@@ -9,11 +9,18 @@ import java.util.Map;
 /** Low-latency state per entity: windowed aggregates and recent values, updated per event. */
 public interface OnlineStore {
 
-    /** What applying a batch did. */
-    record ApplyResult(int applied, int duplicates, int late) {
+    /**
+     * What applying a batch did.
+     *
+     * @param sequenced the events of the batch applied now or by an earlier delivery, with their numbers, each once
+     */
+    record ApplyResult(int applied, int duplicates, int late, List<SequencedEvent> sequenced) {
     }
 
-    /** Applies each event's updates at most once (by event id); last_n ties in event time go by log position. */
+    /**
+     * Applies each event's updates at most once (by {@link Event#key() key}) and numbers it among its entity's
+     * events; last_n ties in event time go by log position.
+     */
     ApplyResult apply(List<LoggedEvent> events);
 
     /** How long a caller without a deadline of its own waits for a read. */

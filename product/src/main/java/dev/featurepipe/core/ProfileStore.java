@@ -6,8 +6,8 @@ import java.util.Map;
 /** Entity profile documents, kept by the registry's profile rules. */
 public interface ProfileStore {
 
-    /** Applies the profile rules of each event at most once (by event id), in the given order. */
-    void apply(List<Event> events);
+    /** Applies the profile rules of each event once, by its entity's sequence number; a number seen before is skipped. */
+    void apply(List<SequencedEvent> events);
 
     /** The ids of up to {@code limit} profiles of the entity (any; for warming the read path), none by default. */
     default List<String> sampleIds(String entity, int limit) {

@@ -7,7 +7,6 @@ import com.mongodb.client.MongoDatabase;
 import com.mongodb.client.model.BulkWriteOptions;
 import com.mongodb.client.model.Filters;
 import com.mongodb.client.model.Projections;
-import com.mongodb.client.model.PushOptions;
 import com.mongodb.client.model.UpdateOneModel;
 import com.mongodb.client.model.UpdateOptions;
 import com.mongodb.client.model.Updates;
@@ -15,12 +14,15 @@ import com.mongodb.client.model.WriteModel;
 import dev.featurepipe.core.BoundedMaps;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.ProfileStore;
+import dev.featurepipe.core.SequencedEvent;
 import dev.featurepipe.core.StoreUnavailableException;
 import dev.featurepipe.core.expr.Evaluator;
 import dev.featurepipe.core.expr.Expr;
 import dev.featurepipe.core.registry.ProfileFeature;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.ServedFeature;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.binder.MeterBinder;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.util.ArrayList;
@@ -31,139 +33,191 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.LongAdder;
 import org.bson.BSONException;
 import org.bson.Document;
 import org.bson.types.Decimal128;
 import org.bson.conversions.Bson;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Profiles as MongoDB documents, one collection per entity, {@code _id} the entity id. A batch's events are folded
- * into one update per document, guarded by {@code _applied}: the {@link Event#key() keys} of the events of the
- * document's last updates, one element {@code {ids: [..]}} per update. A redelivered event changes nothing: the guard no longer matches, and
- * the upsert then fails on the duplicate {@code _id}. The guard's cost grows with the ids it holds, so it keeps
- * the last updates rather than the last events: a document holds its own events of its last few updates, not the
- * last thousands of every busy customer.
+ * into one update per document. Each document keeps the {@link AppliedNumbers sequence numbers} of the events it
+ * holds (numbered by the online store, in the order each entity's events are applied there), and every update is
+ * conditional on the document's version: it applies only the events whose numbers the document does not hold, and
+ * records their numbers in the same write. A redelivered event changes nothing, however long after; two consumers
+ * applying the same events race on the version, and the loser reads the numbers again and applies what is left.
  */
 public final class MongoProfileStore implements ProfileStore {
-    static final String APPLIED = "_applied";
-    private static final String IDS = "ids";
-    private static final String APPLIED_IDS = APPLIED + "." + IDS;
-    /** Rounds of "read what is applied, apply the rest" before a document that keeps changing fails its batch. */
+    static final String VERSION = "_v";
+    static final String APPLIED_UP_TO = "_seq";
+    static final String APPLIED_ABOVE = "_above";
+    /** The guard of the versions before numbers were kept; not read any more, never served. */
+    private static final String LEGACY_GUARD = "_applied";
+    private static final Bson BOOKKEEPING = Projections.include(VERSION, APPLIED_UP_TO, APPLIED_ABOVE);
+    private static final Bson SERVED = Projections.exclude(VERSION, APPLIED_UP_TO, APPLIED_ABOVE, LEGACY_GUARD);
+    /** Rounds of "read the numbers, apply the rest" before a document that keeps changing fails its batch. */
     private static final int REMAINDER_ROUNDS = 5;
     /** How many (document, set_once field) pairs the store remembers as set: about 150 bytes each. */
     private static final int KNOWN_SET_ONCE = 100_000;
+    /** How many documents' numbers the store remembers as it last wrote or read them: about 200 bytes each. */
+    private static final int KNOWN_NUMBERS = 100_000;
+    private static final Logger log = LoggerFactory.getLogger(MongoProfileStore.class);
 
     private final MongoDatabase db;
     private final Registry registry;
-    private final int appliedUpdates;
+    private final int maxOutOfOrder;
     /**
      * The set_once fields of documents that this store wrote or found set: set where absent, they never change
      * again, so they are not sent again. One it forgot is sent once more and changes nothing.
      */
     private final Set<String> knownSetOnce = Collections.newSetFromMap(BoundedMaps.leastRecentlyUsedFirst(KNOWN_SET_ONCE));
+    /** The numbers of documents as this store last saw them; one another consumer changed fails its update once. */
+    private final Map<String, AppliedNumbers> knownNumbers = BoundedMaps.leastRecentlyUsedFirst(KNOWN_NUMBERS);
+    private final LongAdder givenUp = new LongAdder();
 
     /**
-     * @param appliedUpdates how many updates a profile remembers the events of; at least the batches a consumer
-     *                       may deliver again (each makes at most one update per document)
+     * @param maxOutOfOrder how many numbers a document keeps above one it has not seen before giving that one up
      */
-    public MongoProfileStore(MongoDatabase db, Registry registry, int appliedUpdates) {
+    public MongoProfileStore(MongoDatabase db, Registry registry, int maxOutOfOrder) {
         this.db = db;
         this.registry = registry;
-        this.appliedUpdates = appliedUpdates;
+        this.maxOutOfOrder = maxOutOfOrder;
+    }
+
+    /** The gaps of sequence numbers given up ({@link AppliedNumbers#with}): events taken as lost to the profiles. */
+    public MeterBinder metrics() {
+        return metrics -> FunctionCounter.builder("featurepipe.profile.sequence.given.up", givenUp, LongAdder::sum)
+                .description("gaps in a profile's event numbers given up as lost (FP_PROFILE_MAX_OUT_OF_ORDER)")
+                .register(metrics);
     }
 
     @Override
-    public void apply(List<Event> events) {
-        Map<String, Map<String, Map<String, Event>>> byEntity = new LinkedHashMap<>(); // entity, document, event key
-        for (Event e : events) {
-            if (!registry.profilesOf(e.type()).isEmpty()) {
-                String entity = registry.eventType(e.type()).orElseThrow().entity();
+    public void apply(List<SequencedEvent> events) {
+        Map<String, Map<String, Map<Long, SequencedEvent>>> byEntity = new LinkedHashMap<>(); // entity, document, number
+        for (SequencedEvent e : events) {
+            if (!registry.profilesOf(e.event().type()).isEmpty()) {
+                String entity = registry.eventType(e.event().type()).orElseThrow().entity();
                 byEntity.computeIfAbsent(entity, k -> new LinkedHashMap<>())
-                        .computeIfAbsent(e.entityId(), k -> new LinkedHashMap<>())
-                        .putIfAbsent(e.key(), e); // the same event twice in a batch counts once
+                        .computeIfAbsent(e.event().entityId(), k -> new TreeMap<>())
+                        .putIfAbsent(e.sequence(), e); // the same event twice in a batch counts once
             }
         }
         byEntity.forEach((entity, documents) -> {
-            Map<String, List<Event>> eventsById = new LinkedHashMap<>();
+            Map<String, List<SequencedEvent>> eventsById = new LinkedHashMap<>();
             documents.forEach((id, ofDocument) -> eventsById.put(id, List.copyOf(ofDocument.values())));
             applyToCollection(entity, eventsById);
         });
     }
 
     /**
-     * One update per document, folding all of its events, guarded by none of them having been applied. A
-     * duplicate key means the guard failed (some were applied by an earlier delivery of a differently cut batch)
-     * or another consumer created the document at the same moment; then the events the document does not hold
-     * yet are applied ({@link #applyRemainder}).
+     * One update per document, folding the events it does not hold, conditional on the version the store knows
+     * (read first for a document it does not know). A document whose version changed meanwhile fails as a
+     * duplicate key; its numbers are read again and the rest applied, for up to {@link #REMAINDER_ROUNDS} rounds.
      */
-    private void applyToCollection(String entity, Map<String, List<Event>> eventsById) {
-        List<String> ids = new ArrayList<>(eventsById.keySet());
-        List<Folded> folded = ids.stream().map(id -> fold(eventsById.get(id))).toList();
-        List<WriteModel<Document>> writes = new ArrayList<>(ids.size());
-        for (int i = 0; i < ids.size(); i++) {
-            writes.add(update(ids.get(i), folded.get(i)));
-        }
-        // set_once fields are set where still absent: idempotent by nature, so outside the guard, and never an
-        // upsert, so only the guarded updates can fail as duplicates
-        List<String> setOnce = new ArrayList<>();
-        for (int i = 0; i < ids.size(); i++) {
-            String id = ids.get(i);
-            folded.get(i).setOnce().forEach((field, value) -> {
-                String known = entity + '\0' + id + '\0' + field;
-                if (!knownSetOnce.contains(known)) {
-                    setOnce.add(known);
-                    writes.add(new UpdateOneModel<>(byId(id, field, new Document("$exists", false)), Updates.set(field, value)));
+    private void applyToCollection(String entity, Map<String, List<SequencedEvent>> eventsById) {
+        readNumbers(entity, eventsById.keySet().stream().filter(id -> !knownNumbers.containsKey(entity + '\0' + id)).toList());
+        List<String> setOnceFields = new ArrayList<>();
+        List<WriteModel<Document>> setOnce = setOnceWrites(entity, eventsById, setOnceFields);
+        Map<String, List<SequencedEvent>> left = eventsById;
+        for (int round = 0; round < REMAINDER_ROUNDS; round++) {
+            List<String> ids = new ArrayList<>();
+            List<AppliedNumbers.Next> next = new ArrayList<>();
+            List<WriteModel<Document>> writes = new ArrayList<>();
+            left.forEach((id, ofDocument) -> {
+                AppliedNumbers numbers = knownNumbers.getOrDefault(entity + '\0' + id, AppliedNumbers.NONE);
+                List<SequencedEvent> remaining = ofDocument.stream().filter(e -> !numbers.holds(e.sequence())).toList();
+                if (!remaining.isEmpty()) {
+                    AppliedNumbers.Next after = numbers.with(remaining, maxOutOfOrder);
+                    ids.add(id);
+                    next.add(after);
+                    writes.add(update(id, numbers, after.numbers(), fold(remaining)));
                 }
             });
-        }
-        for (int failed : write(entity, writes)) {
-            applyRemainder(entity, ids.get(failed), eventsById.get(ids.get(failed)));
-        }
-        knownSetOnce.addAll(setOnce);
-    }
-
-    /**
-     * Applies, in one update, the events the document's remembered updates do not hold, guarded again: another
-     * consumer may apply some of them in between, and then the next round reads again.
-     */
-    private void applyRemainder(String entity, String id, List<Event> events) {
-        for (int round = 0; round < REMAINDER_ROUNDS; round++) {
-            Set<String> applied = appliedIds(entity, id);
-            List<Event> remaining = events.stream().filter(e -> !applied.contains(e.key())).toList();
-            if (remaining.isEmpty() || write(entity, List.of(update(id, fold(remaining)))).isEmpty()) {
+            writes.addAll(setOnce); // after the updates, which create the documents
+            setOnce = List.of();
+            Set<Integer> failed = new HashSet<>(write(entity, writes));
+            knownSetOnce.addAll(setOnceFields);
+            setOnceFields.clear();
+            Map<String, List<SequencedEvent>> again = new LinkedHashMap<>();
+            for (int i = 0; i < ids.size(); i++) {
+                if (failed.contains(i)) {
+                    again.put(ids.get(i), left.get(ids.get(i)));
+                } else {
+                    knownNumbers.put(entity + '\0' + ids.get(i), next.get(i).numbers());
+                    giveUp(entity, ids.get(i), next.get(i).givenUp());
+                }
+            }
+            if (again.isEmpty()) {
                 return;
             }
+            readNumbers(entity, List.copyOf(again.keySet()));
+            left = again;
         }
-        throw new StoreUnavailableException("MongoDB: the profile " + entity + " " + id + " changed in each of "
+        throw new StoreUnavailableException("MongoDB: " + left.size() + " profile(s) of " + entity + " changed in each of "
                 + REMAINDER_ROUNDS + " rounds of applying a batch's events; the batch is handled again");
     }
 
-    private Set<String> appliedIds(String entity, String id) {
-        Set<String> ids = new HashSet<>();
-        try {
-            Document doc = db.getCollection(entity).find(Filters.eq("_id", id)).projection(Projections.include(APPLIED)).first();
-            for (Object update : doc == null ? List.of() : doc.getList(APPLIED, Object.class, List.of())) {
-                if (update instanceof Document d) {
-                    ids.addAll(d.getList(IDS, String.class, List.of()));
-                } else if (update instanceof String eventId) { // a document written before updates were remembered
-                    ids.add(eventId);
-                }
-            }
-            return ids;
-        } catch (MongoException e) {
-            throw MongoErrors.translate("reading the applied events of " + entity + " " + id, e);
+    private void giveUp(String entity, String id, int gaps) {
+        if (gaps > 0) {
+            givenUp.add(gaps);
+            log.warn("profile {} {}: gave up waiting for the events of {} gap(s) in its numbers, after more than {} "
+                    + "later events were applied (FP_PROFILE_MAX_OUT_OF_ORDER); they are not counted in the profile",
+                    entity, id, gaps, maxOutOfOrder);
         }
     }
 
-    /** A document's events folded per rule: set keeps the last value, set_once the first, inc the sum. */
-    private record Folded(List<String> eventIds, Map<String, Object> set, Map<String, Object> setOnce,
-                          Map<String, Number> inc, Map<String, Object> max, Map<String, Object> min) {
+    /**
+     * set_once fields are set where still absent: idempotent by nature, so outside the numbers, and never upserts.
+     * Adds the (document, field) pairs written to {@code fields}.
+     */
+    private List<WriteModel<Document>> setOnceWrites(String entity, Map<String, List<SequencedEvent>> eventsById,
+                                                     List<String> fields) {
+        List<WriteModel<Document>> writes = new ArrayList<>();
+        eventsById.forEach((id, ofDocument) -> fold(ofDocument).setOnce().forEach((field, value) -> {
+            String known = entity + '\0' + id + '\0' + field;
+            if (!knownSetOnce.contains(known)) {
+                fields.add(known);
+                writes.add(new UpdateOneModel<>(byId(id, field, new Document("$exists", false)), Updates.set(field, value)));
+            }
+        }));
+        return writes;
     }
 
-    private Folded fold(List<Event> events) {
-        Folded f = new Folded(events.stream().map(Event::key).toList(), new LinkedHashMap<>(), new LinkedHashMap<>(),
-                new LinkedHashMap<>(), new LinkedHashMap<>(), new LinkedHashMap<>());
-        for (Event e : events) {
+    /** Reads the numbers of these documents into {@link #knownNumbers}, {@link AppliedNumbers#NONE} for those absent. */
+    private void readNumbers(String entity, List<String> ids) {
+        if (ids.isEmpty()) {
+            return;
+        }
+        ids.forEach(id -> knownNumbers.put(entity + '\0' + id, AppliedNumbers.NONE));
+        try {
+            for (Document doc : db.getCollection(entity).find(Filters.in("_id", ids)).projection(BOOKKEEPING)) {
+                List<Long> above = new ArrayList<>();
+                doc.getList(APPLIED_ABOVE, Number.class, List.of()).forEach(n -> above.add(n.longValue()));
+                knownNumbers.put(entity + '\0' + doc.get("_id"), new AppliedNumbers(number(doc, VERSION),
+                        number(doc, APPLIED_UP_TO), above, true));
+            }
+        } catch (MongoException e) {
+            throw MongoErrors.translate("reading the applied numbers of " + ids.size() + " profile(s) of " + entity, e);
+        }
+    }
+
+    private static long number(Document doc, String field) {
+        return doc.get(field) instanceof Number n ? n.longValue() : 0;
+    }
+
+    /** A document's events folded per rule: set keeps the last value, set_once the first, inc the sum. */
+    private record Folded(Map<String, Object> set, Map<String, Object> setOnce, Map<String, Number> inc,
+                          Map<String, Object> max, Map<String, Object> min) {
+    }
+
+    private Folded fold(List<SequencedEvent> events) {
+        Folded f = new Folded(new LinkedHashMap<>(), new LinkedHashMap<>(), new LinkedHashMap<>(), new LinkedHashMap<>(),
+                new LinkedHashMap<>());
+        for (SequencedEvent sequenced : events) {
+            Event e = sequenced.event();
             for (ProfileFeature p : registry.profilesOf(e.type())) {
                 Object value = p.filter() == null || Evaluator.test(p.filter(), e.fields())
                         ? Evaluator.value(p.value(), e.fields()) : null;
@@ -182,15 +236,18 @@ public final class MongoProfileStore implements ProfileStore {
         return f;
     }
 
-    private WriteModel<Document> update(String id, Folded f) {
+    /** The update of a document from {@code before} to {@code after}, an upsert only if it is at {@code before}'s version. */
+    private static WriteModel<Document> update(String id, AppliedNumbers before, AppliedNumbers after, Folded f) {
         List<Bson> updates = new ArrayList<>();
         f.set().forEach((field, value) -> updates.add(Updates.set(field, value)));
         f.inc().forEach((field, value) -> updates.add(Updates.inc(field, value)));
         f.max().forEach((field, value) -> updates.add(Updates.max(field, value)));
         f.min().forEach((field, value) -> updates.add(Updates.min(field, value)));
-        updates.add(Updates.pushEach(APPLIED, List.of(new Document(IDS, f.eventIds())), new PushOptions().slice(-appliedUpdates)));
-        return new UpdateOneModel<>(byId(id, APPLIED_IDS, new Document("$nin", f.eventIds())),
-                Updates.combine(updates), new UpdateOptions().upsert(true));
+        updates.add(Updates.set(VERSION, after.version()));
+        updates.add(Updates.set(APPLIED_UP_TO, after.upTo()));
+        updates.add(Updates.set(APPLIED_ABOVE, after.above()));
+        Document version = before.version() == 0 ? new Document("$exists", false) : new Document("$eq", before.version());
+        return new UpdateOneModel<>(byId(id, VERSION, version), Updates.combine(updates), new UpdateOptions().upsert(true));
     }
 
     /**
@@ -203,7 +260,7 @@ public final class MongoProfileStore implements ProfileStore {
     }
 
     /**
-     * Writes in order. An update whose guard fails upserts a second document with the same {@code _id} and so
+     * Writes in order. An update whose version is not the document's upserts a second document with the same {@code _id} and so
      * fails as a duplicate key: those are returned (by index) and the rest goes on.
      */
     private List<Integer> write(String entity, List<WriteModel<Document>> models) {
@@ -267,7 +324,7 @@ public final class MongoProfileStore implements ProfileStore {
         Map<String, Map<String, Object>> profiles = new HashMap<>();
         try {
             Bson filter = ids.size() == 1 ? Filters.eq("_id", ids.get(0)) : Filters.in("_id", ids);
-            for (Document doc : db.getCollection(entity).find(filter).projection(Projections.exclude(APPLIED))) {
+            for (Document doc : db.getCollection(entity).find(filter).projection(SERVED)) {
                 String id = String.valueOf(doc.remove("_id"));
                 doc.replaceAll((field, value) -> value instanceof Decimal128 d ? decimal(entity, field, d) : value);
                 profiles.put(id, doc);

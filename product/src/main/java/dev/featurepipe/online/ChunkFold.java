@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -49,8 +50,8 @@ public final class ChunkFold {
     private final Registry registry;
     private final TileMarks tileMarks;
     private final long now;
-    private final Set<String> applied = new LinkedHashSet<>();
-    private final Set<EntityKey> caches = new LinkedHashSet<>();
+    private final Set<String> keys = new HashSet<>();
+    private final List<ChunkWrites.Marked> applied = new ArrayList<>();
     private final Map<Field, StoreOp.MarkTile> marks = new LinkedHashMap<>(); // by tile prefix
     private final Map<TileMarks.Sized, Long> marking = new HashMap<>();
     private final Map<Field, Number> sums = new LinkedHashMap<>(); // whole numbers stay exact as Long
@@ -69,11 +70,11 @@ public final class ChunkFold {
     }
 
     public Added add(Event e) {
-        if (!applied.add(e.key())) {
+        if (!keys.add(e.key())) {
             return Added.REPEATED;
         }
         String entity = registry.eventType(e.type()).orElseThrow().entity();
-        caches.add(new EntityKey(entity, e.entityId()));
+        applied.add(new ChunkWrites.Marked(e.key(), new EntityKey(entity, e.entityId())));
         boolean changed = false;
         boolean skipped = false;
         for (AggregateFeature f : registry.aggregatesOf(e.type())) {
@@ -222,8 +223,7 @@ public final class ChunkFold {
         distinct.forEach((key, fields) -> ops.add(new StoreOp.AddDistinct(key, List.copyOf(fields))));
         ops.addAll(recent.values());
         ttls.forEach((key, ttl) -> ops.add(new StoreOp.Expire(key, ttl)));
-        return new ChunkWrites(List.copyOf(applied), List.copyOf(caches),
-                Math.max(registry.onlineRetentionMs(), MIN_MARK_TTL_MS), ops);
+        return new ChunkWrites(applied, Math.max(registry.onlineRetentionMs(), MIN_MARK_TTL_MS), ops);
     }
 
     /** Tells the tile marks that the writes were made: their tile periods are marked. */

@@ -3,15 +3,24 @@ package dev.featurepipe.online;
 import java.util.List;
 
 /**
- * What a chunk of events writes, all or nothing: the events' applied marks, by {@link dev.featurepipe.core.Event#key()
- * key} (the writes happen only if none exists yet), the window caches whose generation the writes bump, and the operations in the order they run.
+ * What a chunk of events writes, all or nothing: the events' applied marks (the writes happen only if none exists
+ * yet), each with the entity it changes, whose window cache holds the entity's sequence number (which the writes
+ * advance, invalidating what it cached), and the operations in the order they run.
  *
  * @param ttlMs how long the applied marks and the window caches are kept
  */
-public record ChunkWrites(List<String> appliedEvents, List<EntityKey> windowCaches, long ttlMs, List<StoreOp> ops) {
+public record ChunkWrites(List<Marked> appliedEvents, long ttlMs, List<StoreOp> ops) {
     public ChunkWrites {
         appliedEvents = List.copyOf(appliedEvents);
-        windowCaches = List.copyOf(windowCaches);
         ops = List.copyOf(ops);
+    }
+
+    /** An event of the chunk, by {@link dev.featurepipe.core.Event#key() key}, and the entity it changes. */
+    public record Marked(String eventKey, EntityKey entity) {
+    }
+
+    /** The entities the chunk changes, in the order their first event comes. */
+    public List<EntityKey> windowCaches() {
+        return appliedEvents.stream().map(Marked::entity).distinct().toList();
     }
 }

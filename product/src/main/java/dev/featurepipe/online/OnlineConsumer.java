@@ -2,11 +2,11 @@ package dev.featurepipe.online;
 
 import dev.featurepipe.consumer.BatchHandler;
 import dev.featurepipe.consumer.Finish;
-import dev.featurepipe.core.Event;
 import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.NumberRule;
 import dev.featurepipe.core.OnlineStore;
 import dev.featurepipe.core.ProfileStore;
+import dev.featurepipe.core.SequencedEvent;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.util.ArrayList;
@@ -20,7 +20,8 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The online role: applies each batch to the online store and the profile store (both idempotent by event key). The
+ * The online role: applies each batch to the online store (idempotent by event key), which numbers each entity's
+ * events, and then to the profile store (idempotent by those numbers). The
  * online store's side goes ahead of the profile store's by at most the consumer's {@code ahead} batches, so a slow
  * profile write does not delay the online features; the batches whose profile updates wait meanwhile are then
  * written together, in one call of at most a batch's worth of events.
@@ -50,7 +51,7 @@ public final class OnlineConsumer implements BatchHandler, AutoCloseable {
                 return t;
             }, (write, executor) -> write.run());
 
-    private record Waiting(List<Event> events, CompletableFuture<Void> written) {
+    private record Waiting(List<SequencedEvent> events, CompletableFuture<Void> written) {
     }
 
     /** @param writeEvents the most events one profile write takes, unless one batch holds more */
@@ -85,7 +86,7 @@ public final class OnlineConsumer implements BatchHandler, AutoCloseable {
         metrics.counter("featurepipe.online.events", "outcome", "applied").increment(result.applied());
         metrics.counter("featurepipe.online.events", "outcome", "duplicate").increment(result.duplicates());
         metrics.counter("featurepipe.online.events", "outcome", "late").increment(result.late());
-        Waiting queued = new Waiting(batch.stream().map(LoggedEvent::event).toList(), new CompletableFuture<>());
+        Waiting queued = new Waiting(result.sequenced(), new CompletableFuture<>());
         waiting.add(queued);
         profileWriter.execute(this::writeWaiting);
         return Finish.of(queued.written());
@@ -97,7 +98,7 @@ public final class OnlineConsumer implements BatchHandler, AutoCloseable {
      */
     private synchronized void writeWaiting() {
         List<Waiting> group = new ArrayList<>();
-        List<Event> events = new ArrayList<>();
+        List<SequencedEvent> events = new ArrayList<>();
         for (Waiting w = waiting.peek(); w != null && (group.isEmpty() || events.size() + w.events().size() <= writeEvents);
              w = waiting.peek()) {
             group.add(waiting.poll());

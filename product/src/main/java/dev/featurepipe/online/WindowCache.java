@@ -4,7 +4,8 @@ package dev.featurepipe.online;
  * An entity's window cache: per served name the value of a window as last folded from tiles,
  * {@code "<generation> <lower bound> <state>"} with state {@code v<value>}, {@code u} (the feature has state but
  * nothing in the window: null) or {@code n} (the feature has no state), beside the field {@link #GENERATION},
- * which every write to the entity's state bumps. An entry is served only for the generation and the lower bound
+ * which every write to the entity's state advances (it is the sequence number of the entity's last applied event).
+ * An entry is served only for the generation and the lower bound
  * it was computed for.
  */
 public final class WindowCache {

@@ -27,6 +27,9 @@ final class ApplyScript {
     static final long SEND_AGAIN = 2;
     /** How an error reply of the script about a value starts: the call's data cannot be applied. */
     static final String VALUE_ERROR = "VALUE";
+    /** How an applied mark starts: then the event's sequence number. */
+    private static final String SEQUENCED = "s";
+    private static final String STARTS = "f";
 
     /** The script's operation codes, one per {@link StoreOp} (two for AddRecent), with the arguments after k. */
     private enum Op {
@@ -73,6 +76,8 @@ final class ApplyScript {
         literals.put("APPLIED", Long.toString(APPLIED));
         literals.put("SEND_AGAIN", Long.toString(SEND_AGAIN));
         literals.put("VALUE_ERROR", quoted(VALUE_ERROR));
+        literals.put("SEQUENCED", quoted(SEQUENCED));
+        literals.put("STARTS", quoted(STARTS));
         literals.put("GENERATION", quoted(WindowCache.GENERATION));
         for (Tile.Part part : List.of(Tile.Part.LAST_TS, Tile.Part.LAST_ID, Tile.Part.LAST_VALUE)) {
             literals.put(part.name(), quoted(part.suffix()));
@@ -86,12 +91,31 @@ final class ApplyScript {
         return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'";
     }
 
-    /** Makes the writes unless an applied mark of theirs exists; the reply per event is one of the replies above. */
-    List<Long> run(RedisCommands<String, String> redis, ChunkWrites writes) {
+    /**
+     * What the script says of one event: one of the replies above, and for an event applied now or before, its
+     * number ({@code sequence} 0 for an event applied before numbers were kept).
+     */
+    record Reply(long outcome, long sequence, boolean startsSequence) {
+        static Reply of(long outcome, String mark) {
+            boolean starts = mark.startsWith(STARTS);
+            if (!starts && !mark.startsWith(SEQUENCED)) {
+                return new Reply(outcome, 0, false);
+            }
+            return new Reply(outcome, Long.parseLong(mark, 1, mark.length(), 10), starts);
+        }
+    }
+
+    /** Makes the writes unless an applied mark of theirs exists. */
+    List<Reply> run(RedisCommands<String, String> redis, ChunkWrites writes) {
         Call call = new Call();
         call.encode(writes);
-        return script.run(redis, ScriptOutputType.MULTI, call.keys.keySet().toArray(String[]::new),
+        List<Object> flat = script.run(redis, ScriptOutputType.MULTI, call.keys.keySet().toArray(String[]::new),
                 call.args.toArray(String[]::new));
+        List<Reply> replies = new ArrayList<>(flat.size() / 2);
+        for (int i = 0; i < flat.size(); i += 2) {
+            replies.add(Reply.of((Long) flat.get(i), (String) flat.get(i + 1)));
+        }
+        return replies;
     }
 
     /** The KEYS and ARGV of one call, as the script documents them. */
@@ -102,13 +126,19 @@ final class ApplyScript {
 
         void encode(ChunkWrites writes) {
             String ttl = Long.toString(writes.ttlMs());
+            List<EntityKey> entities = writes.windowCaches();
+            args.add(Integer.toString(entities.size()));
+            args.add(ttl);
+            Map<EntityKey, Integer> numbers = new HashMap<>();
+            for (EntityKey e : entities) {
+                args.add(key(StreamKeys.windowCache(namespace, e.entity(), e.id())));
+                numbers.put(e, numbers.size() + 1);
+            }
             args.add(Integer.toString(writes.appliedEvents().size()));
             args.add(ttl);
-            writes.appliedEvents().forEach(event -> args.add(key(StreamKeys.appliedMark(namespace, event))));
-            args.add(Integer.toString(writes.windowCaches().size()));
-            args.add(ttl);
-            for (EntityKey e : writes.windowCaches()) {
-                args.add(key(StreamKeys.windowCache(namespace, e.entity(), e.id())));
+            for (ChunkWrites.Marked event : writes.appliedEvents()) {
+                args.add(key(StreamKeys.appliedMark(namespace, event.eventKey())));
+                args.add(Integer.toString(numbers.get(event.entity())));
             }
             writes.ops().forEach(this::encode);
         }

@@ -2,6 +2,7 @@ package dev.featurepipe.redis;
 
 import dev.featurepipe.core.LoggedEvent;
 import dev.featurepipe.core.OnlineStore;
+import dev.featurepipe.core.SequencedEvent;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.online.ChunkFold;
@@ -28,7 +29,9 @@ import java.util.concurrent.atomic.LongAdder;
  * again without them, so a redelivered event changes nothing. The store remembers which tile periods it saw marked
  * ({@link TileMarks}), so that only the first write of a period asks the script whether it is the first.
  * Reads fold tiles into window values once per tile period and write, and keep them in a window cache per entity
- * ({@link OnlineRead}); the same apply call that writes an entity's tiles bumps its cache's generation.
+ * ({@link OnlineRead}); the same apply call that writes an entity's tiles advances its cache's generation, which
+ * is the sequence number of the entity's last applied event: each event is numbered once, in the order its
+ * entity's events are applied, and its mark keeps the number, so a profile store can apply it exactly once.
  */
 public final class RedisOnlineStore implements OnlineStore {
     /**
@@ -64,6 +67,7 @@ public final class RedisOnlineStore implements OnlineStore {
     public ApplyResult apply(List<LoggedEvent> events) {
         int applied = 0;
         int lateApplied = 0;
+        List<SequencedEvent> sequenced = new ArrayList<>(events.size());
         // a failure part-way leaves the calls before it applied: the batch is then delivered again, and their
         // events' marks make them duplicates
         for (int from = 0; from < events.size(); from += scriptEvents) {
@@ -79,26 +83,32 @@ public final class RedisOnlineStore implements OnlineStore {
                         late.add(added == ChunkFold.Added.LATE);
                     }
                 }
-                List<Long> replies = run(fold.writes(), sent.size());
-                if (replies.contains(ApplyScript.APPLIED)) { // the script wrote the call, tile marks included
-                    fold.written();
-                }
+                List<ApplyScript.Reply> replies = run(fold.writes(), sent.size());
                 List<LoggedEvent> again = new ArrayList<>();
                 for (int i = 0; i < replies.size(); i++) {
-                    if (replies.get(i) == ApplyScript.APPLIED) {
+                    ApplyScript.Reply reply = replies.get(i);
+                    if (reply.outcome() == ApplyScript.SEND_AGAIN) {
+                        again.add(sent.get(i));
+                        continue;
+                    }
+                    if (reply.outcome() == ApplyScript.APPLIED) {
                         applied++;
                         lateApplied += late.get(i) ? 1 : 0;
-                    } else if (replies.get(i) == ApplyScript.SEND_AGAIN) {
-                        again.add(sent.get(i));
                     }
+                    if (reply.sequence() > 0) { // 0: applied before sequence numbers were kept, and its profile too
+                        sequenced.add(new SequencedEvent(sent.get(i).event(), reply.sequence(), reply.startsSequence()));
+                    }
+                }
+                if (replies.stream().anyMatch(r -> r.outcome() == ApplyScript.APPLIED)) {
+                    fold.written(); // the script wrote the call, tile marks included
                 }
                 pending = again; // smaller: a reply of SEND_AGAIN comes with at least one event applied before
             }
         }
-        return new ApplyResult(applied, events.size() - applied, lateApplied);
+        return new ApplyResult(applied, events.size() - applied, lateApplied, sequenced);
     }
 
-    private List<Long> run(ChunkWrites writes, int events) {
+    private List<ApplyScript.Reply> run(ChunkWrites writes, int events) {
         try {
             return applyScript.run(redis.shared().sync(), writes);
         } catch (RedisException e) {

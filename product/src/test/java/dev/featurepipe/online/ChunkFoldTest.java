@@ -38,8 +38,10 @@ class ChunkFoldTest {
         FeatureKey units = new FeatureKey("user", "u1", "units");
         assertThat(writes.ops()).as("whole numbers stay exact")
                 .contains(new StoreOp.AddTo(units, tile.field(Tile.Part.SUM), 5L));
-        assertThat(writes.appliedEvents()).containsExactly(a.event().key(), b.event().key());
-        assertThat(writes.windowCaches()).containsExactly(new EntityKey("user", "u1"));
+        EntityKey u1 = new EntityKey("user", "u1");
+        assertThat(writes.appliedEvents()).containsExactly(new ChunkWrites.Marked(a.event().key(), u1),
+                new ChunkWrites.Marked(b.event().key(), u1));
+        assertThat(writes.windowCaches()).containsExactly(u1);
     }
 
     @Test

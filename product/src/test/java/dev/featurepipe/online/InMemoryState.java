@@ -19,10 +19,11 @@ final class InMemoryState {
 
     /** Makes the writes and marks their events applied, unless one of them was applied before. */
     boolean write(ChunkWrites writes) {
-        if (writes.appliedEvents().stream().anyMatch(applied::contains)) {
+        List<String> keys = writes.appliedEvents().stream().map(ChunkWrites.Marked::eventKey).toList();
+        if (keys.stream().anyMatch(applied::contains)) {
             return false;
         }
-        applied.addAll(writes.appliedEvents());
+        applied.addAll(keys);
         writes.ops().forEach(this::write);
         return true;
     }
