@@ -12,7 +12,6 @@ import dev.featurepipe.app.Pipeline;
 import dev.featurepipe.app.Role;
 import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.config.Config;
-import dev.featurepipe.redis.StreamGroups;
 import io.lettuce.core.Range;
 import io.lettuce.core.StreamMessage;
 import java.time.Duration;
@@ -85,7 +84,7 @@ class PipelineIT {
         events.add(randomEvent(random, users.get(0), hourFrom - 1));  // just before it: outside
 
         List<Sent> arrived = sendShuffled(events, random);
-        awaitConsumers();
+        TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
 
         for (String user : users) {
             List<Sent> mine = arrived.stream().filter(e -> e.user().equals(user)).toList();
@@ -113,7 +112,7 @@ class PipelineIT {
             }
         });
         sendShuffled(events, random);
-        awaitConsumers();
+        TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
         Map<String, JsonNode> before = users.stream().collect(Collectors.toMap(u -> u, this::features));
         long rowsBefore = offlineCount(users, true);
 
@@ -122,7 +121,7 @@ class PipelineIT {
                 .xrange(config.get(Config.STREAM), Range.create("-", "+"));
         entries.stream().filter(m -> users.stream().anyMatch(u -> m.getBody().get("e").contains(u)))
                 .forEach(m -> pipeline.redis().shared().sync().xadd(config.get(Config.STREAM), m.getBody()));
-        awaitConsumers();
+        TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
 
         assertThat(again.status()).isEqualTo(202);
         assertThat(again.body().get("duplicates").asInt()).isEqualTo(events.size());
@@ -186,7 +185,7 @@ class PipelineIT {
         redis.xadd(stream, Map.of("e", "not json"));
         redis.xadd(stream, Map.of("e", "{\"id\": \"x\", \"type\": \"refund\", \"entity_id\": \"" + user + "\", \"ts\": 1, \"fields\": {}}"));
         sendShuffled(List.of(randomEvent(new Random(5), user, NOW - MINUTE)), new Random(5));
-        awaitConsumers();
+        TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
 
         List<StreamMessage<String, String>> dead = redis.xrange(stream + ":dead", Range.create("-", "+"));
         assertThat(dead).extracting(m -> m.getBody().get("reason"))
@@ -222,7 +221,7 @@ class PipelineIT {
         List<String> users = users(3);
         List<Sent> events = users.stream().map(u -> randomEvent(random, u, NOW - MINUTE)).toList();
         sendShuffled(events, random);
-        awaitConsumers();
+        TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
 
         Api.Reply reply = api.postJson("/v1/features", Map.of("entity", "user", "ids", users,
                 "features", List.of("orders_10m", "last_skus")));
@@ -257,7 +256,7 @@ class PipelineIT {
             }
         }
         sendShuffled(events, random);
-        awaitConsumers();
+        TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
 
         Api.Reply reply = api.post("/get-online-features", "application/json", """
                 {"features": ["user:orders_1h", "user:spend_1h", "checkout:country"],
@@ -301,7 +300,7 @@ class PipelineIT {
     void aFeatureSetSelectsTheFeaturesOfOneModel() {
         String user = users(1).get(0);
         sendShuffled(List.of(randomEvent(new Random(3), user, NOW - MINUTE)), new Random(3));
-        awaitConsumers();
+        TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
 
         JsonNode one = api.get("/v1/features/user/" + user + "?feature_set=checkout").body();
         assertThat(one.get("features").fieldNames()).toIterable().containsExactly("orders_1h", "spend_1h", "country");
@@ -385,12 +384,6 @@ class PipelineIT {
         Api.Reply reply = api.get("/v1/features/user/" + user);
         assertThat(reply.status()).isEqualTo(200);
         return reply.body();
-    }
-
-    private void awaitConsumers() {
-        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() ->
-                StreamGroups.status(pipeline.redis().shared().sync(), config.get(Config.STREAM)).stream()
-                        .filter(StreamGroups.GroupStatus::caughtUp).count() == 2);
     }
 
     private long streamLength() {

@@ -1,7 +1,6 @@
 package dev.featurepipe.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -12,7 +11,6 @@ import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.demo.ReplaySummary;
 import dev.featurepipe.demo.RetailReplay;
-import dev.featurepipe.redis.StreamGroups;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -76,11 +74,11 @@ class RetailReplayIT {
         RetailReplay.Scan scan = replay.scan(options);
 
         ReplaySummary first = replay.replay(options, scan, n -> { });
-        awaitConsumers();
+        TestServices.awaitConsumers(pipeline, config, Duration.ofMinutes(10));
         long rowsAfterFirst = clickhouse("SELECT count() FROM events FINAL");
         long idsAfterFirst = clickhouse("SELECT uniqExact(event_id) FROM events");
         ReplaySummary second = replay.replay(options, scan, n -> { });
-        awaitConsumers();
+        TestServices.awaitConsumers(pipeline, config, Duration.ofMinutes(10));
 
         assertThat(first.rowsRead()).isEqualTo(file.rows());
         assertThat(first.accepted() + first.rejected()).isEqualTo(first.rowsRead());
@@ -128,12 +126,6 @@ class RetailReplayIT {
 
     private long clickhouse(String sql) {
         return Long.parseLong(pipeline.offlineTable().query(sql + " FORMAT TabSeparated").trim());
-    }
-
-    private void awaitConsumers() {
-        await().atMost(Duration.ofMinutes(10)).pollInterval(Duration.ofMillis(500)).until(() ->
-                StreamGroups.status(pipeline.redis().shared().sync(), config.get(Config.STREAM)).stream()
-                        .filter(StreamGroups.GroupStatus::caughtUp).count() == 2);
     }
 
     /** Splits lines on commas outside double quotes; enough for this file's quoting. */

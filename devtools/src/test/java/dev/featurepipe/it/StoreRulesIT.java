@@ -1,7 +1,6 @@
 package dev.featurepipe.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -14,7 +13,6 @@ import dev.featurepipe.config.Config;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.redis.RedisEventLog;
-import dev.featurepipe.redis.StreamGroups;
 import dev.featurepipe.redis.StreamKeys;
 import io.lettuce.core.Range;
 import io.lettuce.core.StreamMessage;
@@ -81,7 +79,7 @@ class StoreRulesIT {
 
         Api.Reply first = api.postJson("/v1/events", events);
         Api.Reply again = api.postJson("/v1/events", events);
-        awaitConsumers();
+        TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
         // past ingest's marks: every entry of these events appended once more, as a redelivery or a replay would
         RedisEventLog unguarded = new RedisEventLog(pipeline.redis(), pipeline.stores().codec(), config.get(Config.STREAM),
                 Duration.ZERO, Long.MAX_VALUE, 100);
@@ -90,7 +88,7 @@ class StoreRulesIT {
                 unguarded.append(m.getBody().get("e").lines().map(pipeline.stores().codec()::decode).toList());
             }
         }
-        awaitConsumers();
+        TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
 
         assertThat(first.body().get("duplicates").asInt()).isZero();
         assertThat(again.body().get("duplicates").asInt()).isEqualTo(events.size());
@@ -151,7 +149,7 @@ class StoreRulesIT {
         sent.add(2, zero);
         new RedisEventLog(pipeline.redis(), pipeline.stores().codec(), config.get(Config.STREAM), Duration.ZERO,
                 Long.MAX_VALUE, 100).append(sent);
-        awaitConsumers();
+        TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
 
         List<StreamMessage<String, String>> dead = pipeline.redis().shared().sync()
                 .xrange(StreamKeys.deadLetters(config.get(Config.STREAM)), Range.create("-", "+")).stream()
@@ -205,12 +203,6 @@ class StoreRulesIT {
         Api.Reply reply = api.get("/v1/features/customer/" + URLEncoder.encode(customer, StandardCharsets.UTF_8));
         assertThat(reply.status()).isEqualTo(200);
         return reply.body().get("features");
-    }
-
-    private void awaitConsumers() {
-        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() ->
-                StreamGroups.status(pipeline.redis().shared().sync(), config.get(Config.STREAM)).stream()
-                        .filter(StreamGroups.GroupStatus::caughtUp).count() == 2);
     }
 
     private long streamLength() {

@@ -1,7 +1,11 @@
 package dev.featurepipe.it;
 
+import static org.awaitility.Awaitility.await;
+
+import dev.featurepipe.app.Pipeline;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.config.Setting;
+import dev.featurepipe.redis.StreamGroups;
 import dev.featurepipe.services.LocalServices;
 import dev.featurepipe.services.ServiceAddresses;
 import java.io.IOException;
@@ -9,6 +13,7 @@ import java.io.PrintStream;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -70,6 +75,13 @@ public final class TestServices implements BeforeAllCallback {
                 }
             }
         }
+    }
+
+    /** Waits until both consumer groups of the pipeline's stream have read and acknowledged every entry. */
+    public static void awaitConsumers(Pipeline pipeline, Config config, Duration atMost) {
+        await().atMost(atMost).pollInterval(Duration.ofMillis(100)).until(() ->
+                StreamGroups.status(pipeline.redis().shared().sync(), config.get(Config.STREAM)).stream()
+                        .filter(StreamGroups.GroupStatus::caughtUp).count() == 2);
     }
 
     /**

@@ -10,12 +10,12 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class AppliedNumbersTest {
-    private static SequencedEvent numbered(long sequence) {
+    private static SequencedEvent one(long sequence) {
         return new SequencedEvent(new Event("e" + sequence, "order", "u1", 1, Map.of()), sequence, false);
     }
 
     private static List<SequencedEvent> numbered(long... sequences) {
-        return Arrays.stream(sequences).mapToObj(AppliedNumbersTest::numbered).toList();
+        return Arrays.stream(sequences).mapToObj(AppliedNumbersTest::one).toList();
     }
 
     @Test
@@ -35,9 +35,9 @@ class AppliedNumbersTest {
     @Test
     void aNumberThatStartsANumberingSettlesEveryNumberBelowIt() {
         AppliedNumbers withGap = new AppliedNumbers(1, 10, List.of(12L), true);
-        SequencedEvent starts = new SequencedEvent(numbered(5_000).event(), 5_000, true);
+        SequencedEvent starts = new SequencedEvent(one(5_000).event(), 5_000, true);
 
-        assertThat(withGap.with(List.of(starts, numbered(5_001)), 100).numbers())
+        assertThat(withGap.with(List.of(starts, one(5_001)), 100).numbers())
                 .isEqualTo(new AppliedNumbers(2, 5_001, List.of(), true));
     }
 
