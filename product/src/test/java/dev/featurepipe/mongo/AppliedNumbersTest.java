@@ -57,7 +57,8 @@ class AppliedNumbersTest {
         AppliedNumbers.Next beyond = within.numbers().with(numbered(16, 18), 3);
 
         assertThat(within.givenUp()).isZero();
-        assertThat(beyond.givenUp()).as("11 given up, and 15 as well until at most 3 wait").isEqualTo(2);
-        assertThat(beyond.numbers()).isEqualTo(new AppliedNumbers(3, 16, List.of(18L), true));
+        assertThat(beyond.givenUp()).as("11 given up; then 2 wait, above 15").isEqualTo(1);
+        assertThat(beyond.numbers()).isEqualTo(new AppliedNumbers(3, 14, List.of(16L, 18L), true));
+        assertThat(beyond.numbers().with(numbered(19, 20), 1).givenUp()).as("15, then 17").isEqualTo(2);
     }
 }
