@@ -161,7 +161,7 @@ public final class ClickHouseClient {
             Thread.currentThread().interrupt();
             throw new StoreUnavailableException("interrupted while waiting for ClickHouse at " + server.base, e);
         }
-        String answer = abbreviate(error.strip());
+        String answer = abbreviate(rows ? ClickHouseErrors.withoutValues(error.strip()) : error.strip());
         String message = ClickHouseErrors.refusedUser(response.statusCode(), error)
                 ? "ClickHouse at " + server.base + " refused the user '" + server.credentials.user()
                         + "' (FP_CLICKHOUSE_USER, FP_CLICKHOUSE_PASSWORD): " + answer

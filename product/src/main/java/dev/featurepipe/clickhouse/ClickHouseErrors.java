@@ -1,6 +1,7 @@
 package dev.featurepipe.clickhouse;
 
 import dev.featurepipe.core.FeaturepipeException;
+import dev.featurepipe.core.Secrets;
 import dev.featurepipe.core.StoreRejectedException;
 import dev.featurepipe.core.StoreUnavailableException;
 import java.util.Set;
@@ -25,6 +26,8 @@ final class ClickHouseErrors {
      * parts, memory limits, a read-only table.
      */
     private static final Set<Integer> PASSING = Set.of(159, 202, 209, 210, 241, 242, 252, 425);
+    /** Quoted text, where ClickHouse puts the values of a row it could not read. */
+    private static final Pattern QUOTED = Pattern.compile("'(?:[^'\\\\]|\\\\.)*'|\"(?:[^\"\\\\]|\\\\.)*\"");
     /** Unknown user, wrong password (18.16), authentication failed (later versions). */
     private static final Set<Integer> REFUSED_USER = Set.of(192, 193, 516);
 
@@ -35,6 +38,15 @@ final class ClickHouseErrors {
     static boolean refusedUser(int status, String body) {
         Integer code = code(body);
         return status == 401 || (code != null && REFUSED_USER.contains(code));
+    }
+
+    /**
+     * An answer to an INSERT as it may be printed: its first line, with quoted text masked, since the lines after
+     * it and the quotes hold the values of the row ClickHouse could not read (event payload).
+     */
+    static String withoutValues(String answer) {
+        int end = answer.indexOf('\n');
+        return QUOTED.matcher(end < 0 ? answer : answer.substring(0, end)).replaceAll("'" + Secrets.MASK + "'");
     }
 
     private static Integer code(String body) {
