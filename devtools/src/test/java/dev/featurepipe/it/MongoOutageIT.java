@@ -57,6 +57,7 @@ class MongoOutageIT {
             Api api = new Api(pipeline.httpPort());
             Thread sender = new Thread(() -> {
                 ObjectMapper json = new ObjectMapper();
+                long firstTs = System.currentTimeMillis() - Duration.ofHours(1).toMillis(); // one ms apart, in sending order
                 for (int request = 0; sending.get(); request++) {
                     ArrayNode batch = json.createArrayNode();
                     List<String[]> sent = new ArrayList<>();
@@ -65,7 +66,8 @@ class MongoOutageIT {
                         String user = users.get(k % users.size());
                         String country = "c" + (request * 10 + k);
                         batch.addObject().put("event_id", run + "-" + request + "-" + k).put("event_type", "order")
-                                .put("user_id", user).put("amount", 1.0).put("sku", "a").put("country", country);
+                                .put("user_id", user).put("ts", firstTs + request * 10L + k).put("amount", 1.0).put("sku", "a")
+                                .put("country", country);
                         sent.add(new String[] {user, country});
                     }
                     if (api.post("/v1/events", "application/json", batch.toString()).status() == 202) {

@@ -18,7 +18,9 @@ import dev.featurepipe.core.SequencedEvent;
 import dev.featurepipe.core.StoreUnavailableException;
 import dev.featurepipe.core.expr.Evaluator;
 import dev.featurepipe.core.expr.Expr;
+import dev.featurepipe.core.registry.EventTypeDef;
 import dev.featurepipe.core.registry.ProfileFeature;
+import dev.featurepipe.core.registry.ProfileRule;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.ServedFeature;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -26,7 +28,6 @@ import io.micrometer.core.instrument.binder.MeterBinder;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -49,33 +50,31 @@ import org.slf4j.LoggerFactory;
  * conditional on the document's version: it applies only the events whose numbers the document does not hold, and
  * records their numbers in the same write. A redelivered event changes nothing, however long after; two consumers
  * applying the same events race on the version, and the loser reads the numbers again and applies what is left.
+ * A set field keeps the value of the latest event by event time (ties by event id), a set_once field the earliest's:
+ * each keeps the {@link EventStamp stamp} of its event in {@code _at}, so a profile does not depend on the order the
+ * events arrive in, nor on which consumer applied them.
  */
 public final class MongoProfileStore implements ProfileStore {
     static final String VERSION = "_v";
     static final String APPLIED_UP_TO = "_seq";
     static final String APPLIED_ABOVE = "_above";
+    static final String STAMPS = "_at";
     /** The guard of the versions before numbers were kept; not read any more, never served. */
     private static final String LEGACY_GUARD = "_applied";
-    private static final Bson BOOKKEEPING = Projections.include(VERSION, APPLIED_UP_TO, APPLIED_ABOVE);
-    private static final Bson SERVED = Projections.exclude(VERSION, APPLIED_UP_TO, APPLIED_ABOVE, LEGACY_GUARD);
+    private static final Bson SERVED = Projections.exclude(VERSION, APPLIED_UP_TO, APPLIED_ABOVE, STAMPS, LEGACY_GUARD);
     /** Rounds of "read the numbers, apply the rest" before a document that keeps changing fails its batch. */
     private static final int REMAINDER_ROUNDS = 5;
-    /** How many (document, set_once field) pairs the store remembers as set: about 150 bytes each. */
-    private static final int KNOWN_SET_ONCE = 100_000;
-    /** How many documents' numbers the store remembers as it last wrote or read them: about 200 bytes each. */
-    private static final int KNOWN_NUMBERS = 100_000;
+    /** How many documents' numbers and stamps the store remembers as it last wrote or read them: about 300 bytes each. */
+    private static final int KNOWN_DOCUMENTS = 100_000;
     private static final Logger log = LoggerFactory.getLogger(MongoProfileStore.class);
 
     private final MongoDatabase db;
     private final Registry registry;
     private final int maxOutOfOrder;
-    /**
-     * The set_once fields of documents that this store wrote or found set: set where absent, they never change
-     * again, so they are not sent again. One it forgot is sent once more and changes nothing.
-     */
-    private final Set<String> knownSetOnce = Collections.newSetFromMap(BoundedMaps.leastRecentlyUsedFirst(KNOWN_SET_ONCE));
-    /** The numbers of documents as this store last saw them; one another consumer changed fails its update once. */
-    private final Map<String, AppliedNumbers> knownNumbers = BoundedMaps.leastRecentlyUsedFirst(KNOWN_NUMBERS);
+    /** Documents as this store last saw them; one another consumer changed since fails its update once. */
+    private final Map<String, Known> known = BoundedMaps.leastRecentlyUsedFirst(KNOWN_DOCUMENTS);
+    /** Per entity, the names of its set_once fields. */
+    private final Map<String, Set<String>> setOnceFields = new HashMap<>();
     private final LongAdder givenUp = new LongAdder();
 
     /**
@@ -85,6 +84,18 @@ public final class MongoProfileStore implements ProfileStore {
         this.db = db;
         this.registry = registry;
         this.maxOutOfOrder = maxOutOfOrder;
+        for (EventTypeDef type : registry.eventTypes()) {
+            for (ProfileFeature p : registry.profilesOf(type.name())) {
+                if (p.rule() == ProfileRule.SET_ONCE) {
+                    setOnceFields.computeIfAbsent(p.entity(), k -> new HashSet<>()).add(p.name());
+                }
+            }
+        }
+    }
+
+    /** What the store knows of a document: its numbers, and the stamps of its set and set_once fields. */
+    private record Known(AppliedNumbers numbers, Map<String, EventStamp> stamps) {
+        static final Known NONE = new Known(AppliedNumbers.NONE, Map.of());
     }
 
     /** The gaps of sequence numbers given up ({@link AppliedNumbers#with}): events taken as lost to the profiles. */
@@ -118,42 +129,41 @@ public final class MongoProfileStore implements ProfileStore {
      * duplicate key; its numbers are read again and the rest applied, for up to {@link #REMAINDER_ROUNDS} rounds.
      */
     private void applyToCollection(String entity, Map<String, List<SequencedEvent>> eventsById) {
-        readNumbers(entity, eventsById.keySet().stream().filter(id -> !knownNumbers.containsKey(entity + '\0' + id)).toList());
-        List<String> setOnceFields = new ArrayList<>();
-        List<WriteModel<Document>> setOnce = setOnceWrites(entity, eventsById, setOnceFields);
+        readKnown(entity, eventsById.keySet().stream().filter(id -> !known.containsKey(entity + '\0' + id)).toList());
         Map<String, List<SequencedEvent>> left = eventsById;
         for (int round = 0; round < REMAINDER_ROUNDS; round++) {
             List<String> ids = new ArrayList<>();
-            List<AppliedNumbers.Next> next = new ArrayList<>();
+            List<Known> next = new ArrayList<>();
+            List<Integer> givenUpGaps = new ArrayList<>();
             List<WriteModel<Document>> writes = new ArrayList<>();
             left.forEach((id, ofDocument) -> {
-                AppliedNumbers numbers = knownNumbers.getOrDefault(entity + '\0' + id, AppliedNumbers.NONE);
-                List<SequencedEvent> remaining = ofDocument.stream().filter(e -> !numbers.holds(e.sequence())).toList();
+                Known before = known.getOrDefault(entity + '\0' + id, Known.NONE);
+                List<SequencedEvent> remaining = ofDocument.stream().filter(e -> !before.numbers().holds(e.sequence())).toList();
                 if (!remaining.isEmpty()) {
-                    AppliedNumbers.Next after = numbers.with(remaining, maxOutOfOrder);
+                    AppliedNumbers.Next numbers = before.numbers().with(remaining, maxOutOfOrder);
+                    Folded folded = fold(remaining, before.stamps());
+                    Map<String, EventStamp> stamps = new HashMap<>(before.stamps());
+                    stamps.putAll(folded.stamps());
                     ids.add(id);
-                    next.add(after);
-                    writes.add(update(id, numbers, after.numbers(), fold(remaining)));
+                    next.add(new Known(numbers.numbers(), stamps));
+                    givenUpGaps.add(numbers.givenUp());
+                    writes.add(update(id, before.numbers(), numbers.numbers(), folded));
                 }
             });
-            writes.addAll(setOnce); // after the updates, which create the documents
-            setOnce = List.of();
             Set<Integer> failed = new HashSet<>(write(entity, writes));
-            knownSetOnce.addAll(setOnceFields);
-            setOnceFields.clear();
             Map<String, List<SequencedEvent>> again = new LinkedHashMap<>();
             for (int i = 0; i < ids.size(); i++) {
                 if (failed.contains(i)) {
                     again.put(ids.get(i), left.get(ids.get(i)));
                 } else {
-                    knownNumbers.put(entity + '\0' + ids.get(i), next.get(i).numbers());
-                    giveUp(entity, ids.get(i), next.get(i).givenUp());
+                    known.put(entity + '\0' + ids.get(i), next.get(i));
+                    giveUp(entity, ids.get(i), givenUpGaps.get(i));
                 }
             }
             if (again.isEmpty()) {
                 return;
             }
-            readNumbers(entity, List.copyOf(again.keySet()));
+            readKnown(entity, List.copyOf(again.keySet()));
             left = again;
         }
         throw new StoreUnavailableException("MongoDB: " + left.size() + " profile(s) of " + entity + " changed in each of "
@@ -169,38 +179,28 @@ public final class MongoProfileStore implements ProfileStore {
         }
     }
 
-    /**
-     * set_once fields are set where still absent: idempotent by nature, so outside the numbers, and never upserts.
-     * Adds the (document, field) pairs written to {@code fields}.
-     */
-    private List<WriteModel<Document>> setOnceWrites(String entity, Map<String, List<SequencedEvent>> eventsById,
-                                                     List<String> fields) {
-        List<WriteModel<Document>> writes = new ArrayList<>();
-        eventsById.forEach((id, ofDocument) -> fold(ofDocument).setOnce().forEach((field, value) -> {
-            String known = entity + '\0' + id + '\0' + field;
-            if (!knownSetOnce.contains(known)) {
-                fields.add(known);
-                writes.add(new UpdateOneModel<>(byId(id, field, new Document("$exists", false)), Updates.set(field, value)));
-            }
-        }));
-        return writes;
-    }
-
-    /** Reads the numbers of these documents into {@link #knownNumbers}, {@link AppliedNumbers#NONE} for those absent. */
-    private void readNumbers(String entity, List<String> ids) {
+    /** Reads these documents' numbers and stamps into {@link #known}, {@link Known#NONE} for those absent. */
+    private void readKnown(String entity, List<String> ids) {
         if (ids.isEmpty()) {
             return;
         }
-        ids.forEach(id -> knownNumbers.put(entity + '\0' + id, AppliedNumbers.NONE));
+        ids.forEach(id -> known.put(entity + '\0' + id, Known.NONE));
         try {
-            for (Document doc : db.getCollection(entity).find(Filters.in("_id", ids)).projection(BOOKKEEPING)) {
+            for (Document doc : db.getCollection(entity).find(Filters.in("_id", ids))) {
                 List<Long> above = new ArrayList<>();
                 doc.getList(APPLIED_ABOVE, Number.class, List.of()).forEach(n -> above.add(n.longValue()));
-                knownNumbers.put(entity + '\0' + doc.get("_id"), new AppliedNumbers(number(doc, VERSION),
-                        number(doc, APPLIED_UP_TO), above, true));
+                Map<String, EventStamp> stamps = new HashMap<>();
+                doc.get(STAMPS, new Document()).forEach((field, stamp) -> stamps.put(field, EventStamp.fromDocument((Document) stamp)));
+                for (String field : setOnceFields.getOrDefault(entity, Set.of())) {
+                    if (doc.containsKey(field)) { // kept before stamps were: it keeps its value
+                        stamps.putIfAbsent(field, EventStamp.FIRST);
+                    }
+                }
+                known.put(entity + '\0' + doc.get("_id"), new Known(new AppliedNumbers(number(doc, VERSION),
+                        number(doc, APPLIED_UP_TO), above, true), stamps));
             }
-        } catch (MongoException e) {
-            throw MongoErrors.translate("reading the applied numbers of " + ids.size() + " profile(s) of " + entity, e);
+        } catch (MongoException | ClassCastException e) {
+            throw MongoErrors.translate("reading " + ids.size() + " profile(s) of " + entity + " to update them", e);
         }
     }
 
@@ -208,12 +208,16 @@ public final class MongoProfileStore implements ProfileStore {
         return doc.get(field) instanceof Number n ? n.longValue() : 0;
     }
 
-    /** A document's events folded per rule: set keeps the last value, set_once the first, inc the sum. */
-    private record Folded(Map<String, Object> set, Map<String, Object> setOnce, Map<String, Number> inc,
+    /**
+     * A document's events folded per rule: set keeps the value of the latest event by event time, set_once the
+     * earliest's, each only if its event stands beyond the one whose value the document holds; inc adds, max and
+     * min keep the extremes.
+     */
+    private record Folded(Map<String, Object> set, Map<String, EventStamp> stamps, Map<String, Number> inc,
                           Map<String, Object> max, Map<String, Object> min) {
     }
 
-    private Folded fold(List<SequencedEvent> events) {
+    private Folded fold(List<SequencedEvent> events, Map<String, EventStamp> held) {
         Folded f = new Folded(new LinkedHashMap<>(), new LinkedHashMap<>(), new LinkedHashMap<>(), new LinkedHashMap<>(),
                 new LinkedHashMap<>());
         for (SequencedEvent sequenced : events) {
@@ -225,8 +229,15 @@ public final class MongoProfileStore implements ProfileStore {
                     continue;
                 }
                 switch (p.rule()) {
-                    case SET -> f.set().put(p.name(), value);
-                    case SET_ONCE -> f.setOnce().putIfAbsent(p.name(), value);
+                    case SET, SET_ONCE -> {
+                        EventStamp stamp = EventStamp.of(e);
+                        EventStamp current = f.stamps().getOrDefault(p.name(), held.get(p.name()));
+                        int order = current == null ? 1 : stamp.compareTo(current);
+                        if (p.rule() == ProfileRule.SET ? order > 0 : current == null || order < 0) {
+                            f.set().put(p.name(), value);
+                            f.stamps().put(p.name(), stamp);
+                        }
+                    }
                     case INC -> f.inc().merge(p.name(), (Number) value, MongoProfileStore::add);
                     case MAX -> f.max().merge(p.name(), value, (a, b) -> Evaluator.compare(a, b) >= 0 ? a : b);
                     case MIN -> f.min().merge(p.name(), value, (a, b) -> Evaluator.compare(a, b) <= 0 ? a : b);
@@ -240,6 +251,7 @@ public final class MongoProfileStore implements ProfileStore {
     private static WriteModel<Document> update(String id, AppliedNumbers before, AppliedNumbers after, Folded f) {
         List<Bson> updates = new ArrayList<>();
         f.set().forEach((field, value) -> updates.add(Updates.set(field, value)));
+        f.stamps().forEach((field, stamp) -> updates.add(Updates.set(STAMPS + "." + field, stamp.toDocument())));
         f.inc().forEach((field, value) -> updates.add(Updates.inc(field, value)));
         f.max().forEach((field, value) -> updates.add(Updates.max(field, value)));
         f.min().forEach((field, value) -> updates.add(Updates.min(field, value)));
