@@ -133,7 +133,7 @@ public final class Pipeline implements AutoCloseable {
         }
         List<HttpApi.Routes> routes = new ArrayList<>();
         var bodies = new RequestBodies(json, config.get(Config.HTTP_MAX_BODY_MB) * 1024L * 1024L,
-                config.get(Config.SERVE_MAX_IDS) + READ_BODY_TOKENS);
+                config.get(Config.SERVE_MAX_IDS) + READ_BODY_TOKENS, config.get(Config.HTTP_BODY_TIMEOUT));
         if (roles.contains(Role.INGEST)) {
             // groups exist before the first event, so no consumer that starts later misses one
             RedisEventSource.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
