@@ -138,6 +138,22 @@ class HttpLimitsIT {
     }
 
     @Test
+    void aTransferCodingOtherThanChunkedIs415AndNothingIsWritten() {
+        byte[] body = event(1, "coded").getBytes(StandardCharsets.UTF_8);
+        byte[] head = ("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + "Transfer-Encoding: gzip, chunked\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1);
+
+        RawHttp.Answer answer = RawHttp.send(port, head, out -> {
+            out.write((Integer.toHexString(body.length) + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            out.write(body);
+            out.write("\r\n0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+        });
+
+        assertJsonError(answer, 415, "Transfer-Encoding 'gzip, chunked'");
+        assertThat(pipeline.redis().shared().sync().xlen(pipeline.stores().config().get(Config.STREAM))).isZero();
+    }
+
+    @Test
     void jettysOwnRefusalsAreTheApisJsonError() {
         String uri = "/v1/features/user/" + "u".repeat(3000);
         assertJsonError(RawHttp.send(port, "GET " + uri + " HTTP/1.1\r\nHost: x\r\n\r\n"), 414, "FP_HTTP_MAX_URI_KB");
