@@ -18,12 +18,16 @@ import io.lettuce.core.Range;
 import io.lettuce.core.StreamMessage;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -31,6 +35,7 @@ import org.bson.Document;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Each store's errors reach the consumers as one of three outcomes, on the real servers: an event MongoDB cannot
@@ -53,6 +58,31 @@ class ErrorPolicyIT {
     private static boolean caughtUp(Pipeline pipeline, Config config, String group) {
         return StreamGroups.status(pipeline.redis().shared().sync(), config.get(Config.STREAM)).stream()
                 .anyMatch(g -> g.name().equals(group) && g.caughtUp());
+    }
+
+    @Test
+    void anEventWhoseFieldChangedTypeSinceIngestIsDeadLetteredNotConverted(@TempDir Path dir) throws IOException {
+        Config ingestConfig = TestServices.config(REGISTRY, Map.of());
+        try (Pipeline ingest = Pipeline.start(ingestConfig, EnumSet.of(Role.INGEST), Clock.systemUTC())) {
+            Map<String, Object> fractional = new HashMap<>(order("fractional", "u-changed"));
+            fractional.put("amount", 2.55);
+            assertThat(new Api(ingest.httpPort()).postJson("/v1/events", List.of(fractional)).status()).isEqualTo(202);
+        }
+        Path changed = dir.resolve("amount-long.yaml");
+        Files.writeString(changed, Files.readString(Path.of(REGISTRY))
+                .replace("amount:  {type: double, required: true}", "amount:  {type: long, required: true}"));
+        Config config = ingestConfig.with(Map.of(Config.REGISTRY, changed.toString()));
+
+        try (Pipeline online = Pipeline.start(config, EnumSet.of(Role.ONLINE, Role.SERVE), Clock.systemUTC())) {
+            await().atMost(Duration.ofSeconds(60)).until(() -> caughtUp(online, config, OnlineConsumer.GROUP));
+            assertThat(deadLetters(online, config)).singleElement().satisfies(m -> {
+                assertThat(m.getBody().get("e")).contains("\"fractional\"");
+                assertThat(m.getBody().get("reason")).contains("'amount'", "a fractional number", "not a long");
+            });
+            Api.Reply served = new Api(online.httpPort()).get("/v1/features/user/u-changed?features=spend_1h,total_spend");
+            assertThat(served.body().at("/status/spend_1h").asText()).isEqualTo("missing");
+            assertThat(served.body().at("/status/total_spend").asText()).isEqualTo("missing");
+        }
     }
 
     @Test

@@ -49,7 +49,8 @@ class HttpLimitsIT {
     @BeforeAll
     void start() {
         pipeline = Pipeline.start(TestServices.config(REGISTRY, Map.of(Config.HTTP_MAX_BODY_MB, "1",
-                Config.INGEST_MAX_EVENTS, "3", Config.HTTP_MAX_URI_KB, "2", Config.HTTP_MAX_HEADER_KB, "4")),
+                Config.INGEST_MAX_EVENTS, "3", Config.HTTP_MAX_URI_KB, "2", Config.HTTP_MAX_HEADER_KB, "4",
+                Config.HTTP_BODY_TIMEOUT, "2s")),
                 EnumSet.of(Role.INGEST, Role.SERVE), Clock.systemUTC());
         port = pipeline.httpPort();
         api = new Api(port);
@@ -114,6 +115,42 @@ class HttpLimitsIT {
         assertJsonError(chunked, 413, "FP_HTTP_MAX_BODY_MB");
         assertJsonError(declared, 413, "FP_HTTP_MAX_BODY_MB");
         assertThat(refused("body_too_large")).isEqualTo(before + 2);
+    }
+
+    @Test
+    void aBodyTrickledPastTheBodyTimeoutIs408AndNothingIsWritten() {
+        long before = refused("body_too_slow");
+        byte[] body = event(1, "slow").getBytes(StandardCharsets.UTF_8); // about 90 bytes: 9 s at 10 bytes a second
+        byte[] head = ("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+                + body.length + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1);
+
+        RawHttp.Answer answer = RawHttp.send(port, head, out -> {
+            for (byte b : body) {
+                out.write(b);
+                out.flush();
+                Sleep.millis(100);
+            }
+        });
+
+        assertJsonError(answer, 408, "FP_HTTP_BODY_TIMEOUT");
+        assertThat(refused("body_too_slow")).isEqualTo(before + 1);
+        assertThat(pipeline.redis().shared().sync().xlen(pipeline.stores().config().get(Config.STREAM))).isZero();
+    }
+
+    @Test
+    void aTransferCodingOtherThanChunkedIs415AndNothingIsWritten() {
+        byte[] body = event(1, "coded").getBytes(StandardCharsets.UTF_8);
+        byte[] head = ("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + "Transfer-Encoding: gzip, chunked\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1);
+
+        RawHttp.Answer answer = RawHttp.send(port, head, out -> {
+            out.write((Integer.toHexString(body.length) + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            out.write(body);
+            out.write("\r\n0\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+        });
+
+        assertJsonError(answer, 415, "Transfer-Encoding 'gzip, chunked'");
+        assertThat(pipeline.redis().shared().sync().xlen(pipeline.stores().config().get(Config.STREAM))).isZero();
     }
 
     @Test

@@ -116,6 +116,25 @@ class ServeDeadlineIT {
     }
 
     @Test
+    void readinessAnswersWhileRedisStallsAndNamesIt() {
+        redisRelay.pause(true);
+        try {
+            long t0 = System.nanoTime();
+            Api.Reply ready = api.get("/readyz");
+            long tookMs = (System.nanoTime() - t0) / 1_000_000;
+
+            assertThat(ready.status()).isEqualTo(503);
+            assertThat(ready.body().at("/stores/redis").asBoolean()).isFalse();
+            assertThat(ready.body().at("/stores/mongodb").asBoolean()).isTrue();
+            assertThat(tookMs).as("answered within its bound, not after Redis's 10 s command timeout").isLessThan(8_000);
+            assertThat(api.getText("/metrics")).contains("featurepipe_readiness_timeouts_total{store=\"redis\"}");
+        } finally {
+            redisRelay.pause(false);
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> api.get("/readyz").status() == 200);
+    }
+
+    @Test
     void aStalledRedisCostsOnlyTheOnlineFeatures() {
         double before = failures("online", "timeout");
         JsonNode answer = getWhileStalled(redisRelay, "Redis");

@@ -43,6 +43,8 @@ import org.slf4j.LoggerFactory;
 /** One featurepipe process: the roles it was asked to run, wired to their stores, started in order. */
 public final class Pipeline implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Pipeline.class);
+    /** Longest /readyz waits for a store; one that has not answered by then is not ready. */
+    private static final Duration READY_CHECK_BOUND = Duration.ofSeconds(2);
     /** JSON tokens a read request's body may hold besides its ids: the feature names and the keys around them. */
     private static final int READ_BODY_TOKENS = 10_000;
 
@@ -124,7 +126,7 @@ public final class Pipeline implements AutoCloseable {
         }
         List<HttpApi.Routes> routes = new ArrayList<>();
         var bodies = new RequestBodies(json, config.get(Config.HTTP_MAX_BODY_MB) * 1024L * 1024L,
-                config.get(Config.SERVE_MAX_IDS) + READ_BODY_TOKENS);
+                config.get(Config.SERVE_MAX_IDS) + READ_BODY_TOKENS, config.get(Config.HTTP_BODY_TIMEOUT));
         if (roles.contains(Role.INGEST)) {
             // groups exist before the first event, so no consumer that starts later misses one
             RedisEventSource.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
@@ -145,9 +147,9 @@ public final class Pipeline implements AutoCloseable {
             warmUp = own(new WarmUp(service).start());
         }
         if (!routes.isEmpty()) {
+            var storeChecks = own(new StoreChecks(checks, READY_CHECK_BOUND, metrics));
             HttpApi.ReadinessCheck readiness = () -> {
-                Map<String, Boolean> status = new LinkedHashMap<>();
-                checks.forEach((name, check) -> status.put(name, check.getAsBoolean()));
+                Map<String, Boolean> status = storeChecks.check();
                 Map<String, String> stopped = new LinkedHashMap<>();
                 consumers.forEach(c -> c.failure().ifPresent(why -> stopped.put(c.group(), why)));
                 return new HttpApi.Readiness(status, stopped, warmUp == null || warmUp.done());

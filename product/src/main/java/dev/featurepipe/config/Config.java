@@ -142,6 +142,9 @@ public final class Config {
     public static final Setting<String> REDIS_TLS_CA = new Setting<>("FP_REDIS_TLS_CA", "system",
             "certificates (PEM) a rediss:// server's certificate must chain to; system: the JVM's trusted authorities",
             Config::nonEmpty);
+    public static final Setting<Duration> HTTP_BODY_TIMEOUT = new Setting<>("FP_HTTP_BODY_TIMEOUT", "30s",
+            "longest a request's body may take to arrive, from the end of its headers (longer: 408), so a client that"
+                    + " trickles its body does not hold one of FP_HTTP_MAX_IN_FLIGHT for long", duration());
 
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
@@ -151,7 +154,7 @@ public final class Config {
             SERVE_PROFILE_THREADS, MAX_ABS_NUMBER, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD,
             HTTP_MAX_IN_FLIGHT, HTTP_MAX_HEADER_KB, HTTP_MAX_URI_KB, AUTH, API_KEYS_FILE,
             AUTH_MONITORING, RATE_LIMIT, RATE_LIMIT_BURST, LOCAL_REDIS_FSYNC,
-            SHUTDOWN_GRACE, REDIS_TLS_CA);
+            SHUTDOWN_GRACE, REDIS_TLS_CA, HTTP_BODY_TIMEOUT);
 
     private final Map<Setting<?>, Object> values = new HashMap<>();
     private final Map<Setting<?>, String> texts = new HashMap<>();

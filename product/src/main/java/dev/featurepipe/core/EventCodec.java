@@ -98,16 +98,38 @@ public final class EventCodec {
             if (def == null) {
                 throw new MalformedEventException("field '" + name + "' is not in the registry");
             }
-            if (in.nextToken() != JsonToken.VALUE_NULL) {
+            JsonToken token = in.nextToken();
+            if (token != JsonToken.VALUE_NULL) {
+                if (!fits(token, def.type())) {
+                    // the registry changed the field's type since ingest: Jackson would coerce 2.55 to 2, "x" to 0
+                    throw new MalformedEventException("field '" + name + "' holds " + kind(token) + ", not a "
+                            + def.type().registryName() + " (its type changed in the registry since ingest?)");
+                }
                 fields.put(name, switch (def.type()) {
-                    case STRING -> in.getValueAsString();
-                    case LONG -> in.getValueAsLong();
-                    case DOUBLE -> in.getValueAsDouble();
-                    case BOOLEAN -> in.getValueAsBoolean();
-                    case DECIMAL -> decimal(in.getValueAsString(), def);
+                    case STRING -> in.getText();
+                    case LONG -> in.getLongValue();
+                    case DOUBLE -> in.getDoubleValue();
+                    case BOOLEAN -> in.getBooleanValue();
+                    case DECIMAL -> decimal(in.getText(), def);
                 });
             }
         }
+    }
+
+    /** Whether a stored value of this JSON kind is of the field's type; a whole number is also a double. */
+    private static boolean fits(JsonToken token, FieldType type) {
+        return switch (type) {
+            case STRING -> token == JsonToken.VALUE_STRING;
+            case LONG -> token == JsonToken.VALUE_NUMBER_INT;
+            case DOUBLE -> token.isNumeric();
+            case BOOLEAN -> token.isBoolean();
+            case DECIMAL -> token.isNumeric() || token == JsonToken.VALUE_STRING;
+        };
+    }
+
+    private static String kind(JsonToken token) {
+        return token == JsonToken.VALUE_NUMBER_INT ? "a whole number" : token.isNumeric() ? "a fractional number"
+                : token.isBoolean() ? "a boolean" : token == JsonToken.VALUE_STRING ? "a string" : "a JSON " + token;
     }
 
     private static BigDecimal decimal(String text, FieldDef def) {

@@ -6,8 +6,8 @@ import java.util.Locale;
 
 /**
  * What a request body the API reads must say it is: {@code application/json} (or no Content-Type at all), or
- * NDJSON where a route takes it; in UTF-8 if a charset is named; with no Content-Encoding. Anything else is a 415,
- * so a body is never read as something its sender did not send.
+ * NDJSON where a route takes it; in UTF-8 if a charset is named; with no Content-Encoding and no transfer coding but
+ * chunked. Anything else is a 415, so a body is never read as something its sender did not send.
  */
 public final class JsonBody {
     public static final String JSON = "application/json";
@@ -25,6 +25,12 @@ public final class JsonBody {
         if (encoding != null && !encoding.isBlank() && !encoding.trim().equalsIgnoreCase("identity")) {
             throw new ApiException(415, "Content-Encoding '" + abbreviate(encoding) + "' is not read; send the body as it is",
                     List.of());
+        }
+        String transfer = ctx.header("Transfer-Encoding");
+        if (transfer != null && !transfer.trim().equalsIgnoreCase("chunked")) {
+            // Jetty takes the chunks of "gzip, chunked" and hands the body on still gzipped
+            throw new ApiException(415, "Transfer-Encoding '" + abbreviate(transfer) + "' is not read; send the body"
+                    + " chunked or with a Content-Length", List.of());
         }
         String header = ctx.header("Content-Type");
         if (header == null || header.isBlank()) {

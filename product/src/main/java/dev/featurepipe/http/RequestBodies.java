@@ -10,12 +10,13 @@ import io.javalin.http.Context;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.time.Duration;
 import java.util.List;
 
 /**
  * Request bodies read as streams with their limits checked while they are read: the body size (a declared
  * Content-Length over it is refused before anything is read), and for JSON the nesting depth and the length of a
- * string, a name and a number. A body is never held whole in memory.
+ * string, a name and a number, and the time it takes to arrive. A body is never held whole in memory.
  */
 public final class RequestBodies {
     private static final int MAX_NESTING_DEPTH = 32;
@@ -26,15 +27,18 @@ public final class RequestBodies {
     private final ObjectMapper json;
     private final ObjectMapper readJson;
     private final long maxBytes;
+    private final Duration maxTime;
 
     /**
      * @param json the API's mapper; its settings are kept, its parsers get the limits above
      * @param maxReadTokens most JSON tokens of a read request's body (see {@link #readTree})
+     * @param maxTime longest a body may take to arrive, from the start of its reading
      */
-    public RequestBodies(ObjectMapper json, long maxBytes, long maxReadTokens) {
+    public RequestBodies(ObjectMapper json, long maxBytes, long maxReadTokens, Duration maxTime) {
         this.json = json.copyWith(limited(json.getFactory(), Long.MAX_VALUE));
         this.readJson = json.copyWith(limited(json.getFactory(), maxReadTokens));
         this.maxBytes = maxBytes;
+        this.maxTime = maxTime;
     }
 
     private static JsonFactory limited(JsonFactory factory, long maxTokens) {
@@ -48,14 +52,14 @@ public final class RequestBodies {
         return json;
     }
 
-    /** The body as a stream that refuses (413) to go past the size limit. */
+    /** The body as a stream that refuses to go past the size limit (413) or the time limit (408). */
     public InputStream stream(Context ctx) {
         long declared = ctx.req().getContentLengthLong();
         if (declared > maxBytes) {
             throw tooLarge();
         }
         try {
-            return new Limited(ctx.req().getInputStream(), maxBytes);
+            return new Limited(ctx.req().getInputStream(), maxBytes, System.nanoTime() + maxTime.toNanos());
         } catch (IOException e) {
             throw unreadable(e);
         }
@@ -90,13 +94,24 @@ public final class RequestBodies {
                 + " MiB (FP_HTTP_MAX_BODY_MB)");
     }
 
-    /** Counts what it reads and throws once past the limit, so a body of unknown length is cut off too. */
+    private RefusedException tooSlow() {
+        return new RefusedException(408, "body_too_slow", "the body did not arrive within " + maxTime.toSeconds()
+                + " s (FP_HTTP_BODY_TIMEOUT)");
+    }
+
+    /**
+     * Counts what it reads and throws once past the size limit, so a body of unknown length is cut off too, or once
+     * a read returns past the deadline: a body trickled byte by byte never times out the connection, which only
+     * bounds a pause between two reads.
+     */
     private final class Limited extends FilterInputStream {
         private long left;
+        private final long deadlineNanos;
 
-        Limited(InputStream in, long limit) {
+        Limited(InputStream in, long limit, long deadlineNanos) {
             super(in);
             this.left = limit;
+            this.deadlineNanos = deadlineNanos;
         }
 
         @Override
@@ -121,6 +136,9 @@ public final class RequestBodies {
             left -= n;
             if (left < 0) {
                 throw tooLarge();
+            }
+            if (System.nanoTime() - deadlineNanos > 0) {
+                throw tooSlow();
             }
         }
     }
