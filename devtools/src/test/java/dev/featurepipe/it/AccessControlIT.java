@@ -1,6 +1,7 @@
 package dev.featurepipe.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.featurepipe.app.Pipeline;
@@ -19,6 +20,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.List;
@@ -160,6 +162,28 @@ class AccessControlIT {
             assertThat(merchant.statusCode()).isEqualTo(403);
             assertThat(many.statusCode()).isEqualTo(403);
             assertThat(sendTo(ownBase, "/v1/features/user/u1", null, usersReader).statusCode()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    void aKeyAddedOrRevokedInTheFileTakesEffectWithoutARestartAndABadFileChangesNothing() throws IOException {
+        Path keys = dir.resolve("rotating.txt");
+        String old = ApiKeys.newKey();
+        String next = ApiKeys.newKey();
+        Files.write(keys, List.of(ApiKeys.line(old, Set.of(Scope.READ), Set.of(), "old")));
+        try (Pipeline own = Pipeline.start(config(keys, Map.of()), EnumSet.of(Role.SERVE), Clock.systemUTC())) {
+            URI ownBase = URI.create("http://127.0.0.1:" + own.httpPort());
+            assertThat(sendTo(ownBase, "/v1/features/user/u1", null, old).statusCode()).isEqualTo(200);
+            assertThat(sendTo(ownBase, "/v1/features/user/u1", null, next).statusCode()).isEqualTo(401);
+
+            Files.write(keys, List.of(ApiKeys.line(next, Set.of(Scope.READ), Set.of(), "next")));
+            await().atMost(Duration.ofSeconds(10)).until(() -> sendTo(ownBase, "/v1/features/user/u1", null, next).statusCode() == 200);
+            assertThat(sendTo(ownBase, "/v1/features/user/u1", null, old).statusCode()).as("revoked").isEqualTo(401);
+
+            Files.write(keys, List.of(ApiKeys.line(old, Set.of(Scope.READ), Set.of(), "old"), "sha256:nothex scopes=read"));
+            await().atMost(Duration.ofSeconds(10)).until(() -> sendTo(ownBase, "/v1/features/user/u1", null, next).statusCode() == 200
+                    && sendTo(ownBase, "/metrics", null, next).body().contains("featurepipe_auth_keys_reloads_total{outcome=\"refused\"} 1.0"));
+            assertThat(sendTo(ownBase, "/v1/features/user/u1", null, old).statusCode()).isEqualTo(401);
         }
     }
 

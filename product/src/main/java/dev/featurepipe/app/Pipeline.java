@@ -158,6 +158,7 @@ public final class Pipeline implements AutoCloseable {
                     config.get(Config.HTTP_MAX_BODY_MB) * 1024L * 1024L, config.get(Config.HTTP_MAX_IN_FLIGHT),
                     config.get(Config.HTTP_MAX_HEADER_KB) * 1024, config.get(Config.HTTP_MAX_URI_KB) * 1024);
             var auth = Authenticator.fromConfig(config, Set.copyOf(registry.entityNames()));
+            auth.metrics().bindTo(metrics);
             http = own(new HttpApi(options, routes, readiness, auth, metrics, json).start());
         }
         log.info("pipeline: running roles {}", roles);

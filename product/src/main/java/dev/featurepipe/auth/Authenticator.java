@@ -5,6 +5,7 @@ import dev.featurepipe.http.RefusedException;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
 import io.javalin.security.RouteRole;
+import io.micrometer.core.instrument.binder.MeterBinder;
 import java.util.Map;
 import java.util.Set;
 import org.slf4j.Logger;
@@ -21,11 +22,11 @@ public final class Authenticator implements Handler {
     private static final String BEARER = "bearer ";
     private static final String REALM = "Bearer realm=\"featurepipe\"";
 
-    private final ApiKeys keys;
+    private final KeysFile keys;
     private final RateLimiter limiter;
     private final boolean monitoringNeedsKey;
 
-    private Authenticator(ApiKeys keys, RateLimiter limiter, boolean monitoringNeedsKey) {
+    private Authenticator(KeysFile keys, RateLimiter limiter, boolean monitoringNeedsKey) {
         this.keys = keys;
         this.limiter = limiter;
         this.monitoringNeedsKey = monitoringNeedsKey;
@@ -46,10 +47,15 @@ public final class Authenticator implements Handler {
             log.warn("auth: access control is off (FP_AUTH=off): whoever reaches the port may read and write");
             return off();
         }
-        ApiKeys keys = ApiKeys.load(config.path(Config.API_KEYS_FILE), entities);
+        KeysFile keys = new KeysFile(config.path(Config.API_KEYS_FILE), entities, System::nanoTime);
         double rate = config.get(Config.RATE_LIMIT);
         RateLimiter limiter = rate == 0 ? null : new RateLimiter(rate, config.get(Config.RATE_LIMIT_BURST), System::nanoTime);
         return new Authenticator(keys, limiter, config.get(Config.AUTH_MONITORING).equals("admin"));
+    }
+
+    /** How often the keys file was read again after a change, and refused. */
+    public MeterBinder metrics() {
+        return keys == null ? registry -> { } : keys.metrics();
     }
 
     /** The scopes /readyz and /metrics need: none, or admin. */
@@ -68,7 +74,7 @@ public final class Authenticator implements Handler {
             return;
         }
         String presented = presentedKey(ctx);
-        ApiKey key = keys.find(presented).orElseThrow(() -> new RefusedException(401, "unknown_key",
+        ApiKey key = keys.keys().find(presented).orElseThrow(() -> new RefusedException(401, "unknown_key",
                 "the API key is not known", Map.of("WWW-Authenticate", REALM + ", error=\"invalid_token\"")));
         Scope needed = (Scope) roles.iterator().next();
         if (!key.allows(needed)) {
