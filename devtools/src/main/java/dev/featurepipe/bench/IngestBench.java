@@ -55,7 +55,8 @@ public final class IngestBench {
     }
 
     public List<Result> run() throws InterruptedException {
-        Config benchConfig = config.with(Map.of(Config.STREAM, run + ":events", Config.HTTP_PORT, "0"));
+        // its own port and stream, and no API keys: the load it sends carries none
+        Config benchConfig = config.with(Map.of(Config.STREAM, run + ":events", Config.HTTP_PORT, "0", Config.AUTH, "off"));
         Map<String, List<Run>> byMode = new LinkedHashMap<>();
         try (Pipeline pipeline = Pipeline.start(benchConfig, EnumSet.of(Role.INGEST), Clock.systemUTC())) {
             RedisCommands<String, String> redis = pipeline.redis().shared().sync();
