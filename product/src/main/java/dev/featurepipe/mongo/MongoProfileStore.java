@@ -272,31 +272,31 @@ public final class MongoProfileStore implements ProfileStore {
     }
 
     /**
-     * Writes in order. An update whose version is not the document's upserts a second document with the same {@code _id} and so
-     * fails as a duplicate key: those are returned (by index) and the rest goes on.
+     * Writes in order. An update whose version is not the document's upserts a second document with the same
+     * {@code _id} and so fails as a duplicate key: those are returned (by index) and the rest goes on.
      */
     private List<Integer> write(String entity, List<WriteModel<Document>> models) {
-        List<Integer> guarded = new ArrayList<>();
+        List<Integer> conflicts = new ArrayList<>();
         if (models.isEmpty()) {
-            return guarded;
+            return conflicts;
         }
         int from = 0;
         while (from < models.size()) {
             try {
                 db.getCollection(entity).bulkWrite(models.subList(from, models.size()), new BulkWriteOptions().ordered(true));
-                return guarded;
+                return conflicts;
             } catch (MongoBulkWriteException e) {
                 var first = e.getWriteErrors().get(0);
                 if (ErrorCategory.fromErrorCode(first.getCode()) != ErrorCategory.DUPLICATE_KEY) {
                     throw MongoErrors.translate("updating profiles of " + entity, e);
                 }
-                guarded.add(from + first.getIndex());
+                conflicts.add(from + first.getIndex());
                 from += first.getIndex() + 1;
             } catch (MongoException | BSONException e) {
                 throw MongoErrors.translate("updating profiles of " + entity, e);
             }
         }
-        return guarded;
+        return conflicts;
     }
 
     /**
