@@ -2,7 +2,8 @@
 -- Each {{...}} is replaced by its value in Java (ApplyScript.literals) when the script is loaded.
 -- KEYS: every key the call touches. ARGV: the number of entities touched, the ttl in ms of their state hashes,
 -- their hashes' indexes in KEYS; the number of events, the ttl in ms of their applied marks, per event its mark's
--- index in KEYS and its entity's number (1 for the first entity of the call); then the updates of all the events,
+-- index in KEYS and, if its type has profile rules, its entity's number (1 for the first entity of the call; 0 for
+-- an event without profile rules); then the updates of all the events,
 -- folded together by the caller (k is an index in KEYS):
 --   ADD_TO k field amount                  add (HINCRBYFLOAT)
 --   KEEP_MIN k field value                 keep the smaller number
@@ -14,10 +15,11 @@
 --   MARK_TILE k field g cutoff             set the tile's mark field; when it is new, drop the fields of g-tiles
 --                                          starting before cutoff
 --   EXPIRE k ttl                           expire the key after ttl ms
--- An entity's hash (its window cache) holds in GENERATION the sequence number of the last event applied to it: the
--- events of an entity are numbered in the order they are applied, each number once, and the number starts anew
--- (from the time in ms times 1000, above any number before) when the hash is new. An applied mark holds its
--- event's number: SEQUENCED<n>, or STARTS<n> for an event that starts its entity's numbering.
+-- An entity's hash (its window cache) holds in GENERATION a number every call that writes the entity bumps, and
+-- in SEQUENCE the number of its last applied event with profile rules: those events are numbered in the order
+-- they are applied, each number once, and the numbering starts anew (from the time in ms times 1000, above any
+-- number before) when the field is new. An applied mark holds its event's number: SEQUENCED<n>, or STARTS<n> for
+-- an event that starts its entity's numbering, or 1 for an event without profile rules.
 -- If an event's mark exists (an earlier delivery applied it), nothing is written and the reply is per event
 -- APPLIED_BEFORE with the mark, or SEND_AGAIN (not applied: send it again without the others) with ''. Otherwise
 -- everything a write could fail on is checked first, and then the marks are set, the updates written, and the
@@ -27,7 +29,7 @@
 -- kind under the same name) is the error WRONGTYPE; an unknown operation is an error too.
 
 local APPLIED_BEFORE, APPLIED, SEND_AGAIN = {{APPLIED_BEFORE}}, {{APPLIED}}, {{SEND_AGAIN}}
-local GENERATION = {{GENERATION}}
+local GENERATION, SEQUENCE = {{GENERATION}}, {{SEQUENCE}}
 local TILE_FIELD = {{TILE_FIELD}} -- captures a tile field's tile size and start
 local LAST_TS, LAST_ID, LAST_VALUE = {{LAST_TS}}, {{LAST_ID}}, {{LAST_VALUE}}
 local ADD_TO, KEEP_MIN, KEEP_MAX, KEEP_LATEST = {{ADD_TO}}, {{KEEP_MIN}}, {{KEEP_MAX}}, {{KEEP_LATEST}}
@@ -157,35 +159,44 @@ for k, at in pairs(sums) do
     end
   end
 end
-local last = {}
-for i, k in ipairs(entityKeys) do
-  local generation = redis.call('HGET', k, GENERATION)
-  if generation and not string.match(generation, '^%-?%d+$') then
-    return redis.error_reply(VALUE_ERROR .. ' apply.lua: the generation of an entity holds ' .. generation
-      .. ', not a whole number')
+for _, k in ipairs(entityKeys) do
+  local counters = redis.call('HMGET', k, GENERATION, SEQUENCE)
+  for j, name in ipairs({GENERATION, SEQUENCE}) do
+    if counters[j] and not string.match(counters[j], '^%-?%d+$') then
+      return redis.error_reply(VALUE_ERROR .. ' apply.lua: the field ' .. name .. ' of an entity holds '
+        .. counters[j] .. ', not a whole number')
+    end
   end
-  last[i] = tonumber(generation)
 end
 
 -- writes
-local applied = {}
-for i = 1, entities do applied[i] = 0 end
-for _, e in ipairs(eventEntity) do applied[e] = applied[e] + 1 end
-local fresh = {}
+local numbered = {}
+for i = 1, entities do numbered[i] = 0 end
+for _, e in ipairs(eventEntity) do
+  if e > 0 then numbered[e] = numbered[e] + 1 end
+end
+local last, fresh = {}, {}
 for i, k in ipairs(entityKeys) do
-  if not last[i] then
-    local t = redis.call('TIME')
-    last[i] = tonumber(t[1]) * 1000000 + math.floor(tonumber(t[2]) / 1000) * 1000
-    fresh[i] = true
-  end
-  redis.call('HSET', k, GENERATION, string.format('%.0f', last[i] + applied[i]))
+  redis.call('HINCRBY', k, GENERATION, 1)
   redis.call('PEXPIRE', k, entityTtl)
+  if numbered[i] > 0 then
+    last[i] = redis.call('HINCRBY', k, SEQUENCE, numbered[i]) - numbered[i]
+    if last[i] == 0 then
+      local t = redis.call('TIME')
+      last[i] = tonumber(t[1]) * 1000000 + math.floor(tonumber(t[2]) / 1000) * 1000
+      fresh[i] = true
+      redis.call('HSET', k, SEQUENCE, string.format('%.0f', last[i] + numbered[i]))
+    end
+  end
 end
 for i, m in ipairs(marks) do
   local e = eventEntity[i]
-  last[e] = last[e] + 1
-  local mark = (fresh[e] and STARTS or SEQUENCED) .. string.format('%.0f', last[e])
-  fresh[e] = nil
+  local mark = '1'
+  if e > 0 then
+    last[e] = last[e] + 1
+    mark = (fresh[e] and STARTS or SEQUENCED) .. string.format('%.0f', last[e])
+    fresh[e] = nil
+  end
   redis.call('SET', m, mark, 'PX', markTtl)
   out[2 * i - 1] = APPLIED
   out[2 * i] = mark

@@ -28,6 +28,7 @@ import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.bson.Document;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -153,5 +154,32 @@ class OnlineConsumerIT {
         }
         assertThat(slow.calls).containsExactly(List.of(user + "-1"), List.of(user + "-2", user + "-3"), List.of(user + "-4"));
         assertThat(profile()).containsEntry("country", "batch 4").containsEntry("order_count", 4L);
+    }
+
+    @Test
+    void anEntitysEventsWithoutProfileRulesLeaveNoGapInItsProfilesNumbers() {
+        Registry clicks = RegistryLoader.parse("""
+                entities: {user: {key: user_id}}
+                events:
+                  click: {entity: user, fields: {page: string}}
+                  order: {entity: user, fields: {amount: double}}
+                features:
+                  - {name: clicks, event: click, aggregation: count, windows: [1h]}
+                  - {name: orders, event: order, aggregation: count, windows: [1h]}
+                profile:
+                  - {name: order_count, event: order, rule: inc, value: 1}
+                """, "test");
+        MongoProfileStore store = new MongoProfileStore(mongo.database("clicks"), clicks, 100);
+        RedisOnlineStore online = new RedisOnlineStore(redis, clicks, "it-clicks-" + UUID.randomUUID(), Clock.systemUTC(), 100);
+        long now = System.currentTimeMillis();
+        try (OnlineConsumer consumer = new OnlineConsumer(online, store, new NumberRule(clicks, 1e19), new SimpleMeterRegistry(), 100)) {
+            consumer.handle(List.of(new LoggedEvent("1-0/0", new Event("c1", "click", user, now, Map.of("page", "home")))));
+            consumer.handle(List.of(new LoggedEvent("2-0/0", new Event("o1", "order", user, now, Map.of("amount", 1.0))),
+                    new LoggedEvent("2-0/1", new Event("c2", "click", user, now, Map.of("page", "cart")))));
+            consumer.handle(List.of(new LoggedEvent("3-0/0", new Event("o2", "order", user, now, Map.of("amount", 2.0)))));
+        }
+        assertThat(store.read("user", List.of(user)).get(user)).containsEntry("order_count", 2L);
+        assertThat(mongo.database("clicks").getCollection("user").find(new Document("_id", user)).first()
+                .getList("_above", Long.class)).as("no number waits for a click's").isEmpty();
     }
 }

@@ -74,7 +74,8 @@ public final class ChunkFold {
             return Added.REPEATED;
         }
         String entity = registry.eventType(e.type()).orElseThrow().entity();
-        applied.add(new ChunkWrites.Marked(e.key(), new EntityKey(entity, e.entityId())));
+        boolean profiled = !registry.profilesOf(e.type()).isEmpty();
+        applied.add(new ChunkWrites.Marked(e.key(), new EntityKey(entity, e.entityId()), profiled));
         boolean changed = false;
         boolean skipped = false;
         for (AggregateFeature f : registry.aggregatesOf(e.type())) {

@@ -4,13 +4,15 @@ package dev.featurepipe.online;
  * An entity's window cache: per served name the value of a window as last folded from tiles,
  * {@code "<generation> <lower bound> <state>"} with state {@code v<value>}, {@code u} (the feature has state but
  * nothing in the window: null) or {@code n} (the feature has no state), beside the field {@link #GENERATION},
- * which every write to the entity's state advances (it is the sequence number of the entity's last applied event).
- * An entry is served only for the generation and the lower bound
+ * which every write to the entity's state bumps, and the field {@link #SEQUENCE}, the number of the entity's last
+ * applied event of a type with profile rules. An entry is served only for the generation and the lower bound
  * it was computed for.
  */
 public final class WindowCache {
     /** The field holding the generation; no feature name can be it. */
     public static final String GENERATION = "@gen";
+    /** The field holding the entity's last event number; no feature name can be it. */
+    public static final String SEQUENCE = "@seq";
 
     private WindowCache() {
     }

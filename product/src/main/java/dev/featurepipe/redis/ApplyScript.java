@@ -79,6 +79,7 @@ final class ApplyScript {
         literals.put("SEQUENCED", quoted(SEQUENCED));
         literals.put("STARTS", quoted(STARTS));
         literals.put("GENERATION", quoted(WindowCache.GENERATION));
+        literals.put("SEQUENCE", quoted(WindowCache.SEQUENCE));
         for (Tile.Part part : List.of(Tile.Part.LAST_TS, Tile.Part.LAST_ID, Tile.Part.LAST_VALUE)) {
             literals.put(part.name(), quoted(part.suffix()));
         }
@@ -92,8 +93,9 @@ final class ApplyScript {
     }
 
     /**
-     * What the script says of one event: one of the replies above, and for an event applied now or before, its
-     * number ({@code sequence} 0 for an event applied before numbers were kept).
+     * What the script says of one event: one of the replies above, and for an event of a type with profile rules
+     * applied now or before, its number ({@code sequence} 0 for other events and those applied before numbers were
+     * kept).
      */
     record Reply(long outcome, long sequence, boolean startsSequence) {
         static Reply of(long outcome, String mark) {
@@ -138,7 +140,7 @@ final class ApplyScript {
             args.add(ttl);
             for (ChunkWrites.Marked event : writes.appliedEvents()) {
                 args.add(key(StreamKeys.appliedMark(namespace, event.eventKey())));
-                args.add(Integer.toString(numbers.get(event.entity())));
+                args.add(Integer.toString(event.profiled() ? numbers.get(event.entity()) : 0));
             }
             writes.ops().forEach(this::encode);
         }

@@ -29,9 +29,9 @@ import java.util.concurrent.atomic.LongAdder;
  * again without them, so a redelivered event changes nothing. The store remembers which tile periods it saw marked
  * ({@link TileMarks}), so that only the first write of a period asks the script whether it is the first.
  * Reads fold tiles into window values once per tile period and write, and keep them in a window cache per entity
- * ({@link OnlineRead}); the same apply call that writes an entity's tiles advances its cache's generation, which
- * is the sequence number of the entity's last applied event: each event is numbered once, in the order its
- * entity's events are applied, and its mark keeps the number, so a profile store can apply it exactly once.
+ * ({@link OnlineRead}); the same apply call that writes an entity's tiles bumps its cache's generation, and
+ * numbers the entity's events of types with profile rules in the order it applies them: each number is given
+ * once and kept in the event's mark, so a profile store can apply the event exactly once.
  */
 public final class RedisOnlineStore implements OnlineStore {
     /**

@@ -39,8 +39,8 @@ class ChunkFoldTest {
         assertThat(writes.ops()).as("whole numbers stay exact")
                 .contains(new StoreOp.AddTo(units, tile.field(Tile.Part.SUM), 5L));
         EntityKey u1 = new EntityKey("user", "u1");
-        assertThat(writes.appliedEvents()).containsExactly(new ChunkWrites.Marked(a.event().key(), u1),
-                new ChunkWrites.Marked(b.event().key(), u1));
+        assertThat(writes.appliedEvents()).containsExactly(new ChunkWrites.Marked(a.event().key(), u1, false),
+                new ChunkWrites.Marked(b.event().key(), u1, false));
         assertThat(writes.windowCaches()).containsExactly(u1);
     }
 
