@@ -93,6 +93,10 @@ public final class MongoProfileStore implements ProfileStore {
         }
     }
 
+    /** A document's update: what the store knows of it once written, and the gaps it gives up. */
+    private record Update(String id, Known after, int givenUp, WriteModel<Document> write) {
+    }
+
     /** What the store knows of a document: its numbers, and the stamps of its set and set_once fields. */
     private record Known(AppliedNumbers numbers, Map<String, EventStamp> stamps) {
         static final Known NONE = new Known(AppliedNumbers.NONE, Map.of());
@@ -132,10 +136,7 @@ public final class MongoProfileStore implements ProfileStore {
         readKnown(entity, eventsById.keySet().stream().filter(id -> !known.containsKey(entity + '\0' + id)).toList());
         Map<String, List<SequencedEvent>> left = eventsById;
         for (int round = 0; round < REMAINDER_ROUNDS; round++) {
-            List<String> ids = new ArrayList<>();
-            List<Known> next = new ArrayList<>();
-            List<Integer> givenUpGaps = new ArrayList<>();
-            List<WriteModel<Document>> writes = new ArrayList<>();
+            List<Update> updates = new ArrayList<>();
             left.forEach((id, ofDocument) -> {
                 Known before = known.getOrDefault(entity + '\0' + id, Known.NONE);
                 List<SequencedEvent> remaining = ofDocument.stream().filter(e -> !before.numbers().holds(e.sequence())).toList();
@@ -144,20 +145,19 @@ public final class MongoProfileStore implements ProfileStore {
                     Folded folded = fold(remaining, before.stamps());
                     Map<String, EventStamp> stamps = new HashMap<>(before.stamps());
                     stamps.putAll(folded.stamps());
-                    ids.add(id);
-                    next.add(new Known(numbers.numbers(), stamps));
-                    givenUpGaps.add(numbers.givenUp());
-                    writes.add(update(id, before.numbers(), numbers.numbers(), folded));
+                    updates.add(new Update(id, new Known(numbers.numbers(), stamps), numbers.givenUp(),
+                            update(id, before.numbers(), numbers.numbers(), folded)));
                 }
             });
-            Set<Integer> failed = new HashSet<>(write(entity, writes));
+            Set<Integer> failed = new HashSet<>(write(entity, updates.stream().map(Update::write).toList()));
             Map<String, List<SequencedEvent>> again = new LinkedHashMap<>();
-            for (int i = 0; i < ids.size(); i++) {
+            for (int i = 0; i < updates.size(); i++) {
+                Update u = updates.get(i);
                 if (failed.contains(i)) {
-                    again.put(ids.get(i), left.get(ids.get(i)));
+                    again.put(u.id(), left.get(u.id()));
                 } else {
-                    known.put(entity + '\0' + ids.get(i), next.get(i));
-                    giveUp(entity, ids.get(i), givenUpGaps.get(i));
+                    known.put(entity + '\0' + u.id(), u.after());
+                    giveUp(entity, u.id(), u.givenUp());
                 }
             }
             if (again.isEmpty()) {
