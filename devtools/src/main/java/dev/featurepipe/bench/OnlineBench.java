@@ -11,6 +11,7 @@ import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisEventLog;
 import dev.featurepipe.redis.RedisEventSource;
 import dev.featurepipe.redis.RedisOnlineStore;
+import dev.featurepipe.redis.Shards;
 import dev.featurepipe.redis.StreamGroups;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.api.async.RedisAsyncCommands;
@@ -149,7 +150,7 @@ public final class OnlineBench {
         RedisConnections redis = stores.redis();
         RedisEventSource.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
         // no dedupe and no bound: the stream holds the whole data set before the consumer starts
-        RedisEventLog log = new RedisEventLog(redis, stores.codec(), stream, Duration.ZERO, Long.MAX_VALUE,
+        RedisEventLog log = new RedisEventLog(redis, stores.codec(), Shards.single(stream), Duration.ZERO, Long.MAX_VALUE,
                 config.get(Config.STREAM_ENTRY_EVENTS));
         for (int from = 0; from < events.size(); from += 1000) {
             log.append(events.subList(from, Math.min(events.size(), from + 1000)));

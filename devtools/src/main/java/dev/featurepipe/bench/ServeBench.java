@@ -533,7 +533,7 @@ public final class ServeBench {
 
     /** Waits until both consumer groups have caught up with the bench's stream. */
     private void awaitConsumers(Pipeline pipeline) throws InterruptedException {
-        if (!StreamGroups.awaitCaughtUp(pipeline.redis().shared().sync(), run + ":events", Duration.ofMinutes(20), () -> { })) {
+        if (!StreamGroups.awaitCaughtUp(pipeline.redis().shared().sync(), pipeline.stores().shards(), Duration.ofMinutes(20), () -> { })) {
             throw new IllegalStateException("the consumer groups did not catch up within 20 minutes");
         }
     }

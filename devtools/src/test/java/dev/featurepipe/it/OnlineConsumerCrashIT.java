@@ -85,7 +85,7 @@ class OnlineConsumerCrashIT {
                     .allMatch(StreamGroups.GroupStatus::caughtUp));
 
             long t = System.currentTimeMillis();
-            RedisOnlineStore online = new RedisOnlineStore(redis, registry, stream, Clock.systemUTC(),
+            RedisOnlineStore online = new RedisOnlineStore(redis, registry, TestServices.shards(stream), Clock.systemUTC(),
                     config.get(Config.ONLINE_SCRIPT_EVENTS));
             List<ServedFeature> features = List.copyOf(registry.served("user").values());
             Map<String, List<Tx>> byUser = new HashMap<>();
@@ -111,7 +111,7 @@ class OnlineConsumerCrashIT {
 
     /** 100,000 events for 400 users over the last 30 hours; every 20th is appended a second time. */
     private static List<Tx> appendEvents(RedisConnections redis, Registry registry, String stream) {
-        RedisEventLog log = new RedisEventLog(redis, new EventCodec(new ObjectMapper(), registry), stream, Duration.ZERO,
+        RedisEventLog log = new RedisEventLog(redis, new EventCodec(new ObjectMapper(), registry), TestServices.shards(stream), Duration.ZERO,
                 Long.MAX_VALUE, 100);
         Random random = new Random(99);
         long now = System.currentTimeMillis();

@@ -81,7 +81,7 @@ class StoreRulesIT {
         Api.Reply again = api.postJson("/v1/events", events);
         TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
         // past ingest's marks: every entry of these events appended once more, as a redelivery or a replay would
-        RedisEventLog unguarded = new RedisEventLog(pipeline.redis(), pipeline.stores().codec(), config.get(Config.STREAM),
+        RedisEventLog unguarded = new RedisEventLog(pipeline.redis(), pipeline.stores().codec(), pipeline.stores().shards(),
                 Duration.ZERO, Long.MAX_VALUE, 100);
         for (StreamMessage<String, String> m : pipeline.redis().shared().sync().xrange(config.get(Config.STREAM), Range.create("-", "+"))) {
             if (m.getBody().get("e").contains(run)) {
@@ -147,7 +147,7 @@ class StoreRulesIT {
         Event zero = new Event("zero", "purchase", customer, now, Map.of("amount", 9.0, "quantity", 0L));
         List<Event> sent = new ArrayList<>(good);
         sent.add(2, zero);
-        new RedisEventLog(pipeline.redis(), pipeline.stores().codec(), config.get(Config.STREAM), Duration.ZERO,
+        new RedisEventLog(pipeline.redis(), pipeline.stores().codec(), pipeline.stores().shards(), Duration.ZERO,
                 Long.MAX_VALUE, 100).append(sent);
         TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
 

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 import dev.featurepipe.app.Pipeline;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.config.Setting;
+import dev.featurepipe.redis.Shards;
 import dev.featurepipe.redis.StreamGroups;
 import dev.featurepipe.services.LocalServices;
 import dev.featurepipe.services.ServiceAddresses;
@@ -35,6 +36,8 @@ public final class TestServices implements BeforeAllCallback {
     static final int CLICKHOUSE_TCP = 19000 + OFFSET;
     static final int MONGO_PORT = 17017 + OFFSET;
     static final String MONGO = "mongodb://127.0.0.1:" + MONGO_PORT;
+    /** Shards of each test's stream (system property {@code fp.it.shards}), so the whole suite can run sharded. */
+    static final int SHARDS = Integer.getInteger("fp.it.shards", 1);
     private static final Path DIR = Path.of("target/it-services").toAbsolutePath();
 
     @Override
@@ -79,9 +82,15 @@ public final class TestServices implements BeforeAllCallback {
 
     /** Waits until both consumer groups of the pipeline's stream have read and acknowledged every entry. */
     public static void awaitConsumers(Pipeline pipeline, Config config, Duration atMost) {
+        Shards shards = pipeline.stores().shards();
         await().atMost(atMost).pollInterval(Duration.ofMillis(100)).until(() ->
-                StreamGroups.status(pipeline.redis().shared().sync(), config.get(Config.STREAM)).stream()
-                        .filter(StreamGroups.GroupStatus::caughtUp).count() == 2);
+                StreamGroups.status(pipeline.redis().shared().sync(), shards).stream()
+                        .filter(StreamGroups.GroupStatus::caughtUp).count() == 2L * shards.count());
+    }
+
+    /** The shards of a stream as the tests' settings make them ({@code fp.it.shards}). */
+    public static Shards shards(String stream) {
+        return new Shards(stream, SHARDS, false);
     }
 
     /**
@@ -101,6 +110,7 @@ public final class TestServices implements BeforeAllCallback {
                 Config.MONGO_DATABASE, unique,
                 Config.OFFLINE_BATCH_INTERVAL, "200ms",
                 Config.AUTH, "off")); // AccessControlIT sets keys
+        flags.put(Config.STREAM_SHARDS, Integer.toString(SHARDS));
         // tests that check served values must not see a timeout on a busy machine; ServeDeadlineIT sets its own
         flags.putAll(Map.of(Config.SERVE_DEADLINE, "10s", Config.SERVE_ONLINE_BUDGET, "10s", Config.SERVE_PROFILE_BUDGET, "10s"));
         flags.putAll(more);

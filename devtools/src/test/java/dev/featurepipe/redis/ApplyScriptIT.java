@@ -51,7 +51,7 @@ class ApplyScriptIT {
     void connect() {
         redis = new RedisConnections(TestServices.config("src/test/resources/registry/it.yaml", Map.of()).get(Config.REDIS_URL));
         sync = redis.shared().sync();
-        script = new ApplyScript(sync, namespace);
+        script = new ApplyScript(sync, Shards.single(namespace));
     }
 
     @AfterEach

@@ -133,7 +133,7 @@ class RedisStreamConsumerIT {
 
     @Test
     void theEventsOfARequestShareEntriesAndAreReadBackInOrderAtTheirPositions() {
-        RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ofMinutes(1), 1000, 3);
+        RedisEventLog log = new RedisEventLog(redis, codec, Shards.single(stream), Duration.ofMinutes(1), 1000, 3);
         List<String> ids = List.of("a", "b", "c", "b", "d", "e", "f", "g");
         List<EventLog.Appended> first = log.append(ids.stream().map(RedisStreamConsumerIT::order).toList());
         List<EventLog.Appended> again = log.append(List.of(order("e"), order("h")));

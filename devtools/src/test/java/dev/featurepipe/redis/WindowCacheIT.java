@@ -51,7 +51,7 @@ class WindowCacheIT {
         config = TestServices.config("src/test/resources/registry/it.yaml", Map.of());
         redis = new RedisConnections(config.get(Config.REDIS_URL));
         sync = redis.shared().sync();
-        store = new RedisOnlineStore(redis, registry, config.get(Config.STREAM), Clock.fixed(Instant.ofEpochMilli(T), ZoneOffset.UTC),
+        store = new RedisOnlineStore(redis, registry, Shards.single(config.get(Config.STREAM)), Clock.fixed(Instant.ofEpochMilli(T), ZoneOffset.UTC),
                 config.get(Config.ONLINE_SCRIPT_EVENTS));
         cache = StreamKeys.windowCache(config.get(Config.STREAM), "user", "u1");
     }

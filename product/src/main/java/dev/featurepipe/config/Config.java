@@ -41,7 +41,14 @@ public final class Config {
     public static final Setting<Path> DATA_DIR = new Setting<>("FP_DATA_DIR", ".fp-data",
             "directory of the local servers' data, logs and pid files", Path::of);
     public static final Setting<String> STREAM = new Setting<>("FP_STREAM", "fp:events",
-            "Redis Stream key of the event log", Config::nonEmpty);
+            "Redis Stream key of the event log (with shards, the first part of each shard's stream); no braces",
+            Config::streamName);
+    public static final Setting<Integer> STREAM_SHARDS = new Setting<>("FP_STREAM_SHARDS", "1",
+            "shards of the event log: an entity's events and online state go to the shard its id hashes to; fixed for"
+                    + " the life of a store (docs/scaling.md)", positive(1024));
+    public static final Setting<Duration> SHARD_LEASE = new Setting<>("FP_SHARD_LEASE", "10s",
+            "how long a consumer process holds a shard without renewing; a process that dies has its shards taken"
+                    + " over within about this plus a third of it", duration());
     public static final Setting<String> CONSUMER_NAME = new Setting<>("FP_CONSUMER_NAME", "",
             "consumer name in the stream's groups and materialize claims; keep it stable so a restart resumes its pending"
                     + " events (empty: <host name>-<n>, the lowest slot no other process of this host holds)",
@@ -76,7 +83,7 @@ public final class Config {
     public static final Setting<Duration> OFFLINE_BATCH_INTERVAL = new Setting<>("FP_OFFLINE_BATCH_INTERVAL", "1s",
             "longest time an event waits in a batch before it is written to ClickHouse", duration());
     public static final Setting<Integer> STREAM_MAX_BACKLOG = new Setting<>("FP_STREAM_MAX_BACKLOG", "1000000",
-            "most entries the event stream may hold; ingest answers 503 with Retry-After beyond it (backpressure)",
+            "most entries each shard's stream may hold; ingest answers 503 with Retry-After beyond it (backpressure)",
             positive(1_000_000_000));
     public static final Setting<Integer> STREAM_ENTRY_EVENTS = new Setting<>("FP_STREAM_ENTRY_EVENTS", "100",
             "most events of one ingest request that share a stream entry (the stream and its consumers pay per entry)",
@@ -147,7 +154,7 @@ public final class Config {
                     + " trickles its body does not hold one of FP_HTTP_MAX_IN_FLIGHT for long", duration());
 
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
-            CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
+            CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM, STREAM_SHARDS, SHARD_LEASE,
             STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
             CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, CONSUMER_MAX_BACKOFF, DEAD_LETTERS_MAX, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, ONLINE_AHEAD, PROFILE_MAX_OUT_OF_ORDER, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
@@ -212,6 +219,15 @@ public final class Config {
             throw new IllegalArgumentException("must not be empty");
         }
         return text.trim();
+    }
+
+    /** A Redis key holding no brace: each shard's keys carry a hash tag, the text between the first braces. */
+    private static String streamName(String text) {
+        String name = nonEmpty(text);
+        if (name.indexOf('{') >= 0 || name.indexOf('}') >= 0) {
+            throw new IllegalArgumentException("must not hold '{' or '}'");
+        }
+        return name;
     }
 
     private static String identifier(String text) {

@@ -75,6 +75,11 @@ public final class RedisConnections implements AutoCloseable {
         client.setOptions(options.build());
     }
 
+    /** Whether the URL names a Redis Cluster. */
+    public boolean cluster() {
+        return false;
+    }
+
     public synchronized StatefulRedisConnection<String, String> shared() {
         if (shared == null) {
             shared = connect();

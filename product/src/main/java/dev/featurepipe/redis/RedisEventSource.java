@@ -30,6 +30,8 @@ public final class RedisEventSource implements EventSource {
             + " return math.max(n, 0)";
     private static final String COUNT_FAILURE = "for _, id in ipairs(ARGV) do redis.call('HINCRBY', KEYS[1], id, 1) end return 0";
 
+    private static final int TAKE_OVER_PAGE = 1000;
+
     private final RedisConnections redis;
     private final int maxDeadLetters;
     private final String stream;
@@ -79,6 +81,24 @@ public final class RedisEventSource implements EventSource {
         });
     }
 
+    /**
+     * Makes every entry of the group pending on another consumer pending on this one, to be re-read as its own:
+     * for a consumer that just took the shard, whose earlier holders are gone. Returns how many it took.
+     */
+    public long takeOverPending() {
+        return calling("taking over pending entries", () -> {
+            long taken = 0;
+            String cursor = "0-0";
+            do {
+                ClaimedMessages<String, String> result = redis.shared().sync().xautoclaim(stream, new XAutoClaimArgs<String>()
+                        .consumer(me).minIdleTime(0).startId(cursor).count(TAKE_OVER_PAGE).justid());
+                taken += result.getMessages().size();
+                cursor = result.getId();
+            } while (!cursor.equals("0-0"));
+            return taken;
+        });
+    }
+
     @Override
     public Map<String, Long> failures(List<Entry> entries) {
         return calling("reading failure counts", () -> {
@@ -109,6 +129,11 @@ public final class RedisEventSource implements EventSource {
         return calling("writing a dead letter", () -> redis.shared().sync().<Long>eval(ADD_DEAD_LETTER, ScriptOutputType.INTEGER,
                 new String[] {StreamKeys.deadLetters(stream)}, Integer.toString(maxDeadLetters), letter.position(),
                 letter.group(), letter.reason(), letter.payload()));
+    }
+
+    @Override
+    public String name() {
+        return stream;
     }
 
     @Override
