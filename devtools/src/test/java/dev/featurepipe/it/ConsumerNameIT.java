@@ -11,7 +11,7 @@ import dev.featurepipe.offline.OfflineSink;
 import dev.featurepipe.online.OnlineConsumer;
 import dev.featurepipe.redis.RedisBatchValueStore;
 import dev.featurepipe.redis.StreamKeys;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.EnumSet;
@@ -39,7 +39,7 @@ class ConsumerNameIT {
              Pipeline b = Pipeline.start(config, CONSUMERS, Clock.systemUTC())) {
             first = a.consumerName();
             assertThat(a.consumerName()).isNotEqualTo(b.consumerName());
-            RedisCommands<String, String> redis = a.redis().shared().sync();
+            RedisClusterCommands<String, String> redis = a.redis().shared().sync();
             for (String group : List.of(OnlineConsumer.GROUP, OfflineSink.GROUP)) {
                 await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(redis.zrange(StreamKeys.workers(stream, group), 0, -1))
                         .as("live workers of group " + group).containsExactlyInAnyOrder(a.consumerName(), b.consumerName()));

@@ -83,7 +83,7 @@ class StoreRulesIT {
         // past ingest's marks: every entry of these events appended once more, as a redelivery or a replay would
         RedisEventLog unguarded = new RedisEventLog(pipeline.redis(), pipeline.stores().codec(), pipeline.stores().shards(),
                 Duration.ZERO, Long.MAX_VALUE, 100);
-        for (StreamMessage<String, String> m : pipeline.redis().shared().sync().xrange(config.get(Config.STREAM), Range.create("-", "+"))) {
+        for (StreamMessage<String, String> m : TestServices.entries(pipeline)) {
             if (m.getBody().get("e").contains(run)) {
                 unguarded.append(m.getBody().get("e").lines().map(pipeline.stores().codec()::decode).toList());
             }
@@ -151,8 +151,7 @@ class StoreRulesIT {
                 Long.MAX_VALUE, 100).append(sent);
         TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
 
-        List<StreamMessage<String, String>> dead = pipeline.redis().shared().sync()
-                .xrange(StreamKeys.deadLetters(config.get(Config.STREAM)), Range.create("-", "+")).stream()
+        List<StreamMessage<String, String>> dead = TestServices.deadLetters(pipeline).stream()
                 .filter(m -> m.getBody().get("e").contains(customer)).toList();
         assertThat(dead).extracting(m -> m.getBody().get("group")).containsExactlyInAnyOrder("online", "offline");
         assertThat(dead).allSatisfy(m -> {
@@ -206,6 +205,6 @@ class StoreRulesIT {
     }
 
     private long streamLength() {
-        return pipeline.redis().shared().sync().xlen(config.get(Config.STREAM));
+        return TestServices.streamLength(pipeline);
     }
 }

@@ -7,6 +7,9 @@ import dev.featurepipe.config.Config;
 import dev.featurepipe.config.Setting;
 import dev.featurepipe.redis.Shards;
 import dev.featurepipe.redis.StreamGroups;
+import dev.featurepipe.redis.StreamKeys;
+import io.lettuce.core.Range;
+import io.lettuce.core.StreamMessage;
 import dev.featurepipe.services.LocalServices;
 import dev.featurepipe.services.ServiceAddresses;
 import java.io.IOException;
@@ -86,6 +89,23 @@ public final class TestServices implements BeforeAllCallback {
         await().atMost(atMost).pollInterval(Duration.ofMillis(100)).until(() ->
                 StreamGroups.status(pipeline.redis().shared().sync(), shards).stream()
                         .filter(StreamGroups.GroupStatus::caughtUp).count() == 2L * shards.count());
+    }
+
+    /** The entries of every shard's stream of the pipeline, shard by shard (each names its stream). */
+    public static List<StreamMessage<String, String>> entries(Pipeline pipeline) {
+        return pipeline.stores().shards().streams().stream()
+                .flatMap(s -> pipeline.redis().shared().sync().xrange(s, Range.create("-", "+")).stream()).toList();
+    }
+
+    /** The entries of the pipeline's stream, over all shards. */
+    public static long streamLength(Pipeline pipeline) {
+        return pipeline.stores().shards().streams().stream().mapToLong(s -> pipeline.redis().shared().sync().xlen(s)).sum();
+    }
+
+    /** The dead letters of the pipeline's stream, shard by shard. */
+    public static List<StreamMessage<String, String>> deadLetters(Pipeline pipeline) {
+        return pipeline.stores().shards().streams().stream().flatMap(s -> pipeline.redis().shared().sync()
+                .xrange(StreamKeys.deadLetters(s), Range.create("-", "+")).stream()).toList();
     }
 
     /** The shards of a stream as the tests' settings make them ({@code fp.it.shards}). */

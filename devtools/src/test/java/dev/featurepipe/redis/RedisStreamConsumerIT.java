@@ -18,7 +18,7 @@ import io.lettuce.core.Consumer;
 import io.lettuce.core.Range;
 import io.lettuce.core.StreamMessage;
 import io.lettuce.core.XReadArgs;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -46,7 +46,7 @@ class RedisStreamConsumerIT {
     private final SimpleMeterRegistry metrics = new SimpleMeterRegistry();
     private Config config;
     private RedisConnections redis;
-    private RedisCommands<String, String> sync;
+    private RedisClusterCommands<String, String> sync;
     private String stream;
 
     @BeforeEach

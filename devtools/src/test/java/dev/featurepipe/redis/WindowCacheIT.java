@@ -12,7 +12,7 @@ import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.it.TestServices;
 import dev.featurepipe.online.WindowCache;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -42,7 +42,7 @@ class WindowCacheIT {
             registry.served("user").get("spend_1h"));
     private Config config;
     private RedisConnections redis;
-    private RedisCommands<String, String> sync;
+    private RedisClusterCommands<String, String> sync;
     private RedisOnlineStore store;
     private String cache;
 

@@ -159,8 +159,8 @@ public final class Pipeline implements AutoCloseable {
             HttpApi.ReadinessCheck readiness = () -> {
                 Map<String, Boolean> status = storeChecks.check();
                 Map<String, String> stopped = new LinkedHashMap<>();
-                consumers.forEach(c -> c.failures().forEach((shard, why) -> stopped.put(c.group()
-                        + (shards.count() == 1 ? "" : " shard " + shard), why)));
+                consumers.forEach(c -> c.failures().forEach((shard, why) -> stopped.merge(c.group(),
+                        shards.count() == 1 ? why : "shard " + shard + ": " + why, (x, y) -> x + "; " + y)));
                 return new HttpApi.Readiness(status, stopped, warmUp == null || warmUp.done());
             };
             var options = new HttpApi.Options(config.get(Config.HTTP_HOST), config.get(Config.HTTP_PORT),

@@ -21,8 +21,9 @@ public final class Config {
     public static final Setting<String> HTTP_HOST = new Setting<>("FP_HTTP_HOST", "127.0.0.1",
             "address the HTTP API binds to", Config::nonEmpty);
     public static final Setting<URI> REDIS_URL = new Setting<>("FP_REDIS_URL", "redis://127.0.0.1:6379",
-            "Redis holding the event stream and the online store; ?timeout=5s bounds every command (default 10s)",
-            uri("redis", "rediss"));
+            "Redis holding the event stream and the online store; redis-cluster://host:port,host:port,... (or"
+                    + " rediss-cluster://) names a Redis Cluster by seed nodes; ?timeout=5s bounds every command"
+                    + " (default 10s)", Config::redisUrl);
     public static final Setting<URI> CLICKHOUSE_URL = new Setting<>("FP_CLICKHOUSE_URL", "http://127.0.0.1:8123",
             "HTTP interface of ClickHouse, the offline store (no user or password in it: see FP_CLICKHOUSE_USER)",
             Config::clickhouseUrl);
@@ -308,6 +309,29 @@ public final class Config {
     }
 
     /** An http URL without user information, which would put a password into every error naming the server. */
+    /** One Redis as host and port, or a cluster as seed nodes {@code host:port,host:port,...}. */
+    private static URI redisUrl(String text) {
+        URI uri;
+        try {
+            uri = URI.create(text.trim());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("is not a URL");
+        }
+        if (List.of("redis-cluster", "rediss-cluster").contains(uri.getScheme())) {
+            String authority = uri.getRawAuthority() == null ? "" : uri.getRawAuthority();
+            String nodes = authority.substring(authority.lastIndexOf('@') + 1);
+            if (!nodes.matches("[^,:/@]+:\\d{1,5}(,[^,:/@]+:\\d{1,5})*") || !(uri.getRawPath() == null || uri.getRawPath().isEmpty())) {
+                throw new IllegalArgumentException("must look like redis-cluster://host:port,host:port,... (the seed nodes)");
+            }
+            return uri;
+        }
+        try {
+            return uri("redis", "rediss").apply(text);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage() + " or redis-cluster://host:port,host:port,...");
+        }
+    }
+
     private static URI clickhouseUrl(String text) {
         URI url = uri("http").apply(text);
         if (url.getUserInfo() != null) {

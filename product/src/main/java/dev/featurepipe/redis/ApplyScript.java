@@ -8,7 +8,7 @@ import dev.featurepipe.online.StoredValues;
 import dev.featurepipe.online.Tile;
 import dev.featurepipe.online.WindowCache;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -61,8 +61,8 @@ final class ApplyScript {
     private final Shards shards;
 
     /** @param shards where each entity's keys are; the writes of one call are all of one shard */
-    ApplyScript(RedisCommands<String, String> redis, Shards shards) {
-        this.script = RedisScript.load(redis, "apply.lua", literals());
+    ApplyScript(Shards shards) {
+        this.script = RedisScript.load("apply.lua", literals());
         this.shards = shards;
     }
 
@@ -108,7 +108,7 @@ final class ApplyScript {
     }
 
     /** Makes the writes unless an applied mark of theirs exists. */
-    List<Reply> run(RedisCommands<String, String> redis, ChunkWrites writes) {
+    List<Reply> run(RedisClusterCommands<String, String> redis, ChunkWrites writes) {
         Call call = new Call();
         call.encode(writes);
         List<Object> flat = script.run(redis, ScriptOutputType.MULTI, call.keys.keySet().toArray(String[]::new),

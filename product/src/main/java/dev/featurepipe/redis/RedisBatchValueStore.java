@@ -9,9 +9,8 @@ import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.SetArgs;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,7 +32,7 @@ public final class RedisBatchValueStore implements BatchValueStore {
     private final RedisConnections redis;
     private final Shards shards;
     private final String owner;
-    private StatefulRedisConnection<String, String> writer;
+    private RedisConnections.Link writer;
 
     /**
      * @param shards where each entity's keys are, as for {@link RedisOnlineStore}
@@ -107,7 +106,7 @@ public final class RedisBatchValueStore implements BatchValueStore {
             writer = redis.dedicated();
             writer.setAutoFlushCommands(false);
         }
-        RedisAsyncCommands<String, String> async = writer.async();
+        RedisClusterAsyncCommands<String, String> async = writer.async();
         SetArgs expiry = SetArgs.Builder.px(f.ttl().toMillis());
         List<RedisFuture<?>> replies = new ArrayList<>(values.size());
         for (Write v : values) {
@@ -125,7 +124,7 @@ public final class RedisBatchValueStore implements BatchValueStore {
         }
     }
 
-    private <T> T call(String doing, Function<RedisCommands<String, String>, T> command) {
+    private <T> T call(String doing, Function<RedisClusterCommands<String, String>, T> command) {
         try {
             return command.apply(redis.shared().sync());
         } catch (RedisException e) {

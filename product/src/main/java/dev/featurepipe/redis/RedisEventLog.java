@@ -8,7 +8,7 @@ import dev.featurepipe.core.PartlyAppendedException;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -44,7 +44,7 @@ public final class RedisEventLog implements EventLog {
         this.dedupeTtlMs = dedupeTtl.toMillis();
         this.maxBacklog = maxBacklog;
         this.entryEvents = entryEvents;
-        this.appendScript = RedisScript.load(commands(), "append.lua");
+        this.appendScript = RedisScript.load("append.lua");
     }
 
     @Override
@@ -107,7 +107,7 @@ public final class RedisEventLog implements EventLog {
         return appended;
     }
 
-    private RedisCommands<String, String> commands() {
+    private RedisClusterCommands<String, String> commands() {
         return redis.shared().sync();
     }
 }

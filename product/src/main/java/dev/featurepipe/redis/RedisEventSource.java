@@ -9,7 +9,7 @@ import io.lettuce.core.StreamMessage;
 import io.lettuce.core.XAutoClaimArgs;
 import io.lettuce.core.XGroupCreateArgs;
 import io.lettuce.core.XReadArgs;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import io.lettuce.core.models.stream.ClaimedMessages;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -37,7 +37,7 @@ public final class RedisEventSource implements EventSource {
     private final String stream;
     private final String failures;
     private final Consumer<String> me;
-    private RedisCommands<String, String> reader;
+    private RedisClusterCommands<String, String> reader;
     private String claimCursor = "0-0";
 
     /** @param maxDeadLetters the most entries the dead-letter stream keeps */
@@ -51,7 +51,7 @@ public final class RedisEventSource implements EventSource {
     }
 
     /** Creates the group at the start of the stream (and the stream) unless it exists. */
-    public static void ensureGroup(RedisCommands<String, String> redis, String stream, String group) {
+    public static void ensureGroup(RedisClusterCommands<String, String> redis, String stream, String group) {
         try {
             redis.xgroupCreate(XReadArgs.StreamOffset.from(stream, "0"), group, XGroupCreateArgs.Builder.mkstream());
         } catch (RedisBusyException e) {
@@ -141,7 +141,7 @@ public final class RedisEventSource implements EventSource {
         return "stream " + stream;
     }
 
-    private RedisCommands<String, String> reader() {
+    private RedisClusterCommands<String, String> reader() {
         if (reader == null) {
             reader = redis.dedicated().sync();
         }

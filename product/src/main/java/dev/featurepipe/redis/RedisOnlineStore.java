@@ -62,7 +62,7 @@ public final class RedisOnlineStore implements OnlineStore {
         this.registry = registry;
         this.shards = shards;
         this.clock = clock;
-        this.applyScript = new ApplyScript(redis.shared().sync(), shards);
+        this.applyScript = new ApplyScript(shards);
     }
 
     /** Applies the events shard by shard: a script call touches the keys of one shard only. */

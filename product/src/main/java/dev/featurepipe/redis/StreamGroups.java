@@ -1,6 +1,6 @@
 package dev.featurepipe.redis;
 
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -31,7 +31,7 @@ public final class StreamGroups {
      *
      * @return false when the timeout passed first
      */
-    public static boolean awaitCaughtUp(RedisCommands<String, String> redis, Shards shards, Duration timeout, Runnable tick)
+    public static boolean awaitCaughtUp(RedisClusterCommands<String, String> redis, Shards shards, Duration timeout, Runnable tick)
             throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
@@ -48,14 +48,14 @@ public final class StreamGroups {
     }
 
     /** Each group of each shard's stream, shard by shard. */
-    public static List<GroupStatus> status(RedisCommands<String, String> redis, Shards shards) {
+    public static List<GroupStatus> status(RedisClusterCommands<String, String> redis, Shards shards) {
         List<GroupStatus> groups = new ArrayList<>();
         shards.streams().forEach(stream -> groups.addAll(status(redis, stream)));
         return groups;
     }
 
     /** Each group of one stream. */
-    public static List<GroupStatus> status(RedisCommands<String, String> redis, String stream) {
+    public static List<GroupStatus> status(RedisClusterCommands<String, String> redis, String stream) {
         List<GroupStatus> groups = new ArrayList<>();
         if (redis.exists(stream) == 0) {
             return groups;

@@ -1,7 +1,7 @@
 package dev.featurepipe.redis;
 
 import io.lettuce.core.XTrimArgs;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -69,7 +69,7 @@ public final class StreamTrimmer implements AutoCloseable {
 
     /** Trims once; returns how many entries were removed. */
     public long trim() {
-        RedisCommands<String, String> sync = redis.shared().sync();
+        RedisClusterCommands<String, String> sync = redis.shared().sync();
         long removed = 0;
         long entries = 0;
         long letters = 0;
@@ -108,7 +108,7 @@ public final class StreamTrimmer implements AutoCloseable {
     }
 
     /** The smallest id any group still needs: its lowest pending id, or else its last delivered id. */
-    private static Optional<String> oldestUnacknowledged(RedisCommands<String, String> sync, String stream,
+    private static Optional<String> oldestUnacknowledged(RedisClusterCommands<String, String> sync, String stream,
                                                          List<StreamGroups.GroupStatus> groups) {
         String min = null;
         for (StreamGroups.GroupStatus g : groups) {
