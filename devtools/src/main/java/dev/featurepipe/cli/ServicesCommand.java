@@ -3,23 +3,51 @@ package dev.featurepipe.cli;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.mongo.EmbeddedMongo;
 import dev.featurepipe.services.LocalServices;
+import dev.featurepipe.services.RedisClusterSpec;
 import dev.featurepipe.services.ServiceAddresses;
 import java.net.URI;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "services", mixinStandardHelpOptions = true,
-        description = "Start, stop or show the local Redis, ClickHouse and MongoDB-protocol servers (loopback only).")
+        description = "Start, stop or show the local Redis (or Redis Cluster), ClickHouse and MongoDB-protocol servers"
+                + " (loopback only).")
 final class ServicesCommand extends ConfiguredCommand {
     @Parameters(index = "0", paramLabel = "up|down|status", description = "up: install when missing, start, wait until they answer; "
             + "down: stop what up started; status: show what answers")
     String action;
 
+    @Option(names = "--redis-cluster", paramLabel = "N", arity = "0..1", fallbackValue = "3",
+            description = "a Redis Cluster of N masters (3 when N is not given) instead of the one Redis, on"
+                    + " consecutive ports from FP_LOCAL_REDIS_CLUSTER_PORT; up prints the FP_REDIS_URL that points at it")
+    Integer clusterMasters;
+
+    @Option(names = "--replicas", paramLabel = "R", description = "replicas per master of the Redis Cluster (default 0)")
+    Integer clusterReplicas;
+
     @Override
     public Integer call() {
-        LocalServices services = localServices(config());
+        if (clusterReplicas != null && clusterMasters == null) {
+            spec.commandLine().getErr().println("fp services: --replicas is for a Redis Cluster; give --redis-cluster N too");
+            return 2;
+        }
+        Config config = config();
+        RedisClusterSpec cluster;
+        try {
+            cluster = clusterMasters == null ? null : new RedisClusterSpec(clusterMasters,
+                    clusterReplicas == null ? 0 : clusterReplicas, config.get(Config.LOCAL_REDIS_CLUSTER_PORT),
+                    config.get(Config.LOCAL_REDIS_CLUSTER_NODE_TIMEOUT));
+        } catch (IllegalArgumentException e) {
+            spec.commandLine().getErr().println("fp services: " + e.getMessage());
+            return 2;
+        }
+        LocalServices services = localServices(config, cluster);
         switch (action) {
-            case "up" -> services.up();
+            case "up" -> {
+                services.up();
+                services.redisClusterUrl().ifPresent(url -> System.out.println(Config.REDIS_URL.env() + "=" + url));
+            }
             case "down" -> services.down();
             case "status" -> services.status();
             default -> {
@@ -32,10 +60,15 @@ final class ServicesCommand extends ConfiguredCommand {
 
     /** The local servers at the configured addresses (the MongoDB-protocol server at the default one when embedded). */
     static LocalServices localServices(Config config) {
+        return localServices(config, null);
+    }
+
+    /** @param cluster null: one Redis at FP_REDIS_URL; else a Redis Cluster of this shape instead */
+    private static LocalServices localServices(Config config, RedisClusterSpec cluster) {
         String uri = config.get(Config.MONGO_URI);
         URI mongo = URI.create(uri.equals(EmbeddedMongo.URI) ? Config.MONGO_URI.defaultValue() : uri);
         return new LocalServices(new ServiceAddresses(config.get(Config.REDIS_URL), config.get(Config.CLICKHOUSE_URL),
                 config.get(Config.CLICKHOUSE_TCP_PORT), mongo.toString()), config.get(Config.LOCAL_REDIS_FSYNC),
-                config.path(Config.DATA_DIR), System.out);
+                cluster, config.path(Config.DATA_DIR), System.out);
     }
 }

@@ -15,15 +15,12 @@ import dev.featurepipe.services.ServiceAddresses;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
@@ -71,14 +68,7 @@ public final class TestServices implements BeforeAllCallback {
         public void close() throws IOException {
             services.down(started);
             if (started.contains("redis")) {
-                Path data = DIR.resolve("redis/appendonlydir");
-                if (Files.isDirectory(data)) {
-                    try (Stream<Path> files = Files.walk(data)) {
-                        for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
-                            Files.delete(f);
-                        }
-                    }
-                }
+                TestFiles.deleteRecursively(DIR.resolve("redis/appendonlydir"));
             }
         }
     }

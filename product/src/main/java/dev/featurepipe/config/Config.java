@@ -144,6 +144,14 @@ public final class Config {
             "appendfsync of the Redis that './fp services up' starts: everysec (a machine crash can lose the last second"
                     + " of accepted events) or always (fsync before every answer: nothing lost, slower)",
             oneOf("everysec", "always"));
+    public static final Setting<Integer> LOCAL_REDIS_CLUSTER_PORT = new Setting<>("FP_LOCAL_REDIS_CLUSTER_PORT", "7001",
+            "first port of the Redis Cluster that './fp services up --redis-cluster N' starts: masters x (1 + replicas)"
+                    + " nodes on consecutive ports from it, masters first, each with its cluster bus on its port + 10000",
+            between(1, 55_535));
+    public static final Setting<Duration> LOCAL_REDIS_CLUSTER_NODE_TIMEOUT = new Setting<>(
+            "FP_LOCAL_REDIS_CLUSTER_NODE_TIMEOUT", "2s",
+            "cluster-node-timeout of that cluster's nodes: how long a master may not answer before its replica is promoted",
+            duration());
     public static final Setting<Duration> SHUTDOWN_GRACE = new Setting<>("FP_SHUTDOWN_GRACE", "7s",
             "on SIGTERM, longest the process waits for the requests being answered and for its consumers to write and"
                     + " acknowledge what they hold, before it stops anyway (it ends about 2 s after)", duration());
@@ -161,8 +169,8 @@ public final class Config {
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
             SERVE_PROFILE_THREADS, MAX_ABS_NUMBER, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD,
             HTTP_MAX_IN_FLIGHT, HTTP_MAX_HEADER_KB, HTTP_MAX_URI_KB, AUTH, API_KEYS_FILE,
-            AUTH_MONITORING, RATE_LIMIT, RATE_LIMIT_BURST, LOCAL_REDIS_FSYNC,
-            SHUTDOWN_GRACE, REDIS_TLS_CA, HTTP_BODY_TIMEOUT);
+            AUTH_MONITORING, RATE_LIMIT, RATE_LIMIT_BURST, LOCAL_REDIS_FSYNC, LOCAL_REDIS_CLUSTER_PORT,
+            LOCAL_REDIS_CLUSTER_NODE_TIMEOUT, SHUTDOWN_GRACE, REDIS_TLS_CA, HTTP_BODY_TIMEOUT);
 
     private final Map<Setting<?>, Object> values = new HashMap<>();
     private final Map<Setting<?>, String> texts = new HashMap<>();
