@@ -53,7 +53,7 @@ class ShutdownIT {
         String stream = config.get(Config.STREAM);
         Shards shards = TestServices.shards(stream);
         String database = config.get(Config.CLICKHOUSE_DATABASE);
-        Map<String, String> env = new HashMap<>(Map.of("FP_REDIS_URL", TestServices.REDIS.toString(),
+        Map<String, String> env = new HashMap<>(Map.of("FP_REDIS_URL", TestServices.redisUrl().toString(),
                 "FP_CLICKHOUSE_URL", TestServices.CLICKHOUSE.toString(), "FP_MONGO_URI", TestServices.MONGO,
                 "FP_STREAM", stream, "FP_CLICKHOUSE_DATABASE", database, "FP_MONGO_DATABASE", config.get(Config.MONGO_DATABASE),
                 "FP_REGISTRY", REGISTRY, "FP_HTTP_PORT", "0", "FP_CONSUMER_NAME", NAME));
@@ -67,7 +67,7 @@ class ShutdownIT {
         Set<String> accepted = ConcurrentHashMap.newKeySet();
         List<Integer> readyAfterTerm = new CopyOnWriteArrayList<>();
         long exitMillis;
-        try (RedisConnections redis = new RedisConnections(TestServices.REDIS);
+        try (RedisConnections redis = new RedisConnections(TestServices.redisUrl());
              FpProcess first = FpProcess.start("shutdown-first", env, "run", "--roles", roles)) {
             Api api = new Api(port(first));
             await().atMost(Duration.ofSeconds(60)).until(() -> api.get("/readyz").status() == 200);
@@ -119,7 +119,7 @@ class ShutdownIT {
         assertThat(exitMillis).as("ms from SIGTERM to exit").isLessThan(10_000);
         assertThat(readyAfterTerm).as("/readyz while stopping").contains(503).doesNotContain(200);
 
-        try (RedisConnections redis = new RedisConnections(TestServices.REDIS);
+        try (RedisConnections redis = new RedisConnections(TestServices.redisUrl());
              FpProcess second = FpProcess.start("shutdown-second", env, "run", "--roles", roles)) {
             Api api = new Api(port(second));
             await().atMost(Duration.ofSeconds(60)).until(() -> api.get("/readyz").status() == 200);

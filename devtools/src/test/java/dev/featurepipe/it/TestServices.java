@@ -38,12 +38,27 @@ public final class TestServices implements BeforeAllCallback {
     static final String MONGO = "mongodb://127.0.0.1:" + MONGO_PORT;
     /** Shards of each test's stream (system property {@code fp.it.shards}), so the whole suite can run sharded. */
     static final int SHARDS = Integer.getInteger("fp.it.shards", 1);
+    /**
+     * Whether the tests' Redis is a 3-master Redis Cluster (system property {@code fp.it.redisCluster}, replicas per
+     * master {@code fp.it.redisReplicas}), which the single Redis's own tests (kills, proxies) do not use.
+     */
+    static final boolean ON_CLUSTER = Boolean.getBoolean("fp.it.redisCluster");
+    private static final TestRedisCluster CLUSTER = ON_CLUSTER
+            ? new TestRedisCluster(3, Integer.getInteger("fp.it.redisReplicas", 0), 0) : null;
     private static final Path DIR = Path.of("target/it-services").toAbsolutePath();
 
     @Override
     public void beforeAll(ExtensionContext context) {
         context.getRoot().getStore(ExtensionContext.Namespace.GLOBAL)
                 .computeIfAbsent(TestServices.class, k -> new Running(), Running.class);
+        if (ON_CLUSTER) {
+            CLUSTER.beforeAll(context);
+        }
+    }
+
+    /** The tests' Redis: the single one, or the cluster's seeds. */
+    public static URI redisUrl() {
+        return ON_CLUSTER ? URI.create(CLUSTER.url()) : REDIS;
     }
 
     /** The test servers, as {@code ./fp services} manages them (a test may stop and start one). */
@@ -100,7 +115,7 @@ public final class TestServices implements BeforeAllCallback {
 
     /** The shards of a stream as the tests' settings make them ({@code fp.it.shards}). */
     public static Shards shards(String stream) {
-        return new Shards(stream, SHARDS, false);
+        return new Shards(stream, SHARDS, ON_CLUSTER);
     }
 
     /**
@@ -110,7 +125,7 @@ public final class TestServices implements BeforeAllCallback {
     public static Config config(String registry, Map<Setting<?>, String> more) {
         String unique = "it_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
         Map<Setting<?>, String> flags = new HashMap<>(Map.of(
-                Config.REDIS_URL, REDIS.toString(),
+                Config.REDIS_URL, redisUrl().toString(),
                 Config.CLICKHOUSE_URL, CLICKHOUSE.toString(),
                 Config.MONGO_URI, MONGO,
                 Config.HTTP_PORT, "0",
