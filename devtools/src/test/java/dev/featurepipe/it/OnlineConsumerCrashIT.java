@@ -16,6 +16,7 @@ import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisEventLog;
 import dev.featurepipe.redis.RedisEventSource;
 import dev.featurepipe.redis.Shards;
+import dev.featurepipe.redis.StreamKeys;
 import dev.featurepipe.redis.RedisOnlineStore;
 import dev.featurepipe.redis.StreamGroups;
 import java.io.IOException;
@@ -24,6 +25,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,14 +33,15 @@ import java.util.Random;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Kills the online consumer (a separate {@code ./fp run --roles online} process) with SIGKILL in the middle of
- * 100,000 events, some of them in the stream twice, restarts it, and checks every feature of every entity
- * against the reference computed from the events: nothing lost, nothing applied twice.
+ * 100,000 events, some of them in the stream twice; it is restarted, or another process takes its shards over
+ * ({@link After}), and every feature of every entity is checked against the reference computed from the events:
+ * nothing lost, nothing applied twice.
  */
 @ExtendWith(TestServices.class)
 @Timeout(600)
@@ -48,21 +51,30 @@ class OnlineConsumerCrashIT {
     private static final String REGISTRY = Path.of("src/test/resources/registry/property.yaml").toAbsolutePath().toString();
 
     private Process consumer;
+    private Process peer;
+
+    /** Who goes on after the kill. */
+    enum After {
+        /** the killed consumer, restarted under its name, re-reads its pending entries */
+        RESTARTED,
+        /** another consumer starts instead and takes its shards, and their pending entries, once its lease ends */
+        SUCCESSOR,
+        /** a second consumer that ran beside it all along takes its shards over */
+        PEER
+    }
 
     @AfterEach
     void stopConsumer() {
-        if (consumer != null) {
-            consumer.destroyForcibly();
+        for (Process p : Arrays.asList(consumer, peer)) {
+            if (p != null) {
+                p.destroyForcibly();
+            }
         }
     }
 
-    /**
-     * @param takenOver false: the killed consumer is restarted under its name and re-reads its pending entries;
-     *                  true: another consumer starts instead and claims them once they are idle for FP_CLAIM_IDLE
-     */
-    @ParameterizedTest(name = "taken over by another consumer: {0}")
-    @ValueSource(booleans = {false, true})
-    void aConsumerKilledMidStreamResumesToExactlyTheReferenceValues(boolean takenOver) throws Exception {
+    @ParameterizedTest(name = "after the kill: {0}")
+    @EnumSource(After.class)
+    void aConsumerKilledMidStreamResumesToExactlyTheReferenceValues(After after) throws Exception {
         Config config = TestServices.config(REGISTRY, Map.of());
         Registry registry = RegistryLoader.load(Path.of(REGISTRY));
         Shards shards = TestServices.shards(config.get(Config.STREAM));
@@ -72,6 +84,11 @@ class OnlineConsumerCrashIT {
             long entries = shards.streams().stream().mapToLong(stream -> redis.shared().sync().xlen(stream)).sum();
 
             consumer = startConsumer(config, "crash-test");
+            if (after == After.PEER) {
+                peer = startConsumer(config, "crash-test-peer");
+                await().atMost(Duration.ofMinutes(1)).until(() -> redis.shared().sync()
+                        .zcard(StreamKeys.workers(shards.stream(), OnlineConsumer.GROUP)) == 2);
+            }
             // kill it while it holds a batch it has read but not acknowledged
             await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(1)).until(() ->
                     acknowledged(redis, shards) >= entries / 4 && pending(redis, shards) > 0);
@@ -81,10 +98,18 @@ class OnlineConsumerCrashIT {
             assertThat(before).as("killed in the middle").isLessThan(entries);
             assertThat(pendingAtKill).as("killed holding a batch").isPositive();
 
-            consumer = startConsumer(config, takenOver ? "crash-test-successor" : "crash-test");
+            if (after != After.PEER) {
+                consumer = startConsumer(config, after == After.SUCCESSOR ? "crash-test-successor" : "crash-test");
+            }
             await().atMost(Duration.ofMinutes(5)).until(() -> StreamGroups.status(redis.shared().sync(), shards).stream()
                     .allMatch(StreamGroups.GroupStatus::caughtUp));
 
+            if (after == After.PEER) {
+                for (String shard : shards.streams()) {
+                    assertThat(redis.shared().sync().get(StreamKeys.lease(shard, OnlineConsumer.GROUP)))
+                            .as("the holder of " + shard + " after the kill").isEqualTo("crash-test-peer");
+                }
+            }
             long t = System.currentTimeMillis();
             RedisOnlineStore online = new RedisOnlineStore(redis, registry, shards, Clock.systemUTC(),
                     config.get(Config.ONLINE_SCRIPT_EVENTS));

@@ -34,7 +34,7 @@ public final class StreamKeys {
     }
 
     /** The name of the process of a group holding a shard, while its lease lasts. */
-    static String lease(String shard, String group) {
+    public static String lease(String shard, String group) {
         return shard + ":lease:" + group;
     }
 
