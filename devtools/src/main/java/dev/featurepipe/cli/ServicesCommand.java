@@ -7,7 +7,7 @@ import dev.featurepipe.services.RedisClusterSpec;
 import dev.featurepipe.services.ServiceAddresses;
 import java.net.URI;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "services", mixinStandardHelpOptions = true,
@@ -18,26 +18,16 @@ final class ServicesCommand extends ConfiguredCommand {
             + "down: stop what up started; status: show what answers")
     String action;
 
-    @Option(names = "--redis-cluster", paramLabel = "N", arity = "0..1", fallbackValue = "3",
-            description = "a Redis Cluster of N masters (3 when N is not given) instead of the one Redis, on"
-                    + " consecutive ports from FP_LOCAL_REDIS_CLUSTER_PORT; up prints the FP_REDIS_URL that points at it")
-    Integer clusterMasters;
-
-    @Option(names = "--replicas", paramLabel = "R", description = "replicas per master of the Redis Cluster (default 0)")
-    Integer clusterReplicas;
+    /** With it, {@code up} prints the FP_REDIS_URL that points at the cluster. */
+    @Mixin
+    RedisClusterOptions redisCluster;
 
     @Override
     public Integer call() {
-        if (clusterReplicas != null && clusterMasters == null) {
-            spec.commandLine().getErr().println("fp services: --replicas is for a Redis Cluster; give --redis-cluster N too");
-            return 2;
-        }
         Config config = config();
         RedisClusterSpec cluster;
         try {
-            cluster = clusterMasters == null ? null : new RedisClusterSpec(clusterMasters,
-                    clusterReplicas == null ? 0 : clusterReplicas, config.get(Config.LOCAL_REDIS_CLUSTER_PORT),
-                    config.get(Config.LOCAL_REDIS_CLUSTER_NODE_TIMEOUT));
+            cluster = redisCluster.spec(config);
         } catch (IllegalArgumentException e) {
             spec.commandLine().getErr().println("fp services: " + e.getMessage());
             return 2;
@@ -59,12 +49,8 @@ final class ServicesCommand extends ConfiguredCommand {
     }
 
     /** The local servers at the configured addresses (the MongoDB-protocol server at the default one when embedded). */
-    static LocalServices localServices(Config config) {
-        return localServices(config, null);
-    }
-
     /** @param cluster null: one Redis at FP_REDIS_URL; else a Redis Cluster of this shape instead */
-    private static LocalServices localServices(Config config, RedisClusterSpec cluster) {
+    static LocalServices localServices(Config config, RedisClusterSpec cluster) {
         String uri = config.get(Config.MONGO_URI);
         URI mongo = URI.create(uri.equals(EmbeddedMongo.URI) ? Config.MONGO_URI.defaultValue() : uri);
         return new LocalServices(new ServiceAddresses(config.get(Config.REDIS_URL), config.get(Config.CLICKHOUSE_URL),
