@@ -120,6 +120,11 @@ public final class TestServices implements BeforeAllCallback {
                 .xrange(StreamKeys.deadLetters(s), Range.create("-", "+")).stream()).toList();
     }
 
+    /** One shard of a stream, tagged when the tests run on a cluster: for tests of one shard's keys. */
+    public static Shards oneShard(String stream) {
+        return new Shards(stream, 1, ON_CLUSTER);
+    }
+
     /** The shards of a stream as the tests' settings make them ({@code fp.it.shards}). */
     public static Shards shards(String stream) {
         return new Shards(stream, SHARDS, ON_CLUSTER);

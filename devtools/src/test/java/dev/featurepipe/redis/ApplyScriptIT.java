@@ -38,7 +38,8 @@ class ApplyScriptIT {
     private static final Tile OTHER_SIZE = new Tile(3600_000, 0);
 
     private final FeatureKey state = new FeatureKey("user", "u1", "f");
-    private final String namespace = "it-apply-" + UUID.randomUUID();
+    private final Shards shards = TestServices.oneShard("it-apply-" + UUID.randomUUID());
+    private final String namespace = shards.prefix(0);
     private final String key = StreamKeys.feature(namespace, "user", "u1", "f");
     private final FeatureKey other = new FeatureKey("user", "u1", "g");
     private final String otherKey = StreamKeys.feature(namespace, "user", "u1", "g");
@@ -51,7 +52,7 @@ class ApplyScriptIT {
     void connect() {
         redis = new RedisConnections(TestServices.config("src/test/resources/registry/it.yaml", Map.of()).get(Config.REDIS_URL));
         sync = redis.shared().sync();
-        script = new ApplyScript(Shards.single(namespace));
+        script = new ApplyScript(shards);
     }
 
     @AfterEach

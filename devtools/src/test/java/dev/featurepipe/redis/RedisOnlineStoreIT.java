@@ -39,7 +39,7 @@ class RedisOnlineStoreIT {
     private final List<ServedFeature> features = List.of(registry.served("user").get("orders_1h"),
             registry.served("user").get("spend_1h"), registry.served("user").get("last_skus"));
     private RedisConnections redis;
-    private String stream;
+    private Shards shards;
     private RedisOnlineStore store;
 
     @BeforeEach
@@ -47,12 +47,12 @@ class RedisOnlineStoreIT {
         Config config = TestServices.config("src/test/resources/registry/it.yaml", Map.of());
         redis = new RedisConnections(config.get(Config.REDIS_URL));
         // calls of 2 events: a batch of 5 takes three calls
-        stream = config.get(Config.STREAM);
+        shards = TestServices.oneShard(config.get(Config.STREAM));
         store = storeAt(T);
     }
 
     private RedisOnlineStore storeAt(long now) {
-        return new RedisOnlineStore(redis, registry, Shards.single(stream), Clock.fixed(Instant.ofEpochMilli(now), ZoneOffset.UTC), 2);
+        return new RedisOnlineStore(redis, registry, shards, Clock.fixed(Instant.ofEpochMilli(now), ZoneOffset.UTC), 2);
     }
 
     @AfterEach
@@ -98,7 +98,7 @@ class RedisOnlineStoreIT {
         String user = "tiles-" + UUID.randomUUID();
         long dayLater = T + Duration.ofHours(25).toMillis();
         storeAt(T).apply(List.of(new LoggedEvent("1-0", new Event(user + "-1", "order", user, T - 60_000, Map.of("amount", 1.0, "sku", "a")))));
-        String orders = StreamKeys.feature(stream, "user", user, "orders");
+        String orders = StreamKeys.feature(shards.prefix(0), "user", user, "orders");
         assertThat(tileStarts(orders)).as("the first event's tiles").allMatch(start -> start < T).isNotEmpty();
 
         RedisOnlineStore later = storeAt(dayLater);

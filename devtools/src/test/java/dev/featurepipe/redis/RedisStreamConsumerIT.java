@@ -47,12 +47,14 @@ class RedisStreamConsumerIT {
     private Config config;
     private RedisConnections redis;
     private RedisClusterCommands<String, String> sync;
+    private Shards shards;
     private String stream;
 
     @BeforeEach
     void connect() {
         config = TestServices.config("src/test/resources/registry/it.yaml", Map.of());
-        stream = config.get(Config.STREAM);
+        shards = TestServices.oneShard(config.get(Config.STREAM));
+        stream = shards.prefix(0);
         redis = new RedisConnections(config.get(Config.REDIS_URL));
         sync = redis.shared().sync();
         RedisEventSource.ensureGroup(sync, stream, GROUP);
@@ -133,7 +135,7 @@ class RedisStreamConsumerIT {
 
     @Test
     void theEventsOfARequestShareEntriesAndAreReadBackInOrderAtTheirPositions() {
-        RedisEventLog log = new RedisEventLog(redis, codec, Shards.single(stream), Duration.ofMinutes(1), 1000, 3);
+        RedisEventLog log = new RedisEventLog(redis, codec, shards, Duration.ofMinutes(1), 1000, 3);
         List<String> ids = List.of("a", "b", "c", "b", "d", "e", "f", "g");
         List<EventLog.Appended> first = log.append(ids.stream().map(RedisStreamConsumerIT::order).toList());
         List<EventLog.Appended> again = log.append(List.of(order("e"), order("h")));

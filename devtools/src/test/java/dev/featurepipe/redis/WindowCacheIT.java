@@ -51,9 +51,10 @@ class WindowCacheIT {
         config = TestServices.config("src/test/resources/registry/it.yaml", Map.of());
         redis = new RedisConnections(config.get(Config.REDIS_URL));
         sync = redis.shared().sync();
-        store = new RedisOnlineStore(redis, registry, Shards.single(config.get(Config.STREAM)), Clock.fixed(Instant.ofEpochMilli(T), ZoneOffset.UTC),
+        Shards shards = TestServices.oneShard(config.get(Config.STREAM));
+        store = new RedisOnlineStore(redis, registry, shards, Clock.fixed(Instant.ofEpochMilli(T), ZoneOffset.UTC),
                 config.get(Config.ONLINE_SCRIPT_EVENTS));
-        cache = StreamKeys.windowCache(config.get(Config.STREAM), "user", "u1");
+        cache = StreamKeys.windowCache(shards.prefix(0), "user", "u1");
     }
 
     @AfterEach

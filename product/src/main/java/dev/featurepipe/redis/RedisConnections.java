@@ -134,17 +134,20 @@ public final class RedisConnections implements AutoCloseable {
         private final StatefulConnection<String, String> connection;
         private final RedisClusterCommands<String, String> sync;
         private final RedisClusterAsyncCommands<String, String> async;
+        private final boolean cluster;
 
         private Link(StatefulRedisConnection<String, String> c) {
             this.connection = c;
             this.sync = c.sync();
             this.async = c.async();
+            this.cluster = false;
         }
 
         private Link(StatefulRedisClusterConnection<String, String> c) {
             this.connection = c;
             this.sync = c.sync();
             this.async = c.async();
+            this.cluster = true;
         }
 
         public RedisClusterCommands<String, String> sync() {
@@ -155,9 +158,16 @@ public final class RedisConnections implements AutoCloseable {
             return async;
         }
 
-        /** With false, commands wait until {@link #flushCommands} sends them, all in one write per node. */
+        /**
+         * With false, commands wait until {@link #flushCommands} sends them, all in one write. Not on a cluster: a
+         * command for a node the client is still connecting to is buffered after the flush and never sent (Lettuce
+         * issue 1111), so there each command is written as it is issued; those of one read are still in flight
+         * together, one round trip per node.
+         */
         public void setAutoFlushCommands(boolean autoFlush) {
-            connection.setAutoFlushCommands(autoFlush);
+            if (!cluster) {
+                connection.setAutoFlushCommands(autoFlush);
+            }
         }
 
         public void flushCommands() {
@@ -187,10 +197,10 @@ public final class RedisConnections implements AutoCloseable {
     }
 
     /**
-     * A connection that sends commands only when told to: the commands of one read go out in one write (one per
-     * node of a cluster), and Redis reads them in one go, where sending each on its own costs a system call on both
-     * sides per command. Callers may share it: each sends what it issued, and a send that takes another caller's
-     * commands along is harmless.
+     * A connection that sends commands only when told to: the commands of one read go out in one write, and Redis
+     * reads them in one go, where sending each on its own costs a system call on both sides per command (on a
+     * cluster they are written one by one, see {@link Link#setAutoFlushCommands}). Callers may share it: each sends
+     * what it issued, and a send that takes another caller's commands along is harmless.
      */
     public static final class Reads {
         private final Link connection;

@@ -45,14 +45,15 @@ public final class Shards {
         return new Shards(stream, 1, false);
     }
 
-    /** The first text, counting up, whose slot lies in the shard's share of the slots. */
+    /** {@code <shard>-<k>} for the first k whose slot lies in the shard's share of the slots. */
     private static String tag(int shard, int count) {
         long from = (long) shard * SlotHash.SLOT_COUNT / count;
         long to = (long) (shard + 1) * SlotHash.SLOT_COUNT / count;
         for (int k = 0; ; k++) {
-            int slot = SlotHash.getSlot(Integer.toString(k));
+            String tag = shard + "-" + k;
+            int slot = SlotHash.getSlot(tag);
             if (slot >= from && slot < to) {
-                return Integer.toString(k);
+                return tag;
             }
         }
     }
