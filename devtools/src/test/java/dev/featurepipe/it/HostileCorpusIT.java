@@ -159,17 +159,21 @@ class HostileCorpusIT {
                 ? Map.of("Authorization", "Bearer " + secrets.get("all")) : Map.of(), new byte[0]));
     }
 
+    /** What the stores hold, summed over the shards. */
     private Written written() {
-        String stream = config.get(Config.STREAM);
-        List<Object> info = pipeline.redis().shared().sync().xinfoStream(stream);
-        long added = -1;
-        for (int i = 0; i + 1 < info.size(); i += 2) {
-            if ("entries-added".equals(info.get(i))) {
-                added = (Long) info.get(i + 1);
+        long added = 0;
+        long deadLetters = 0;
+        for (String stream : pipeline.stores().shards().streams()) {
+            List<Object> info = pipeline.redis().shared().sync().xinfoStream(stream);
+            for (int i = 0; i + 1 < info.size(); i += 2) {
+                if ("entries-added".equals(info.get(i))) {
+                    added += (Long) info.get(i + 1);
+                }
             }
+            deadLetters += new DeadLetterStream(pipeline.redis(), stream).size();
         }
         long rows = Long.parseLong(pipeline.offlineTable().query("SELECT count() FROM events FORMAT TabSeparated").trim());
-        return new Written(added, new DeadLetterStream(pipeline.redis(), stream).size(), rows);
+        return new Written(added, deadLetters, rows);
     }
 
     /** A key file in the format of FP_API_KEYS_FILE: one key per scope, and one with every scope. */

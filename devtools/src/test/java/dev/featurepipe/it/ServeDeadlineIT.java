@@ -50,7 +50,9 @@ class ServeDeadlineIT {
 
     @BeforeAll
     void start() {
-        writerConfig = TestServices.config("src/test/resources/registry/it.yaml", Map.of());
+        // the server reads the one Redis through a relay it can pause, so the writer writes there too
+        writerConfig = TestServices.config("src/test/resources/registry/it.yaml",
+                Map.of(Config.REDIS_URL, TestServices.REDIS.toString()));
         writer = Pipeline.start(writerConfig, EnumSet.of(Role.INGEST, Role.ONLINE), Clock.systemUTC());
         redisRelay = new PausableProxy(TestServices.REDIS.getPort());
         mongoRelay = new PausableProxy(TestServices.MONGO_PORT);
