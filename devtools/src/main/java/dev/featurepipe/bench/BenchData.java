@@ -17,7 +17,9 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /** The real events the benchmarks replay, and the clean-up after them. */
 final class BenchData {
@@ -43,6 +45,21 @@ final class BenchData {
         }
         long shift = now - events.stream().mapToLong(Event::ts).max().orElse(now);
         return events.stream().map(e -> new Event(e.id(), e.type(), e.entityId(), e.ts() + shift, e.fields())).toList();
+    }
+
+    /** The event as a client sends it to {@code POST /v1/events}, its entity id under the entity's key field. */
+    static String eventJson(ObjectMapper json, Event e, String keyField) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("event_id", e.id());
+        body.put("event_type", e.type());
+        body.put(keyField, e.entityId());
+        body.put("ts", e.ts());
+        body.putAll(e.fields());
+        try {
+            return json.writeValueAsString(body);
+        } catch (IOException ex) {
+            throw new UncheckedIOException(ex);
+        }
     }
 
     /** Removes every key under {@code prefix}: a benchmark leaves nothing behind. */

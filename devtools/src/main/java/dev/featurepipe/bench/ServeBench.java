@@ -190,7 +190,7 @@ public final class ServeBench {
             List<String> customers = List.copyOf(new LinkedHashSet<>(events.stream().map(Event::entityId).toList()));
             // the rest runs with the heap a serving process would have, keeping only the background's events
             List<String> background = events.subList(0, Math.min(events.size(), BACKGROUND_EVENTS)).stream()
-                    .map(e -> eventJson(e, key)).toList();
+                    .map(e -> BenchData.eventJson(json, e, key)).toList();
             events = null;
             List<ServedFeature> vector = registry.featureSet(FEATURE_SET).orElseThrow().features().stream()
                     .map(registry.served("customer")::get).toList();
@@ -298,7 +298,7 @@ public final class ServeBench {
         for (int from = 0; from < events.size(); from += 1000) {
             StringBuilder body = new StringBuilder();
             for (Event e : events.subList(from, Math.min(events.size(), from + 1000))) {
-                body.append(eventJson(e, key)).append('\n');
+                body.append(BenchData.eventJson(json, e, key)).append('\n');
             }
             requests.add(HttpConnection.post("/v1/events", "application/x-ndjson", body.toString().getBytes(StandardCharsets.UTF_8)));
         }
@@ -481,20 +481,6 @@ public final class ServeBench {
         return ("{\"event_id\":\"" + id + "\",\"event_type\":\"purchase\",\"" + key + "\":\"" + customer + "\",\"ts\":" + ts
                 + ",\"invoice\":\"" + id + "\",\"stock_code\":\"85123A\",\"quantity\":2,\"unit_price\":2.55,\"amount\":5.1"
                 + ",\"country\":\"United Kingdom\"}").getBytes(StandardCharsets.UTF_8);
-    }
-
-    private String eventJson(Event e, String key) {
-        Map<String, Object> body = new LinkedHashMap<>();
-        body.put("event_id", e.id());
-        body.put("event_type", e.type());
-        body.put(key, e.entityId());
-        body.put("ts", e.ts());
-        body.putAll(e.fields());
-        try {
-            return json.writeValueAsString(body);
-        } catch (IOException ex) {
-            throw new UncheckedIOException(ex);
-        }
     }
 
     private static HttpConnection connect(int port) {

@@ -13,7 +13,7 @@ import java.util.concurrent.TimeUnit;
  * One {@code fp run --roles ...} process of the pipeline under test, which the chaos run can kill, stop, continue
  * and start again under the same consumer name (so a restart resumes its own pending entries).
  */
-final class RoleProcess implements AutoCloseable {
+public final class RoleProcess implements AutoCloseable {
     private final String name;
     private final List<String> command;
     private final Map<String, String> env;
@@ -24,7 +24,7 @@ final class RoleProcess implements AutoCloseable {
      * @param name the process's name, also its {@code FP_CONSUMER_NAME}
      * @param env  the FP_* settings of the process besides its consumer name
      */
-    RoleProcess(String name, String roles, Path jar, Path home, Map<String, String> env, Path logDir) {
+    public RoleProcess(String name, String roles, Path jar, Path home, Map<String, String> env, Path logDir) {
         this.name = name;
         this.command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xms64m", "-Xmx256m",
                 "-XX:+ExitOnOutOfMemoryError", "-Dfp.home=" + home, "-jar", jar.toString(), "run", "--roles", roles);
@@ -32,7 +32,7 @@ final class RoleProcess implements AutoCloseable {
         this.log = logDir.resolve(name + ".log");
     }
 
-    void start() {
+    public void start() {
         ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(command)).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
@@ -47,6 +47,11 @@ final class RoleProcess implements AutoCloseable {
 
     boolean alive() {
         return process != null && process.isAlive();
+    }
+
+    /** The process id, once started. */
+    public long pid() {
+        return process.pid();
     }
 
     /** SIGKILL: no shutdown hook runs, nothing is flushed or acknowledged. */

@@ -4,6 +4,7 @@ import dev.featurepipe.bench.IngestBench;
 import dev.featurepipe.bench.MaterializeBench;
 import dev.featurepipe.bench.OfflineBench;
 import dev.featurepipe.bench.OnlineBench;
+import dev.featurepipe.bench.ScaleBench;
 import dev.featurepipe.bench.ServeBench;
 import dev.featurepipe.bench.ServeReport;
 import dev.featurepipe.bench.TrainingSetBench;
@@ -22,7 +23,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, subcommands = {BenchCommand.Online.class, BenchCommand.Offline.class,
-            BenchCommand.Materialize.class, BenchCommand.TrainingSet.class, BenchCommand.Ingest.class},
+            BenchCommand.Materialize.class, BenchCommand.TrainingSet.class, BenchCommand.Ingest.class,
+            BenchCommand.Scale.class},
         description = {"Benchmarks, run against the local services (started when needed, stopped after).",
             "Without a subcommand: serving at fixed rates against the raw Redis round trip, ingestion, freshness and "
                     + "offline lag, in one run of a JVM that runs every role; a markdown report and a chart under --results."})
@@ -183,6 +185,41 @@ final class BenchCommand extends LocalBenchmark {
                 System.out.printf(Locale.ROOT, "bench-ingest: fsync=%s runs=%d batched_eps=%.0f single_eps=%.0f"
                                 + " single_p50_ms=%.2f single_p99_ms=%.2f%n", r.fsync(), r.runs(), r.batchedEventsPerSecond(),
                         r.singleEventsPerSecond(), r.singleP50Millis(), r.singleP99Millis());
+            }
+        }
+    }
+
+    @Command(name = "scale", mixinStandardHelpOptions = true,
+            description = "Ingest and online/offline throughput with 1, 2 and 4 stream shards and 1 and 2 processes per role"
+                    + " (separate ./fp run processes), and the CPU time per event of every process from /proc; with"
+                    + " --redis-cluster on a local Redis Cluster.")
+    static final class Scale extends LocalBenchmark {
+        @Option(names = "--events", defaultValue = "100000", description = "retail events per shape (default: ${DEFAULT-VALUE})")
+        int events;
+
+        @Override
+        void run(Config config, Path data) {
+            Path logs = config.path(Config.DATA_DIR).resolve("bench-scale");
+            List<ScaleBench.Row> rows;
+            try {
+                Files.createDirectories(logs);
+                rows = new ScaleBench(config, data, events, services.status(), ChaosCommand.runningJar("fp bench scale"),
+                        logs, System.out).run();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new FeaturepipeException("the benchmark was interrupted", e);
+            } catch (IOException e) {
+                throw new FeaturepipeException("cannot create " + logs + ": " + e.getMessage(), e);
+            }
+            System.out.println();
+            System.out.println("| shards | processes per role | ingest events/s | online events/s | offline events/s"
+                    + " | CPU µs per event: all | " + String.join(" | ", rows.get(0).cpuPerEvent().keySet()) + " |");
+            System.out.println("|---|---|---|---|---|---|" + "---|".repeat(rows.get(0).cpuPerEvent().size()));
+            for (ScaleBench.Row r : rows) {
+                StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "| %d | %d | %,.0f | %,.0f | %,.0f | %.0f |",
+                        r.shards(), r.workers(), r.ingestEps(), r.onlineEps(), r.offlineEps(), r.totalCpuPerEvent()));
+                r.cpuPerEvent().values().forEach(us -> line.append(String.format(Locale.ROOT, " %.0f |", us)));
+                System.out.println(line);
             }
         }
     }

@@ -29,7 +29,7 @@ final class ChaosCommand extends ConfiguredCommand {
     @Override
     public Integer call() throws Exception {
         Config config = config();
-        ChaosRun.Options options = new ChaosRun.Options(quick, basePort, config.home(), runningJar(),
+        ChaosRun.Options options = new ChaosRun.Options(quick, basePort, config.home(), runningJar("fp chaos"),
                 config.path(Config.DATA_DIR).resolve("chaos"), config.get(Config.LOCAL_REDIS_FSYNC));
         List<ChaosRun.Row> rows = new ChaosRun(options, System.out).run();
         System.out.println();
@@ -49,13 +49,13 @@ final class ChaosCommand extends ConfiguredCommand {
         return lost == 0 && duplicated == 0 && passed ? 0 : 1;
     }
 
-    /** The jar this runs from: the role processes are started from it. */
-    private static Path runningJar() {
+    /** The jar this runs from, which {@code command} starts role processes from. */
+    static Path runningJar(String command) {
         try {
             Path jar = Path.of(ChaosCommand.class.getProtectionDomain().getCodeSource().getLocation().toURI());
             if (!Files.isRegularFile(jar)) {
-                throw new FeaturepipeException("fp chaos starts role processes from its jar; run it as ./fp chaos, not from "
-                        + jar);
+                throw new FeaturepipeException(command + " starts role processes from its jar; run it as ./" + command
+                        + ", not from " + jar);
             }
             return jar;
         } catch (URISyntaxException e) {

@@ -1,6 +1,7 @@
 package dev.featurepipe.cli;
 
 import dev.featurepipe.config.Config;
+import dev.featurepipe.services.LocalServices;
 import java.nio.file.Path;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -13,6 +14,9 @@ abstract class LocalBenchmark extends ConfiguredCommand {
     @Mixin
     RedisClusterOptions redisCluster;
 
+    /** The local servers, while {@link #run} runs. */
+    LocalServices services;
+
     @Override
     public Integer call() {
         RedisClusterOptions.Up up;
@@ -22,6 +26,7 @@ abstract class LocalBenchmark extends ConfiguredCommand {
             spec.commandLine().getErr().println("fp bench: " + e.getMessage());
             return 2;
         }
+        services = up.services();
         try {
             run(up.config(), file != null ? file : DemoCommand.defaultRetailFile(up.config()));
             return 0;
