@@ -2,10 +2,12 @@ package dev.featurepipe.cli;
 
 import dev.featurepipe.config.Config;
 import dev.featurepipe.mongo.EmbeddedMongo;
+import dev.featurepipe.services.LocalClickHouseCluster;
 import dev.featurepipe.services.LocalServices;
 import dev.featurepipe.services.ServiceAddresses;
 import java.net.URI;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "services", mixinStandardHelpOptions = true,
@@ -15,11 +17,33 @@ final class ServicesCommand extends ConfiguredCommand {
             + "down: stop what up started; status: show what answers")
     String action;
 
+    @Option(names = "--clickhouse-shards", paramLabel = "N", description = "up: N ClickHouse servers as one cluster (named by"
+            + " FP_CLICKHOUSE_CLUSTER, default " + LocalClickHouseCluster.DEFAULT_NAME + "), on the ports of FP_CLICKHOUSE_URL and"
+            + " FP_CLICKHOUSE_TCP_PORT and the N - 1 after each; prints the settings that point the pipeline at it."
+            + " down, status: the cluster up started, unless given")
+    Integer clickhouseShards;
+
     @Override
     public Integer call() {
-        LocalServices services = localServices(config());
+        Config config = config();
+        LocalClickHouseCluster clickhouse;
+        try {
+            clickhouse = clickhouseShards != null ? new LocalClickHouseCluster(clickhouseShards, clusterName(config))
+                    : action.equals("up") ? LocalClickHouseCluster.SINGLE
+                    : LocalClickHouseCluster.startedIn(config.path(Config.DATA_DIR), clusterName(config));
+        } catch (IllegalArgumentException e) {
+            spec.commandLine().getErr().println("fp services: " + e.getMessage());
+            return 2;
+        }
+        LocalServices services = localServices(config, clickhouse);
         switch (action) {
-            case "up" -> services.up();
+            case "up" -> {
+                services.up();
+                if (clickhouse.shards() > 1) {
+                    clickhouse.settings(config.get(Config.CLICKHOUSE_URL), config.get(Config.CLICKHOUSE_TCP_PORT))
+                            .forEach(System.out::println);
+                }
+            }
             case "down" -> services.down();
             case "status" -> services.status();
             default -> {
@@ -30,12 +54,21 @@ final class ServicesCommand extends ConfiguredCommand {
         return 0;
     }
 
+    private static String clusterName(Config config) {
+        String name = config.get(Config.CLICKHOUSE_CLUSTER);
+        return name.isEmpty() ? LocalClickHouseCluster.DEFAULT_NAME : name;
+    }
+
     /** The local servers at the configured addresses (the MongoDB-protocol server at the default one when embedded). */
     static LocalServices localServices(Config config) {
+        return localServices(config, LocalClickHouseCluster.SINGLE);
+    }
+
+    private static LocalServices localServices(Config config, LocalClickHouseCluster clickhouse) {
         String uri = config.get(Config.MONGO_URI);
         URI mongo = URI.create(uri.equals(EmbeddedMongo.URI) ? Config.MONGO_URI.defaultValue() : uri);
         return new LocalServices(new ServiceAddresses(config.get(Config.REDIS_URL), config.get(Config.CLICKHOUSE_URL),
                 config.get(Config.CLICKHOUSE_TCP_PORT), mongo.toString()), config.get(Config.LOCAL_REDIS_FSYNC),
-                config.path(Config.DATA_DIR), System.out);
+                clickhouse, config.path(Config.DATA_DIR), System.out);
     }
 }

@@ -47,12 +47,18 @@ public final class LocalServices {
 
     /** @param redisFsync the {@code appendfsync} of a Redis this starts: {@code everysec} or {@code always} */
     public LocalServices(ServiceAddresses addresses, String redisFsync, Path dataDir, PrintStream out) {
+        this(addresses, redisFsync, LocalClickHouseCluster.SINGLE, dataDir, out);
+    }
+
+    /** @param clickhouse one ClickHouse server, or several as one cluster from the configured ports on */
+    public LocalServices(ServiceAddresses addresses, String redisFsync, LocalClickHouseCluster clickhouse, Path dataDir,
+                         PrintStream out) {
         Path dir = dataDir.toAbsolutePath().normalize();
-        this.servers = List.of(
-                new RedisLocal(addresses.redisUrl(), redisFsync, dir.resolve("redis")),
-                new ClickHouseLocal(addresses.clickhouseUrl(), addresses.clickhouseTcpPort(),
-                        dir.resolve("clickhouse")),
-                new MongoLocal(addresses.mongoUri(), dir.resolve("mongo")));
+        List<LocalServer> all = new ArrayList<>();
+        all.add(new RedisLocal(addresses.redisUrl(), redisFsync, dir.resolve("redis")));
+        all.addAll(clickhouse.servers(addresses.clickhouseUrl(), addresses.clickhouseTcpPort(), dir));
+        all.add(new MongoLocal(addresses.mongoUri(), dir.resolve("mongo")));
+        this.servers = List.copyOf(all);
         this.out = out;
     }
 
@@ -113,13 +119,13 @@ public final class LocalServices {
     /** Checks each service and prints one aligned line per service. */
     public List<ServiceStatus> status() {
         List<ServiceStatus> result = new ArrayList<>();
-        out.printf("%-10s  %-16s  %-9s  %s%n", "SERVICE", "ADDRESS", "ANSWERING", "MANAGED");
+        out.printf("%-12s  %-16s  %-9s  %s%n", "SERVICE", "ADDRESS", "ANSWERING", "MANAGED");
         for (LocalServer s : servers) {
             boolean answering = s.answers();
             Long pid = managedPid(s);
             result.add(new ServiceStatus(s.name(), s.address(), answering, pid));
             String managed = pid != null ? "pid " + pid : answering ? "external" : "-";
-            out.printf("%-10s  %-16s  %-9s  %s%n", s.name(), s.address(), answering ? "yes" : "no", managed);
+            out.printf("%-12s  %-16s  %-9s  %s%n", s.name(), s.address(), answering ? "yes" : "no", managed);
         }
         return result;
     }
@@ -393,6 +399,6 @@ public final class LocalServices {
     }
 
     private void print(LocalServer s, String message) {
-        out.printf("%-10s  %-16s  %s%n", s.name(), s.address(), message);
+        out.printf("%-12s  %-16s  %s%n", s.name(), s.address(), message);
     }
 }

@@ -111,7 +111,7 @@ public final class Stores implements AutoCloseable {
     }
 
     public ClickHouseEventTable offlineTable(String database) {
-        return new ClickHouseEventTable(clickhouse, database, registry);
+        return new ClickHouseEventTable(clickhouse, database, registry, config.get(Config.CLICKHOUSE_CLUSTER));
     }
 
     public BatchSnapshots snapshots() {
