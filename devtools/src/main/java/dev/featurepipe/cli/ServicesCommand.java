@@ -23,12 +23,17 @@ final class ServicesCommand extends ConfiguredCommand {
             + " down, status: the cluster up started, unless given")
     Integer clickhouseShards;
 
+    @Option(names = "--clickhouse-replicas", paramLabel = "R", defaultValue = "1", description = "up: R replicas per shard"
+            + " (with a local ZooKeeper; FP_CLICKHOUSE_REPLICATED=true), on the ports after the shards'")
+    int clickhouseReplicas;
+
     @Override
     public Integer call() {
         Config config = config();
         LocalClickHouseCluster clickhouse;
         try {
-            clickhouse = clickhouseShards != null ? new LocalClickHouseCluster(clickhouseShards, clusterName(config))
+            clickhouse = clickhouseShards != null || clickhouseReplicas > 1
+                    ? new LocalClickHouseCluster(clickhouseShards == null ? 1 : clickhouseShards, clickhouseReplicas, clusterName(config))
                     : action.equals("up") ? LocalClickHouseCluster.SINGLE
                     : LocalClickHouseCluster.startedIn(config.path(Config.DATA_DIR), clusterName(config));
         } catch (IllegalArgumentException e) {
@@ -39,7 +44,7 @@ final class ServicesCommand extends ConfiguredCommand {
         switch (action) {
             case "up" -> {
                 services.up();
-                if (clickhouse.shards() > 1) {
+                if (clickhouse.shards() * clickhouse.replicas() > 1) {
                     clickhouse.settings(config.get(Config.CLICKHOUSE_URL), config.get(Config.CLICKHOUSE_TCP_PORT))
                             .forEach(System.out::println);
                 }

@@ -85,12 +85,19 @@ public final class LocalServices {
 
     /** Stops the servers {@link #up()} started (and only those); idempotent. */
     public void down() {
-        servers.forEach(this::down);
+        down(servers.stream().map(LocalServer::name).toList());
     }
 
-    /** Stops those of the named servers that {@link #up()} started, e.g. the ones one call of it started. */
+    /**
+     * Stops those of the named servers that {@link #up()} started, e.g. the ones one call of it started, in the
+     * reverse order of up: a server before the one it needs (a ClickHouse before its ZooKeeper).
+     */
     public void down(Collection<String> names) {
-        servers.stream().filter(s -> names.contains(s.name())).forEach(this::down);
+        for (int i = servers.size() - 1; i >= 0; i--) {
+            if (names.contains(servers.get(i).name())) {
+                down(servers.get(i));
+            }
+        }
     }
 
     /** The directory whose {@code *.xml} files the local ClickHouse merges into its users (see ClickHouseLocal). */
@@ -119,13 +126,13 @@ public final class LocalServices {
     /** Checks each service and prints one aligned line per service. */
     public List<ServiceStatus> status() {
         List<ServiceStatus> result = new ArrayList<>();
-        out.printf("%-12s  %-16s  %-9s  %s%n", "SERVICE", "ADDRESS", "ANSWERING", "MANAGED");
+        out.printf("%-14s  %-16s  %-9s  %s%n", "SERVICE", "ADDRESS", "ANSWERING", "MANAGED");
         for (LocalServer s : servers) {
             boolean answering = s.answers();
             Long pid = managedPid(s);
             result.add(new ServiceStatus(s.name(), s.address(), answering, pid));
             String managed = pid != null ? "pid " + pid : answering ? "external" : "-";
-            out.printf("%-12s  %-16s  %-9s  %s%n", s.name(), s.address(), answering ? "yes" : "no", managed);
+            out.printf("%-14s  %-16s  %-9s  %s%n", s.name(), s.address(), answering ? "yes" : "no", managed);
         }
         return result;
     }
@@ -314,6 +321,9 @@ public final class LocalServices {
     }
 
     private static Optional<Path> findExecutable(String name) {
+        if (name.startsWith("/")) { // a file of a package, not on the PATH
+            return Optional.of(Path.of(name)).filter(Files::isExecutable);
+        }
         String path = System.getenv().getOrDefault("PATH", "/usr/bin:/bin");
         // Debian puts clickhouse-server in /usr/sbin, which is not on a normal user's PATH.
         return Stream.concat(Stream.of(path.split(":")), Stream.of("/usr/local/sbin", "/usr/sbin", "/sbin"))
@@ -399,6 +409,6 @@ public final class LocalServices {
     }
 
     private void print(LocalServer s, String message) {
-        out.printf("%-12s  %-16s  %s%n", s.name(), s.address(), message);
+        out.printf("%-14s  %-16s  %s%n", s.name(), s.address(), message);
     }
 }

@@ -48,7 +48,7 @@ import org.junit.jupiter.api.io.TempDir;
  * verify, training sets and batch features read is what one server gives for the same events and what the window
  * semantics give (PropertyModel, computed from the event list).
  */
-@ExtendWith({TestServices.class, TestClickHouseCluster.class})
+@ExtendWith({TestServices.class, TestClickHouseCluster.Sharded.class})
 @Timeout(300)
 class ClickHouseClusterIT {
     private static final String REGISTRY = "src/test/resources/registry/property.yaml";
@@ -70,7 +70,7 @@ class ClickHouseClusterIT {
             }
             ids.add(id.toString());
         }
-        ClickHouseClient server = new ClickHouseClient(TestClickHouseCluster.nodes().get(0), null);
+        ClickHouseClient server = new ClickHouseClient(TestClickHouseCluster.SHARDED.nodes().get(0), null);
         String array = "[" + ids.stream().map(SqlWriter::quote).collect(Collectors.joining(", ")) + "]";
         List<String> hashes = column(server, "toString(sipHash64(x))", array);
         List<String> shards = column(server, "toString(sipHash64(x) % 3)", array);
@@ -93,10 +93,10 @@ class ClickHouseClusterIT {
     @Test
     void eachEventIsOnItsShardOnceAndEveryReadAnswersAsOneServer(@TempDir Path dir) throws Exception {
         // ingest's dedupe off, so that the events sent again reach the offline consumer again
-        Config config = TestClickHouseCluster.config(REGISTRY, Map.of(Config.INGEST_DEDUPE_TTL, "0s"));
+        Config config = TestClickHouseCluster.SHARDED.config(REGISTRY, Map.of(Config.INGEST_DEDUPE_TTL, "0s"));
         String database = config.get(Config.CLICKHOUSE_DATABASE);
         Registry registry = RegistryLoader.load(Path.of(REGISTRY));
-        List<ClickHouseClient> nodes = TestClickHouseCluster.nodes().stream()
+        List<ClickHouseClient> nodes = TestClickHouseCluster.SHARDED.nodes().stream()
                 .map(url -> new ClickHouseClient(url, database)).toList();
         ClickHouseClient single = new ClickHouseClient(TestServices.CLICKHOUSE, null);
         String run = UUID.randomUUID().toString().substring(0, 8);
@@ -112,15 +112,15 @@ class ClickHouseClusterIT {
             Api api = new Api(pipeline.httpPort());
             send(api, sent);
             TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
-            Map<Integer, Long> perShard = rowsOnTheirShards(nodes);
-            assertThat(perShard.values()).allMatch(n -> n > 0);
-            assertThat(perShard.values().stream().mapToLong(Long::longValue).sum()).isEqualTo(distinct.size());
+            List<Long> perShard = rowsOnTheirShards(nodes, 1);
+            assertThat(perShard).allMatch(n -> n > 0);
+            assertThat(perShard.stream().mapToLong(Long::longValue).sum()).isEqualTo(distinct.size());
             assertThat(pipeline.offlineTable().countEvents()).isEqualTo(distinct.size());
 
             send(api, sent);
             TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
             assertThat(pipeline.offlineTable().countEvents()).isEqualTo(distinct.size());
-            assertThat(rowsOnTheirShards(nodes)).isEqualTo(perShard);
+            assertThat(rowsOnTheirShards(nodes, 1)).isEqualTo(perShard);
             for (ClickHouseClient node : nodes) { // merged, each copy has replaced its first on its own shard
                 node.execute("OPTIMIZE TABLE " + ClickHouseEventTable.LOCAL_TABLE + " FINAL");
             }
@@ -159,6 +159,61 @@ class ClickHouseClusterIT {
         }
     }
 
+    @Test
+    @ExtendWith(TestClickHouseCluster.Replicated.class)
+    void replicatedShardsHoldEachEventOnEveryReplicaOfItsShard() throws Exception {
+        TestClickHouseCluster cluster = TestClickHouseCluster.REPLICATED;
+        Config config = cluster.config(REGISTRY, Map.of(Config.INGEST_DEDUPE_TTL, "0s"));
+        assertThat(config.get(Config.CLICKHOUSE_REPLICATED)).isTrue();
+        String database = config.get(Config.CLICKHOUSE_DATABASE);
+        Registry registry = RegistryLoader.load(Path.of(REGISTRY));
+        List<ClickHouseClient> nodes = cluster.nodes().stream().map(url -> new ClickHouseClient(url, database)).toList();
+        int replicas = cluster.cluster().replicas();
+        ClickHouseEventTable events = new ClickHouseEventTable(nodes.get(0), database, registry,
+                config.get(Config.CLICKHOUSE_CLUSTER), true);
+        events.ensureSchema();
+        // a field new to the registry: its column is added on one replica of each shard and reaches the others
+        for (int k = 0; k < nodes.size(); k++) {
+            if (k % replicas == 0) {
+                nodes.get(k).execute("ALTER TABLE " + ClickHouseEventTable.LOCAL_TABLE + " DROP COLUMN price");
+            }
+            nodes.get(k).execute("ALTER TABLE " + ClickHouseEventTable.TABLE + " DROP COLUMN price");
+        }
+        events.ensureSchema();
+        String of = " WHERE database = '" + database + "' AND ";
+        for (ClickHouseClient node : nodes) {
+            assertThat(node.execute("SELECT engine FROM system.tables" + of + "name = '" + ClickHouseEventTable.LOCAL_TABLE
+                    + "' FORMAT TabSeparated").strip()).isEqualTo("ReplicatedReplacingMergeTree");
+            assertThat(count(node, "SELECT count() FROM system.columns" + of + "name = 'price'")).as("%s", node.base())
+                    .isEqualTo(2); // in events_local and events
+        }
+        List<String> users = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            users.add(UUID.randomUUID().toString().substring(0, 8) + "-" + i);
+        }
+        List<Tx> sent = PropertyModel.generate(new Random(16), users, System.currentTimeMillis() - PropertyModel.MINUTE,
+                System.currentTimeMillis());
+        long distinct = sent.stream().map(Tx::id).distinct().count();
+        try (Pipeline pipeline = Pipeline.start(config, EnumSet.of(Role.INGEST, Role.ONLINE, Role.OFFLINE), Clock.systemUTC())) {
+            Api api = new Api(pipeline.httpPort());
+            send(api, sent);
+            send(api, sent);
+            TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
+            nodes.forEach(node -> node.execute("SYSTEM SYNC REPLICA " + ClickHouseEventTable.LOCAL_TABLE));
+            List<Long> rows = rowsOnTheirShards(nodes, replicas);
+            for (int k = 0; k < nodes.size(); k += replicas) {
+                assertThat(rows.subList(k, k + replicas)).as("the replicas of shard %d", k / replicas + 1)
+                        .containsOnly(rows.get(k)).allMatch(n -> n > 0);
+            }
+            assertThat(rows.stream().mapToLong(Long::longValue).sum()).isEqualTo(replicas * distinct);
+            assertThat(pipeline.offlineTable().countEvents()).isEqualTo(distinct);
+        } finally {
+            for (ClickHouseClient node : nodes) {
+                node.withDatabase(null).execute("DROP DATABASE IF EXISTS " + database);
+            }
+        }
+    }
+
     private void send(Api api, List<Tx> events) {
         for (int from = 0; from < events.size(); from += 500) {
             List<Map<String, Object>> batch = new ArrayList<>();
@@ -172,20 +227,24 @@ class ClickHouseClusterIT {
         }
     }
 
-    /** The rows of each shard (1, 2), after checking that each is on the shard of its entity by both hashes. */
-    private static Map<Integer, Long> rowsOnTheirShards(List<ClickHouseClient> nodes) {
-        Map<Integer, Long> rows = new TreeMap<>();
+    /**
+     * The rows of each server (shard by shard, {@code replicas} servers each), after checking that each is on the
+     * shard of its entity by both hashes.
+     */
+    private static List<Long> rowsOnTheirShards(List<ClickHouseClient> nodes, int replicas) {
+        int shards = nodes.size() / replicas;
+        List<Long> rows = new ArrayList<>();
         for (int k = 0; k < nodes.size(); k++) {
-            String answer = nodes.get(k).execute("SELECT entity_id, sipHash64(entity_id) % " + nodes.size() + " FROM "
+            String answer = nodes.get(k).execute("SELECT entity_id, sipHash64(entity_id) % " + shards + " FROM "
                     + ClickHouseEventTable.LOCAL_TABLE + " FINAL FORMAT TabSeparated");
             long n = 0;
             for (String line : answer.lines().filter(l -> !l.isBlank()).toList()) {
                 String[] row = line.split("\t");
-                assertThat(EntityHash.shard(row[0], nodes.size())).as("shard of %s", row[0]).isEqualTo(k);
-                assertThat(row[1]).isEqualTo(Integer.toString(k));
+                assertThat(EntityHash.shard(row[0], shards)).as("shard of %s", row[0]).isEqualTo(k / replicas);
+                assertThat(row[1]).isEqualTo(Integer.toString(k / replicas));
                 n++;
             }
-            rows.put(k + 1, n);
+            rows.add(n);
         }
         return rows;
     }

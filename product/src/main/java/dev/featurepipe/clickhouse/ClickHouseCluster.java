@@ -23,8 +23,8 @@ import java.util.List;
  * @param nodes   every node (each replica of each shard), a client on its HTTP interface
  */
 public record ClickHouseCluster(String name, int shards, List<Node> nodes) {
-    /** A node: its shard (1 to {@code shards}, in the order of the config) and a client on it. */
-    public record Node(int shard, ClickHouseClient client) {
+    /** A node: its shard (1 to {@code shards}, in the order of the config), its replica in it (from 1), a client on it. */
+    public record Node(int shard, int replica, ClickHouseClient client) {
     }
 
     public ClickHouseCluster {
@@ -38,7 +38,7 @@ public record ClickHouseCluster(String name, int shards, List<Node> nodes) {
      */
     public static ClickHouseCluster of(ClickHouseClient entry, String name) {
         ClickHouseClient system = entry.withDatabase(null); // the database may not exist yet
-        List<String[]> rows = system.execute("SELECT shard_num, host_name, port, is_local FROM system.clusters WHERE cluster = "
+        List<String[]> rows = system.execute("SELECT shard_num, host_name, port, is_local, replica_num FROM system.clusters WHERE cluster = "
                 + SqlWriter.quote(name) + " ORDER BY shard_num, replica_num FORMAT TabSeparated").lines()
                 .filter(l -> !l.isBlank()).map(l -> l.split("\t")).toList();
         if (rows.isEmpty()) {
@@ -56,7 +56,7 @@ public record ClickHouseCluster(String name, int shards, List<Node> nodes) {
             int http = base.getPort() + (localTcp < 0 ? 0 : tcp - localTcp);
             try {
                 URI url = new URI(base.getScheme(), null, r[1], http, null, null, null);
-                nodes.add(new Node(Integer.parseInt(r[0]), entry.at(url)));
+                nodes.add(new Node(Integer.parseInt(r[0]), Integer.parseInt(r[4]), entry.at(url)));
             } catch (URISyntaxException e) {
                 throw new FeaturepipeException("cluster '" + name + "' names a host that is no URL host: " + r[1], e);
             }

@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * <p>On a cluster ({@code FP_CLICKHOUSE_CLUSTER}) each node holds its part in {@value #LOCAL_TABLE}, and {@value
  * #TABLE} is a Distributed table in front of them, sharded by {@value #SHARDING_KEY}: an entity's rows, a re-delivered
  * copy of an event included, are all on one shard, so FINAL (per shard) and aggregations by entity are as exact as
- * on one server. Every read names {@value #TABLE}, so it reads the whole cluster.
+ * on one server. Every read names {@value #TABLE}, so it reads the whole cluster. With replication, the local tables
+ * are ReplicatedReplacingMergeTree, kept alike among the replicas of a shard through ZooKeeper.
  */
 public final class ClickHouseEventTable implements OfflineStore {
     /** The table every query and INSERT names: on a cluster, the Distributed table in front of {@link #LOCAL_TABLE}. */
@@ -45,23 +46,31 @@ public final class ClickHouseEventTable implements OfflineStore {
     private final String database;
     private final Registry registry;
     private final String cluster;
+    private final boolean replicated;
 
     /** The events on one server. */
     public ClickHouseEventTable(ClickHouseClient server, String database, Registry registry) {
-        this(server, database, registry, "");
+        this(server, database, registry, "", false);
     }
 
     /**
      * @param cluster the cluster of the servers' remote_servers that holds the events, or empty for the one server
      *                {@code server} names. On a cluster, an INSERT returns once each row is on its shard
      *                ({@code insert_distributed_sync=1}), so an acknowledged batch is stored.
+     * @param replicated  whether the local tables of the cluster are replicated among the replicas of each shard
      */
-    public ClickHouseEventTable(ClickHouseClient server, String database, Registry registry, String cluster) {
+    public ClickHouseEventTable(ClickHouseClient server, String database, Registry registry, String cluster,
+                                boolean replicated) {
+        if (replicated && cluster.isEmpty()) {
+            throw new FeaturepipeException("FP_CLICKHOUSE_REPLICATED=true replicates the shards of a cluster; name it in"
+                    + " FP_CLICKHOUSE_CLUSTER");
+        }
         ClickHouseClient client = server.withDatabase(database);
         this.clickhouse = cluster.isEmpty() ? client : client.withInsertSetting("insert_distributed_sync", "1");
         this.database = database;
         this.registry = registry;
         this.cluster = cluster;
+        this.replicated = replicated;
     }
 
     /** Every column the registry asks for, with its type and, for one added to a table holding rows, its default. */
@@ -87,16 +96,20 @@ public final class ClickHouseEventTable implements OfflineStore {
      */
     @Override
     public void ensureSchema() {
-        String engine = "ReplacingMergeTree() PARTITION BY toYYYYMM(toDateTime(intDiv(ts, 1000)))"
-                + " ORDER BY (event_type, entity_id, event_id)";
+        String layout = " PARTITION BY toYYYYMM(toDateTime(intDiv(ts, 1000))) ORDER BY (event_type, entity_id, event_id)";
         List<Runnable> additions = new ArrayList<>();
         if (cluster.isEmpty()) {
-            additions.add(createOrCheck(clickhouse, TABLE, engine));
+            additions.add(createOrCheck(clickhouse, TABLE, "ReplacingMergeTree()" + layout));
         } else {
+            String local = (replicated ? "ReplicatedReplacingMergeTree(" + SqlWriter.quote("/clickhouse/tables/{shard}/"
+                    + database + "/" + LOCAL_TABLE) + ", '{replica}')" : "ReplacingMergeTree()") + layout;
             String distributed = "Distributed(" + SqlWriter.quote(cluster) + ", " + SqlWriter.quote(database) + ", "
                     + SqlWriter.quote(LOCAL_TABLE) + ", " + SHARDING_KEY + ")";
             for (ClickHouseCluster.Node node : ClickHouseCluster.of(clickhouse, cluster).nodes()) {
-                additions.add(createOrCheck(node.client(), LOCAL_TABLE, engine));
+                Runnable addColumns = createOrCheck(node.client(), LOCAL_TABLE, local);
+                if (!replicated || node.replica() == 1) { // an ALTER of a replicated table reaches the other replicas
+                    additions.add(addColumns);
+                }
                 additions.add(createOrCheck(node.client(), TABLE, distributed));
             }
         }
