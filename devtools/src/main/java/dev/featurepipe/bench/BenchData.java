@@ -12,7 +12,7 @@ import dev.featurepipe.demo.RetailRow;
 import dev.featurepipe.ingest.EventValidator;
 import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanIterator;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -46,7 +46,7 @@ final class BenchData {
     }
 
     /** Removes every key under {@code prefix}: a benchmark leaves nothing behind. */
-    static void deleteKeys(RedisCommands<String, String> redis, String prefix) {
+    static void deleteKeys(RedisClusterCommands<String, String> redis, String prefix) {
         List<String> batch = new ArrayList<>();
         ScanIterator<String> keys = ScanIterator.scan(redis, ScanArgs.Builder.matches(prefix + ":*").limit(1000));
         while (keys.hasNext()) {

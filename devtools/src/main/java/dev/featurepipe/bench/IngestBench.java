@@ -3,7 +3,7 @@ package dev.featurepipe.bench;
 import dev.featurepipe.app.Pipeline;
 import dev.featurepipe.app.Role;
 import dev.featurepipe.config.Config;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -59,7 +59,7 @@ public final class IngestBench {
         Config benchConfig = config.with(Map.of(Config.STREAM, run + ":events", Config.HTTP_PORT, "0", Config.AUTH, "off"));
         Map<String, List<Run>> byMode = new LinkedHashMap<>();
         try (Pipeline pipeline = Pipeline.start(benchConfig, EnumSet.of(Role.INGEST), Clock.systemUTC())) {
-            RedisCommands<String, String> redis = pipeline.redis().shared().sync();
+            RedisClusterCommands<String, String> redis = pipeline.redis().shared().sync();
             String original = redis.configGet("appendfsync").get("appendfsync");
             String appendonly = redis.configGet("appendonly").get("appendonly");
             out.printf("Redis appendonly %s, appendfsync %s; %d runs of %d s per mode, alternating%n", appendonly, original,

@@ -15,8 +15,7 @@ import dev.featurepipe.redis.RedisConnections;
 import io.lettuce.core.LettuceFutures;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.SetArgs;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -135,9 +134,9 @@ public final class MaterializeBench {
 
     /** Plain SET ... PX of as many values of that length, pipelined in chunks like the materializer's writes. */
     private double baseline(RedisConnections redis, long count, int valueLength) {
-        StatefulRedisConnection<String, String> connection = redis.dedicated();
+        RedisConnections.Link connection = redis.dedicated();
         connection.setAutoFlushCommands(false);
-        RedisAsyncCommands<String, String> async = connection.async();
+        RedisClusterAsyncCommands<String, String> async = connection.async();
         String value = "1" + "0".repeat(12) + " " + "x".repeat(valueLength);
         SetArgs px = SetArgs.Builder.px(60_000);
         long start = System.nanoTime();

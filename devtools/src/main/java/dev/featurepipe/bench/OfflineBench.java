@@ -11,6 +11,7 @@ import dev.featurepipe.offline.OfflineSink;
 import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisEventLog;
 import dev.featurepipe.redis.RedisEventSource;
+import dev.featurepipe.redis.Shards;
 import dev.featurepipe.redis.StreamGroups;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.PrintStream;
@@ -119,7 +120,7 @@ public final class OfflineBench {
         String stream = run + ":" + name;
         RedisConnections redis = stores.redis();
         RedisEventSource.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
-        RedisEventLog log = new RedisEventLog(redis, stores.codec(), stream, Duration.ZERO, Long.MAX_VALUE,
+        RedisEventLog log = new RedisEventLog(redis, stores.codec(), Shards.single(stream), Duration.ZERO, Long.MAX_VALUE,
                 config.get(Config.STREAM_ENTRY_EVENTS));
         for (int from = 0; from < events.size(); from += 1000) {
             log.append(events.subList(from, Math.min(events.size(), from + 1000)));
@@ -133,7 +134,7 @@ public final class OfflineBench {
         long t0 = System.nanoTime();
         // a full stream gives full batches; not waiting FP_OFFLINE_BATCH_INTERVAL for the last one to fill
         try (StreamConsumer consumer = sinkConsumer(stores, table, stream, Duration.ZERO)) {
-            if (!StreamGroups.awaitCaughtUp(redis.shared().sync(), stream, Duration.ofMinutes(10), () -> { })) {
+            if (!StreamGroups.awaitCaughtUp(redis.shared().sync(), Shards.single(stream), Duration.ofMinutes(10), () -> { })) {
                 throw new IllegalStateException("the offline group did not catch up within 10 minutes");
             }
         } catch (InterruptedException e) {
@@ -162,7 +163,7 @@ public final class OfflineBench {
         String stream = run + ":lag";
         RedisConnections redis = stores.redis();
         RedisEventSource.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
-        RedisEventLog log = new RedisEventLog(redis, stores.codec(), stream, Duration.ZERO, Long.MAX_VALUE,
+        RedisEventLog log = new RedisEventLog(redis, stores.codec(), Shards.single(stream), Duration.ZERO, Long.MAX_VALUE,
                 config.get(Config.STREAM_ENTRY_EVENTS));
         List<long[]> polls = new CopyOnWriteArrayList<>(); // {poll time, newest ts visible}
         AtomicBoolean polling = new AtomicBoolean(true);

@@ -11,10 +11,11 @@ import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisEventLog;
 import dev.featurepipe.redis.RedisEventSource;
 import dev.featurepipe.redis.RedisOnlineStore;
+import dev.featurepipe.redis.Shards;
 import dev.featurepipe.redis.StreamGroups;
 import io.lettuce.core.RedisFuture;
-import io.lettuce.core.api.async.RedisAsyncCommands;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -72,7 +73,7 @@ public final class OnlineBench {
         try (Stores stores = new Stores(config.with(Map.of(Config.MONGO_DATABASE, run.replace('-', '_'))))) {
             List<Event> events = BenchData.retailEvents(stores.registry(), file, eventCount);
             RedisConnections redis = stores.redis();
-            RedisCommands<String, String> sync = redis.shared().sync();
+            RedisClusterCommands<String, String> sync = redis.shared().sync();
             try {
                 out.printf(Locale.ROOT, "online store: %,d events in batches of %d, %d per script call%n", events.size(), batch,
                         scriptEvents);
@@ -117,7 +118,7 @@ public final class OnlineBench {
 
     /** Plain HINCRBYFLOAT commands/s with {@code depth} in flight, as many as the script ran. */
     private double baseline(RedisConnections redis, long commands, int depth) {
-        RedisAsyncCommands<String, String> async = redis.shared().async();
+        RedisClusterAsyncCommands<String, String> async = redis.shared().async();
         long n = Math.max(commands, 100_000);
         long t0 = System.nanoTime();
         List<RedisFuture<Double>> inFlight = new ArrayList<>(depth);
@@ -149,7 +150,7 @@ public final class OnlineBench {
         RedisConnections redis = stores.redis();
         RedisEventSource.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
         // no dedupe and no bound: the stream holds the whole data set before the consumer starts
-        RedisEventLog log = new RedisEventLog(redis, stores.codec(), stream, Duration.ZERO, Long.MAX_VALUE,
+        RedisEventLog log = new RedisEventLog(redis, stores.codec(), Shards.single(stream), Duration.ZERO, Long.MAX_VALUE,
                 config.get(Config.STREAM_ENTRY_EVENTS));
         for (int from = 0; from < events.size(); from += 1000) {
             log.append(events.subList(from, Math.min(events.size(), from + 1000)));
@@ -169,7 +170,7 @@ public final class OnlineBench {
     }
 
     /** Calls per command so far (INFO commandstats). */
-    private static Map<String, Long> commandStats(RedisCommands<String, String> redis) {
+    private static Map<String, Long> commandStats(RedisClusterCommands<String, String> redis) {
         Map<String, Long> calls = new HashMap<>();
         for (String line : redis.info("commandstats").split("\r?\n")) {
             if (line.startsWith("cmdstat_")) {

@@ -16,7 +16,7 @@ import dev.featurepipe.materialize.Materializer;
 import dev.featurepipe.redis.RedisOnlineStore;
 import dev.featurepipe.redis.StreamGroups;
 import io.lettuce.core.RedisCommandExecutionException;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -363,7 +363,7 @@ public final class ServeBench {
      * ClickHouse shows it; returns {freshness, offline lag} in microseconds.
      */
     private Freshness freshness(int rate, int port, String key, List<String> backgroundEvents, ClickHouseEventTable offline,
-                                RedisCommands<String, String> redis, String stream) throws InterruptedException {
+                                RedisClusterCommands<String, String> redis, String stream) throws InterruptedException {
         int probes = quick ? 100 : 1_000;
         out.printf(Locale.ROOT, "freshness: %,d probes while %,d events/s flow in%n", probes, rate);
         String probePrefix = "probe" + rate + "-";
@@ -533,7 +533,7 @@ public final class ServeBench {
 
     /** Waits until both consumer groups have caught up with the bench's stream. */
     private void awaitConsumers(Pipeline pipeline) throws InterruptedException {
-        if (!StreamGroups.awaitCaughtUp(pipeline.redis().shared().sync(), run + ":events", Duration.ofMinutes(20), () -> { })) {
+        if (!StreamGroups.awaitCaughtUp(pipeline.redis().shared().sync(), pipeline.stores().shards(), Duration.ofMinutes(20), () -> { })) {
             throw new IllegalStateException("the consumer groups did not catch up within 20 minutes");
         }
     }
@@ -545,7 +545,7 @@ public final class ServeBench {
      * once the file has doubled, and its child process then takes one of the two cores for seconds in a later
      * phase (15 s with 300 MB of data).
      */
-    private void settle(ClickHouseEventTable offline, RedisCommands<String, String> redis) {
+    private void settle(ClickHouseEventTable offline, RedisClusterCommands<String, String> redis) {
         long until = System.nanoTime() + SETTLE_LIMIT_SECONDS * 1_000_000_000L;
         while (System.nanoTime() < until
                 && Long.parseLong(offline.query("SELECT count() FROM system.merges FORMAT TabSeparated").trim()) > 0) {
@@ -573,7 +573,7 @@ public final class ServeBench {
         sleepMillis(1_000);
     }
 
-    private static boolean rewritingAppendOnlyFile(RedisCommands<String, String> redis) {
+    private static boolean rewritingAppendOnlyFile(RedisClusterCommands<String, String> redis) {
         String info = redis.info("persistence");
         return info.contains("aof_rewrite_in_progress:1") || info.contains("aof_rewrite_scheduled:1");
     }

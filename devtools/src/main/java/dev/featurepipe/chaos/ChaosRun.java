@@ -9,7 +9,7 @@ import dev.featurepipe.services.ServiceAddresses;
 import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
 import io.lettuce.core.StreamMessage;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -279,7 +279,7 @@ public final class ChaosRun {
             return true;
         }
         try {
-            RedisCommands<String, String> r = redis.shared().sync();
+            RedisClusterCommands<String, String> r = redis.shared().sync();
             List<StreamGroups.GroupStatus> groups = StreamGroups.status(r, STREAM);
             if (groups.size() != 2) {
                 return false; // the online and offline groups

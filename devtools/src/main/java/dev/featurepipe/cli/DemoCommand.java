@@ -68,7 +68,7 @@ final class DemoCommand extends ConfiguredCommand {
             URI api = URI.create("http://" + config.get(Config.HTTP_HOST) + ":" + pipeline.httpPort());
             ReplaySummary summary = replay(json, api, data);
             printSummary(summary);
-            waitForConsumers(pipeline, config.get(Config.STREAM));
+            waitForConsumers(pipeline);
             materialize(pipeline);
             awaitReady(api);
             showFeatures(api, summary.lastCustomers());
@@ -113,10 +113,10 @@ final class DemoCommand extends ConfiguredCommand {
         System.out.printf(Locale.ROOT, "rate        %,10.0f events/s over %.1f s%n", s.eventsPerSecond(), s.seconds());
     }
 
-    private static void waitForConsumers(Pipeline pipeline, String stream) throws InterruptedException {
+    private static void waitForConsumers(Pipeline pipeline) throws InterruptedException {
         System.out.print("\nWaiting for the consumer groups to catch up ");
         Duration timeout = Duration.ofMinutes(30);
-        if (!StreamGroups.awaitCaughtUp(pipeline.redis().shared().sync(), stream, timeout, () -> System.out.print("."))) {
+        if (!StreamGroups.awaitCaughtUp(pipeline.redis().shared().sync(), pipeline.stores().shards(), timeout, () -> System.out.print("."))) {
             throw new FeaturepipeException("the consumer groups did not catch up within " + timeout.toMinutes() + " minutes");
         }
         System.out.println(" done: both groups caught up");

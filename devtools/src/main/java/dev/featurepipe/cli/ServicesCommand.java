@@ -4,6 +4,7 @@ import dev.featurepipe.config.Config;
 import dev.featurepipe.mongo.EmbeddedMongo;
 import dev.featurepipe.services.LocalClickHouseCluster;
 import dev.featurepipe.services.LocalServices;
+import dev.featurepipe.services.RedisClusterSpec;
 import dev.featurepipe.services.ServiceAddresses;
 import java.net.URI;
 import picocli.CommandLine.Command;
@@ -11,27 +12,44 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "services", mixinStandardHelpOptions = true,
-        description = "Start, stop or show the local Redis, ClickHouse and MongoDB-protocol servers (loopback only).")
+        description = "Start, stop or show the local Redis (or Redis Cluster), ClickHouse (or ClickHouse cluster) and"
+                + " MongoDB-protocol servers (loopback only).")
 final class ServicesCommand extends ConfiguredCommand {
     @Parameters(index = "0", paramLabel = "up|down|status", description = "up: install when missing, start, wait until they answer; "
             + "down: stop what up started; status: show what answers")
     String action;
 
-    @Option(names = "--clickhouse-shards", paramLabel = "N", description = "up: N ClickHouse servers as one cluster (named by"
-            + " FP_CLICKHOUSE_CLUSTER, default " + LocalClickHouseCluster.DEFAULT_NAME + "), on the ports of FP_CLICKHOUSE_URL and"
-            + " FP_CLICKHOUSE_TCP_PORT and the N - 1 after each; prints the settings that point the pipeline at it."
+    @Option(names = "--redis-cluster", paramLabel = "N", arity = "0..1", fallbackValue = "3",
+            description = "a Redis Cluster of N masters (3 when N is not given) instead of the one Redis, on"
+                    + " consecutive ports from FP_LOCAL_REDIS_CLUSTER_PORT; up prints the FP_REDIS_URL that points at it")
+    Integer clusterMasters;
+
+    @Option(names = "--replicas", paramLabel = "R", description = "replicas per master of the Redis Cluster (default 0)")
+    Integer clusterReplicas;
+
+    @Option(names = "--clickhouse-shards", paramLabel = "N", description = "up: N ClickHouse shards as one cluster (named by"
+            + " FP_CLICKHOUSE_CLUSTER, default " + LocalClickHouseCluster.DEFAULT_NAME + "), on consecutive ports from those of"
+            + " FP_CLICKHOUSE_URL and FP_CLICKHOUSE_TCP_PORT; prints the settings that point the pipeline at it."
             + " down, status: the cluster up started, unless given")
     Integer clickhouseShards;
 
-    @Option(names = "--clickhouse-replicas", paramLabel = "R", defaultValue = "1", description = "up: R replicas per shard"
-            + " (with a local ZooKeeper; FP_CLICKHOUSE_REPLICATED=true), on the ports after the shards'")
+    @Option(names = "--clickhouse-replicas", paramLabel = "R", defaultValue = "1", description = "up: R replicas per"
+            + " ClickHouse shard (with a local ZooKeeper; FP_CLICKHOUSE_REPLICATED=true), on the ports after the shards'")
     int clickhouseReplicas;
 
     @Override
     public Integer call() {
+        if (clusterReplicas != null && clusterMasters == null) {
+            spec.commandLine().getErr().println("fp services: --replicas is for a Redis Cluster; give --redis-cluster N too");
+            return 2;
+        }
         Config config = config();
+        RedisClusterSpec cluster;
         LocalClickHouseCluster clickhouse;
         try {
+            cluster = clusterMasters == null ? null : new RedisClusterSpec(clusterMasters,
+                    clusterReplicas == null ? 0 : clusterReplicas, config.get(Config.LOCAL_REDIS_CLUSTER_PORT),
+                    config.get(Config.LOCAL_REDIS_CLUSTER_NODE_TIMEOUT));
             clickhouse = clickhouseShards != null || clickhouseReplicas > 1
                     ? new LocalClickHouseCluster(clickhouseShards == null ? 1 : clickhouseShards, clickhouseReplicas, clusterName(config))
                     : action.equals("up") ? LocalClickHouseCluster.SINGLE
@@ -40,10 +58,11 @@ final class ServicesCommand extends ConfiguredCommand {
             spec.commandLine().getErr().println("fp services: " + e.getMessage());
             return 2;
         }
-        LocalServices services = localServices(config, clickhouse);
+        LocalServices services = localServices(config, cluster, clickhouse);
         switch (action) {
             case "up" -> {
                 services.up();
+                services.redisClusterUrl().ifPresent(url -> System.out.println(Config.REDIS_URL.env() + "=" + url));
                 if (clickhouse.shards() * clickhouse.replicas() > 1) {
                     clickhouse.settings(config.get(Config.CLICKHOUSE_URL), config.get(Config.CLICKHOUSE_TCP_PORT))
                             .forEach(System.out::println);
@@ -66,14 +85,15 @@ final class ServicesCommand extends ConfiguredCommand {
 
     /** The local servers at the configured addresses (the MongoDB-protocol server at the default one when embedded). */
     static LocalServices localServices(Config config) {
-        return localServices(config, LocalClickHouseCluster.SINGLE);
+        return localServices(config, null, LocalClickHouseCluster.SINGLE);
     }
 
-    private static LocalServices localServices(Config config, LocalClickHouseCluster clickhouse) {
+    /** @param cluster null: one Redis at FP_REDIS_URL; else a Redis Cluster of this shape instead */
+    private static LocalServices localServices(Config config, RedisClusterSpec cluster, LocalClickHouseCluster clickhouse) {
         String uri = config.get(Config.MONGO_URI);
         URI mongo = URI.create(uri.equals(EmbeddedMongo.URI) ? Config.MONGO_URI.defaultValue() : uri);
         return new LocalServices(new ServiceAddresses(config.get(Config.REDIS_URL), config.get(Config.CLICKHOUSE_URL),
                 config.get(Config.CLICKHOUSE_TCP_PORT), mongo.toString()), config.get(Config.LOCAL_REDIS_FSYNC),
-                clickhouse, config.path(Config.DATA_DIR), System.out);
+                cluster, clickhouse, config.path(Config.DATA_DIR), System.out);
     }
 }

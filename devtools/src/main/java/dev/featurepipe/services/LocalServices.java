@@ -1,6 +1,7 @@
 package dev.featurepipe.services;
 
 import dev.featurepipe.config.Config;
+import dev.featurepipe.core.Durations;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -18,26 +19,37 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs Redis, ClickHouse and MongoDB (a stand-in) on loopback for development, the demo and integration tests.
+ * Runs Redis (one server, or a {@link RedisClusterSpec Redis Cluster}), ClickHouse and MongoDB (a stand-in) on
+ * loopback for development, the demo and integration tests.
  *
  * <p>{@link #up()} uses whatever already answers at an address as is; otherwise it installs the server if needed
  * (apt, as root), starts it as a daemon with everything under {@code dataDir/<service>/} and waits until it
  * answers. {@link #down()} stops only servers whose pid file in the data dir names a live process of that kind,
- * i.e. ones {@code up()} started. Servers survive the JVM that started them.
+ * i.e. ones {@code up()} started, the nodes of any Redis Cluster in {@code dataDir/redis-cluster/} included.
+ * Servers survive the JVM that started them.
  */
 public final class LocalServices {
     private static final Logger log = LoggerFactory.getLogger(LocalServices.class);
     private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(15);
     private static final int LOG_TAIL_LINES = 20;
+    private static final String CLUSTER = "redis-cluster";
+    private static final String STATUS_LINE = "%-14s  %-20s  %-9s  %s%n";
+    private static final String PRINT_LINE = "%-14s  %-20s  %s%n";
 
     private final List<LocalServer> servers;
+    private final RedisClusterLocal cluster;
+    private final Path clusterDir;
+    private final String redisFsync;
     private final PrintStream out;
     private boolean aptUpdated;
 
@@ -47,25 +59,56 @@ public final class LocalServices {
 
     /** @param redisFsync the {@code appendfsync} of a Redis this starts: {@code everysec} or {@code always} */
     public LocalServices(ServiceAddresses addresses, String redisFsync, Path dataDir, PrintStream out) {
-        this(addresses, redisFsync, LocalClickHouseCluster.SINGLE, dataDir, out);
+        this(addresses, redisFsync, null, dataDir, out);
+    }
+
+    /**
+     * @param redisCluster null: one Redis at the address of {@code addresses}; else a Redis Cluster of this shape
+     *                     instead (the Redis address is not used)
+     */
+    public LocalServices(ServiceAddresses addresses, String redisFsync, RedisClusterSpec redisCluster, Path dataDir,
+            PrintStream out) {
+        this(addresses, redisFsync, redisCluster, LocalClickHouseCluster.SINGLE, dataDir, out);
     }
 
     /** @param clickhouse one ClickHouse server, or several as one cluster from the configured ports on */
-    public LocalServices(ServiceAddresses addresses, String redisFsync, LocalClickHouseCluster clickhouse, Path dataDir,
-                         PrintStream out) {
+    public LocalServices(ServiceAddresses addresses, String redisFsync, RedisClusterSpec redisCluster,
+            LocalClickHouseCluster clickhouse, Path dataDir, PrintStream out) {
+        this(Objects.requireNonNull(addresses, "addresses"), redisCluster, clickhouse, redisFsync, dataDir, out);
+    }
+
+    /** A Redis Cluster of this shape alone, as integration tests of the Redis adapter use it. */
+    public static LocalServices redisCluster(RedisClusterSpec spec, String redisFsync, Path dataDir, PrintStream out) {
+        return new LocalServices(null, Objects.requireNonNull(spec, "spec"), LocalClickHouseCluster.SINGLE, redisFsync,
+                dataDir, out);
+    }
+
+    /** @param addresses null: the Redis Cluster alone */
+    private LocalServices(ServiceAddresses addresses, RedisClusterSpec redisCluster, LocalClickHouseCluster clickhouse,
+            String redisFsync, Path dataDir, PrintStream out) {
         Path dir = dataDir.toAbsolutePath().normalize();
-        List<LocalServer> all = new ArrayList<>();
-        all.add(new RedisLocal(addresses.redisUrl(), redisFsync, dir.resolve("redis")));
-        all.addAll(clickhouse.servers(addresses.clickhouseUrl(), addresses.clickhouseTcpPort(), dir));
-        all.add(new MongoLocal(addresses.mongoUri(), dir.resolve("mongo")));
-        this.servers = List.copyOf(all);
+        this.clusterDir = dir.resolve(CLUSTER);
+        this.redisFsync = redisFsync;
+        this.cluster = redisCluster == null ? null : new RedisClusterLocal(redisCluster, redisFsync, clusterDir);
+        List<LocalServer> list = new ArrayList<>();
+        if (cluster != null) {
+            list.addAll(cluster.nodes());
+        } else {
+            list.add(new RedisLocal(addresses.redisUrl(), redisFsync, dir.resolve("redis")));
+        }
+        if (addresses != null) {
+            list.addAll(clickhouse.servers(addresses.clickhouseUrl(), addresses.clickhouseTcpPort(), dir));
+            list.add(new MongoLocal(addresses.mongoUri(), dir.resolve("mongo")));
+        }
+        this.servers = List.copyOf(list);
         this.out = out;
     }
 
     /**
-     * Makes all three services answer, starting those that do not; idempotent.
+     * Makes all services answer, starting those that do not, and the nodes of a Redis Cluster one healthy cluster;
+     * idempotent.
      *
-     * @return the names of the services this call started
+     * @return the names of the servers this call started (a cluster node's is {@code redis-<port>})
      */
     public List<String> up() {
         aptUpdated = false;
@@ -76,6 +119,11 @@ public final class LocalServices {
                     started.add(s.name());
                 }
             }
+            if (cluster != null) {
+                Path redisCli = findExecutable("redis-cli").orElseThrow(() -> new ServiceException(
+                        "redis-cli is not installed; install it with:\n  sudo apt-get install -y redis-tools"));
+                print(CLUSTER, cluster.addresses(), cluster.form(redisCli, START_TIMEOUT));
+            }
         } catch (RuntimeException e) {
             down(started); // none of this call's servers is left running when it fails
             throw e;
@@ -83,9 +131,17 @@ public final class LocalServices {
         return started;
     }
 
-    /** Stops the servers {@link #up()} started (and only those); idempotent. */
+    /** {@code redis-cluster://host:port,...} of the Redis Cluster, the nodes created as masters as seeds. */
+    public Optional<String> redisClusterUrl() {
+        return Optional.ofNullable(cluster).map(RedisClusterLocal::url);
+    }
+
+    /**
+     * Stops the servers {@link #up()} started (and only those), with the nodes of every Redis Cluster in the data
+     * dir; idempotent.
+     */
     public void down() {
-        down(servers.stream().map(LocalServer::name).toList());
+        down(known().stream().map(LocalServer::name).toList());
     }
 
     /**
@@ -93,9 +149,10 @@ public final class LocalServices {
      * reverse order of up: a server before the one it needs (a ClickHouse before its ZooKeeper).
      */
     public void down(Collection<String> names) {
-        for (int i = servers.size() - 1; i >= 0; i--) {
-            if (names.contains(servers.get(i).name())) {
-                down(servers.get(i));
+        List<LocalServer> known = known();
+        for (int i = known.size() - 1; i >= 0; i--) {
+            if (names.contains(known.get(i).name())) {
+                down(known.get(i));
             }
         }
     }
@@ -113,7 +170,7 @@ public final class LocalServices {
      * @return whether a server of ours was running and is gone
      */
     public boolean kill(String name) {
-        for (LocalServer s : servers) {
+        for (LocalServer s : known()) {
             if (s.name().equals(name)) {
                 Optional<ProcessHandle> p = managed(s);
                 p.ifPresent(ProcessHandle::destroyForcibly);
@@ -123,18 +180,49 @@ public final class LocalServices {
         throw new IllegalArgumentException("no local server named " + name);
     }
 
-    /** Checks each service and prints one aligned line per service. */
+    /**
+     * Checks each service (the nodes of every Redis Cluster in the data dir included) and prints one aligned line
+     * per service, then one for the Redis Cluster's health.
+     */
     public List<ServiceStatus> status() {
         List<ServiceStatus> result = new ArrayList<>();
-        out.printf("%-14s  %-16s  %-9s  %s%n", "SERVICE", "ADDRESS", "ANSWERING", "MANAGED");
-        for (LocalServer s : servers) {
+        out.printf(STATUS_LINE, "SERVICE", "ADDRESS", "ANSWERING", "MANAGED");
+        for (LocalServer s : known()) {
             boolean answering = s.answers();
             Long pid = managedPid(s);
             result.add(new ServiceStatus(s.name(), s.address(), answering, pid));
             String managed = pid != null ? "pid " + pid : answering ? "external" : "-";
-            out.printf("%-14s  %-16s  %-9s  %s%n", s.name(), s.address(), answering ? "yes" : "no", managed);
+            out.printf(STATUS_LINE, s.name(), s.address(), answering ? "yes" : "no", managed);
+        }
+        if (cluster != null) {
+            print(CLUSTER, cluster.addresses(), cluster.problem().map(p -> "not healthy: " + p)
+                    .orElse("healthy, " + cluster.describe() + ", " + cluster.url()));
         }
         return result;
+    }
+
+    /**
+     * The servers of this configuration, then the nodes of any other Redis Cluster with a directory in the data
+     * dir, so that {@link #down()} and {@link #status()} find every cluster node that {@link #up()} started.
+     */
+    private List<LocalServer> known() {
+        List<LocalServer> all = new ArrayList<>(servers);
+        if (!Files.isDirectory(clusterDir)) {
+            return all;
+        }
+        Set<String> names = servers.stream().map(LocalServer::name).collect(Collectors.toSet());
+        // only stopped or shown, never started: the node timeout does not matter
+        Duration nodeTimeout = Durations.parse(Config.LOCAL_REDIS_CLUSTER_NODE_TIMEOUT.defaultValue());
+        try (Stream<Path> dirs = Files.list(clusterDir)) {
+            dirs.map(d -> d.getFileName().toString()).filter(n -> n.matches("[0-9]{1,5}")).map(Integer::parseInt)
+                    .sorted()
+                    .map(port -> RedisClusterLocal.node(port, redisFsync, nodeTimeout, clusterDir))
+                    .filter(node -> !names.contains(node.name()))
+                    .forEach(all::add);
+        } catch (IOException e) {
+            log.debug("cannot list {}", clusterDir, e);
+        }
+        return all;
     }
 
     /** @return whether this call started the server */
@@ -409,6 +497,10 @@ public final class LocalServices {
     }
 
     private void print(LocalServer s, String message) {
-        out.printf("%-14s  %-16s  %s%n", s.name(), s.address(), message);
+        print(s.name(), s.address(), message);
+    }
+
+    private void print(String name, String address, String message) {
+        out.printf(PRINT_LINE, name, address, message);
     }
 }

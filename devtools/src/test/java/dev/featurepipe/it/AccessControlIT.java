@@ -137,15 +137,14 @@ class AccessControlIT {
 
     @Test
     void aKeyLimitedToAnEntityIs403ForAnotherAndNothingOfTheRequestIsWritten() {
-        String stream = pipeline.stores().config().get(Config.STREAM);
-        long before = pipeline.redis().shared().sync().xlen(stream);
+        long before = TestServices.streamLength(pipeline);
         String mixed = "[" + event("order", "user_id", "u3") + "," + event("payout", "merchant_id", "m1") + "]";
 
         HttpResponse<String> refusedWrite = send("POST", "/v1/events", mixed, "X-API-Key", ingestUsers);
 
         assertThat(refusedWrite.statusCode()).isEqualTo(403);
         assertThat(refusedWrite.body()).contains("'merchant'");
-        assertThat(pipeline.redis().shared().sync().xlen(stream)).isEqualTo(before);
+        assertThat(TestServices.streamLength(pipeline)).isEqualTo(before);
         assertThat(refused("entity")).isGreaterThanOrEqualTo(1);
     }
 

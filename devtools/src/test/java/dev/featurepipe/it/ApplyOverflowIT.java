@@ -76,10 +76,10 @@ class ApplyOverflowIT {
             Api api = new Api(pipeline.httpPort());
             assertThat(api.postJson("/v1/events", events).status()).isEqualTo(202);
             await().atMost(Duration.ofSeconds(60)).until(() -> StreamGroups.status(pipeline.redis().shared().sync(),
-                    config.get(Config.STREAM)).stream().anyMatch(g -> g.name().equals(OnlineConsumer.GROUP) && g.caughtUp()));
+                    pipeline.stores().shards()).stream().filter(g -> g.name().equals(OnlineConsumer.GROUP))
+                    .allMatch(StreamGroups.GroupStatus::caughtUp));
 
-            List<StreamMessage<String, String>> dead = pipeline.redis().shared().sync()
-                    .xrange(StreamKeys.deadLetters(config.get(Config.STREAM)), Range.create("-", "+"));
+            List<StreamMessage<String, String>> dead = TestServices.deadLetters(pipeline);
             assertThat(dead).singleElement().satisfies(m -> {
                 assertThat(m.getBody().get("e")).contains("\"big-2\"").doesNotContain("\"big-1\"");
                 assertThat(m.getBody().get("reason")).contains("finite");

@@ -10,10 +10,10 @@ import dev.featurepipe.core.registry.BatchFeature;
 import dev.featurepipe.offline.OfflineSink;
 import dev.featurepipe.online.OnlineConsumer;
 import dev.featurepipe.redis.RedisBatchValueStore;
-import io.lettuce.core.api.sync.RedisCommands;
+import dev.featurepipe.redis.StreamKeys;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
@@ -39,33 +39,19 @@ class ConsumerNameIT {
              Pipeline b = Pipeline.start(config, CONSUMERS, Clock.systemUTC())) {
             first = a.consumerName();
             assertThat(a.consumerName()).isNotEqualTo(b.consumerName());
-            RedisCommands<String, String> redis = a.redis().shared().sync();
+            RedisClusterCommands<String, String> redis = a.redis().shared().sync();
             for (String group : List.of(OnlineConsumer.GROUP, OfflineSink.GROUP)) {
-                await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(consumers(redis, stream, group))
-                        .as("consumers of group " + group).containsExactlyInAnyOrder(a.consumerName(), b.consumerName()));
+                await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(redis.zrange(StreamKeys.workers(stream, group), 0, -1))
+                        .as("live workers of group " + group).containsExactlyInAnyOrder(a.consumerName(), b.consumerName()));
             }
             BatchFeature feature = a.registry().batchFeatures().get(0);
-            assertThat(new RedisBatchValueStore(a.redis(), stream, a.consumerName()).tryLock(feature, Duration.ofMinutes(1)))
+            assertThat(new RedisBatchValueStore(a.redis(), a.stores().shards(), a.consumerName()).tryLock(feature, Duration.ofMinutes(1)))
                     .as("claimed by the first").isTrue();
-            assertThat(new RedisBatchValueStore(b.redis(), stream, b.consumerName()).tryLock(feature, Duration.ofMinutes(1)))
+            assertThat(new RedisBatchValueStore(b.redis(), b.stores().shards(), b.consumerName()).tryLock(feature, Duration.ofMinutes(1)))
                     .as("refused to the second while the first holds it").isFalse();
         }
         try (Pipeline restarted = Pipeline.start(config, CONSUMERS, Clock.systemUTC())) {
             assertThat(restarted.consumerName()).as("a restart takes the freed name").isEqualTo(first);
         }
-    }
-
-    /** The names XINFO CONSUMERS lists for the group. */
-    private static List<String> consumers(RedisCommands<String, String> redis, String stream, String group) {
-        List<String> names = new ArrayList<>();
-        for (Object consumer : redis.xinfoConsumers(stream, group)) {
-            List<?> fields = (List<?>) consumer;
-            for (int i = 0; i + 1 < fields.size(); i += 2) {
-                if ("name".equals(fields.get(i))) {
-                    names.add((String) fields.get(i + 1));
-                }
-            }
-        }
-        return names;
     }
 }

@@ -16,7 +16,7 @@ import dev.featurepipe.redis.StreamGroups;
 import dev.featurepipe.redis.StreamKeys;
 import io.lettuce.core.Range;
 import io.lettuce.core.StreamMessage;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -52,12 +52,14 @@ class ErrorPolicyIT {
     }
 
     private static List<StreamMessage<String, String>> deadLetters(Pipeline pipeline, Config config) {
-        return pipeline.redis().shared().sync().xrange(StreamKeys.deadLetters(config.get(Config.STREAM)), Range.create("-", "+"));
+        return TestServices.deadLetters(pipeline);
     }
 
+    /** The group has caught up on every shard. */
     private static boolean caughtUp(Pipeline pipeline, Config config, String group) {
-        return StreamGroups.status(pipeline.redis().shared().sync(), config.get(Config.STREAM)).stream()
-                .anyMatch(g -> g.name().equals(group) && g.caughtUp());
+        List<StreamGroups.GroupStatus> of = StreamGroups.status(pipeline.redis().shared().sync(), pipeline.stores().shards())
+                .stream().filter(g -> g.name().equals(group)).toList();
+        return of.size() == pipeline.stores().shards().count() && of.stream().allMatch(StreamGroups.GroupStatus::caughtUp);
     }
 
     @Test
@@ -140,7 +142,8 @@ class ErrorPolicyIT {
         System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
         try {
             assertThat(Main.commandLine().execute("dead-letters", action, "--redis-url=" + config.get(Config.REDIS_URL),
-                    "--stream=" + config.get(Config.STREAM), "--registry=" + config.path(Config.REGISTRY))).isZero();
+                    "--stream=" + config.get(Config.STREAM), "--stream-shards=" + config.get(Config.STREAM_SHARDS),
+                    "--registry=" + config.path(Config.REGISTRY))).isZero();
         } finally {
             System.setOut(stdout);
         }
@@ -152,8 +155,8 @@ class ErrorPolicyIT {
         Config config = TestServices.config(REGISTRY, Map.of());
         String user = "wrong-type-" + UUID.randomUUID();
         try (Pipeline pipeline = Pipeline.start(config, EnumSet.of(Role.INGEST, Role.ONLINE, Role.SERVE), Clock.systemUTC())) {
-            RedisCommands<String, String> redis = pipeline.redis().shared().sync();
-            redis.set(StreamKeys.feature(config.get(Config.STREAM), "user", user, "spend"), "not a hash");
+            RedisClusterCommands<String, String> redis = pipeline.redis().shared().sync();
+            redis.set(StreamKeys.feature(pipeline.stores().shards().prefixOf(user), "user", user, "spend"), "not a hash");
             Api api = new Api(pipeline.httpPort());
             await().atMost(Duration.ofSeconds(30)).until(() -> api.get("/readyz").status() == 200);
             assertThat(api.postJson("/v1/events", List.of(order("e1", user))).status()).isEqualTo(202);
@@ -163,9 +166,9 @@ class ErrorPolicyIT {
             assertThat(ready.body().get("stores").get("redis").asBoolean()).isTrue();
             assertThat(ready.body().get("stopped").get(OnlineConsumer.GROUP).asText()).contains("WRONGTYPE");
             assertThat(deadLetters(pipeline, config)).isEmpty();
-            assertThat(StreamGroups.status(redis, config.get(Config.STREAM)).stream()
-                    .filter(g -> g.name().equals(OnlineConsumer.GROUP))).singleElement()
-                    .satisfies(g -> assertThat(g.pending()).as("left pending for a restart").isEqualTo(1));
+            assertThat(StreamGroups.status(redis, pipeline.stores().shards()).stream()
+                    .filter(g -> g.name().equals(OnlineConsumer.GROUP)).mapToLong(StreamGroups.GroupStatus::pending).sum())
+                    .as("left pending for a restart").isEqualTo(1);
             assertThat(api.getText("/metrics")).contains("featurepipe_consumer_fatal_total{group=\"online\"} 1.0");
         }
     }

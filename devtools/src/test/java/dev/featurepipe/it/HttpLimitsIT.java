@@ -88,7 +88,7 @@ class HttpLimitsIT {
         assertThat(reply.status()).isEqualTo(413);
         assertThat(reply.body().get("error").asText()).contains("more than 3 events", "FP_INGEST_MAX_EVENTS");
         assertThat(refused("too_many_events")).isEqualTo(before + 1);
-        assertThat(pipeline.redis().shared().sync().xlen(pipeline.stores().config().get(Config.STREAM))).isZero();
+        assertThat(TestServices.streamLength(pipeline)).isZero();
     }
 
     @Test
@@ -134,7 +134,7 @@ class HttpLimitsIT {
 
         assertJsonError(answer, 408, "FP_HTTP_BODY_TIMEOUT");
         assertThat(refused("body_too_slow")).isEqualTo(before + 1);
-        assertThat(pipeline.redis().shared().sync().xlen(pipeline.stores().config().get(Config.STREAM))).isZero();
+        assertThat(TestServices.streamLength(pipeline)).isZero();
     }
 
     @Test
@@ -150,7 +150,7 @@ class HttpLimitsIT {
         });
 
         assertJsonError(answer, 415, "Transfer-Encoding 'gzip, chunked'");
-        assertThat(pipeline.redis().shared().sync().xlen(pipeline.stores().config().get(Config.STREAM))).isZero();
+        assertThat(TestServices.streamLength(pipeline)).isZero();
     }
 
     @Test

@@ -73,7 +73,7 @@ class MaterializeIT {
         events.ensureSchema();
         snapshots = new BatchSnapshots(server, config.get(Config.CLICKHOUSE_DATABASE));
         snapshots.ensureSchema();
-        store = new RedisBatchValueStore(redis, config.get(Config.STREAM), "it");
+        store = new RedisBatchValueStore(redis, TestServices.shards(config.get(Config.STREAM)), "it");
         materializer = new Materializer(snapshots, store, clock, new SimpleMeterRegistry());
     }
 
@@ -88,7 +88,7 @@ class MaterializeIT {
     }
 
     private Map<String, Map<String, Object>> online(List<String> users) {
-        return new RedisOnlineStore(redis, registry, config.get(Config.STREAM), clock, config.get(Config.ONLINE_SCRIPT_EVENTS))
+        return new RedisOnlineStore(redis, registry, TestServices.shards(config.get(Config.STREAM)), clock, config.get(Config.ONLINE_SCRIPT_EVENTS))
                 .read("user", users, List.of(registry.served("user").get("spend_1d")), clock.millis());
     }
 
@@ -147,12 +147,12 @@ class MaterializeIT {
 
     @Test
     void oneProcessAtATimeMaterializesAFeature() {
-        RedisBatchValueStore other = new RedisBatchValueStore(redis, config.get(Config.STREAM), "other");
+        RedisBatchValueStore other = new RedisBatchValueStore(redis, TestServices.shards(config.get(Config.STREAM)), "other");
         assertThat(other.tryLock(spend, Duration.ofMinutes(1))).isTrue();
 
         assertThatThrownBy(() -> materializer.run(spend, false, Materializer.Progress.NONE))
                 .isInstanceOf(FeaturepipeException.class).hasMessageContaining("another process");
-        RedisBatchValueStore restarted = new RedisBatchValueStore(redis, config.get(Config.STREAM), "other");
+        RedisBatchValueStore restarted = new RedisBatchValueStore(redis, TestServices.shards(config.get(Config.STREAM)), "other");
         assertThat(restarted.tryLock(spend, Duration.ofMinutes(1))).as("the same name takes back its claim").isTrue();
         restarted.unlock(spend);
         events.insert(LoggedEvent.asHistory(List.of(order("u1", T0, 1))));

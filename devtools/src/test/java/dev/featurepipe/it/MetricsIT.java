@@ -56,7 +56,7 @@ class MetricsIT {
                     Map.of("event_id", "m3", "event_type", "order", "user_id", user, "amount", 1.0, "sku", "c", "ts", now - 90_000));
             assertThat(api.postJson("/v1/events", events).status()).isEqualTo(202);
             await().atMost(Duration.ofSeconds(60)).until(() -> StreamGroups.status(pipeline.redis().shared().sync(),
-                    config.get(Config.STREAM)).stream().allMatch(StreamGroups.GroupStatus::caughtUp));
+                    pipeline.stores().shards()).stream().allMatch(StreamGroups.GroupStatus::caughtUp));
             for (int i = 0; i < 3; i++) {
                 assertThat(api.get("/v1/features/user/" + user + "?features=orders_1h,spend_1h,country").status()).isEqualTo(200);
             }

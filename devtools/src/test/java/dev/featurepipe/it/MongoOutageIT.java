@@ -89,8 +89,8 @@ class MongoOutageIT {
             sending.set(false);
             sender.join();
 
-            String stream = config.get(Config.STREAM);
-            await().atMost(Duration.ofMinutes(2)).until(() -> StreamGroups.status(pipeline.redis().shared().sync(), stream)
+            await().atMost(Duration.ofMinutes(2)).until(() -> StreamGroups.status(pipeline.redis().shared().sync(),
+                    pipeline.stores().shards())
                     .stream().filter(g -> g.name().equals(OnlineConsumer.GROUP)).allMatch(StreamGroups.GroupStatus::caughtUp));
 
             assertThat(refused.get()).isZero();

@@ -15,6 +15,8 @@ import dev.featurepipe.online.OnlineConsumer;
 import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisEventLog;
 import dev.featurepipe.redis.RedisEventSource;
+import dev.featurepipe.redis.Shards;
+import dev.featurepipe.redis.StreamKeys;
 import dev.featurepipe.redis.RedisOnlineStore;
 import dev.featurepipe.redis.StreamGroups;
 import java.io.IOException;
@@ -23,6 +25,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,14 +33,15 @@ import java.util.Random;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Kills the online consumer (a separate {@code ./fp run --roles online} process) with SIGKILL in the middle of
- * 100,000 events, some of them in the stream twice, restarts it, and checks every feature of every entity
- * against the reference computed from the events: nothing lost, nothing applied twice.
+ * 100,000 events, some of them in the stream twice; it is restarted, or another process takes its shards over
+ * ({@link After}), and every feature of every entity is checked against the reference computed from the events:
+ * nothing lost, nothing applied twice.
  */
 @ExtendWith(TestServices.class)
 @Timeout(600)
@@ -47,45 +51,67 @@ class OnlineConsumerCrashIT {
     private static final String REGISTRY = Path.of("src/test/resources/registry/property.yaml").toAbsolutePath().toString();
 
     private Process consumer;
+    private Process peer;
+
+    /** Who goes on after the kill. */
+    enum After {
+        /** the killed consumer, restarted under its name, re-reads its pending entries */
+        RESTARTED,
+        /** another consumer starts instead and takes its shards, and their pending entries, once its lease ends */
+        SUCCESSOR,
+        /** a second consumer that ran beside it all along takes its shards over */
+        PEER
+    }
 
     @AfterEach
     void stopConsumer() {
-        if (consumer != null) {
-            consumer.destroyForcibly();
+        for (Process p : Arrays.asList(consumer, peer)) {
+            if (p != null) {
+                p.destroyForcibly();
+            }
         }
     }
 
-    /**
-     * @param takenOver false: the killed consumer is restarted under its name and re-reads its pending entries;
-     *                  true: another consumer starts instead and claims them once they are idle for FP_CLAIM_IDLE
-     */
-    @ParameterizedTest(name = "taken over by another consumer: {0}")
-    @ValueSource(booleans = {false, true})
-    void aConsumerKilledMidStreamResumesToExactlyTheReferenceValues(boolean takenOver) throws Exception {
+    @ParameterizedTest(name = "after the kill: {0}")
+    @EnumSource(After.class)
+    void aConsumerKilledMidStreamResumesToExactlyTheReferenceValues(After after) throws Exception {
         Config config = TestServices.config(REGISTRY, Map.of());
         Registry registry = RegistryLoader.load(Path.of(REGISTRY));
-        String stream = config.get(Config.STREAM);
+        Shards shards = TestServices.shards(config.get(Config.STREAM));
         try (RedisConnections redis = new RedisConnections(config.get(Config.REDIS_URL))) {
-            RedisEventSource.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
-            List<Tx> events = appendEvents(redis, registry, stream);
-            long entries = redis.shared().sync().xlen(stream);
+            shards.streams().forEach(stream -> RedisEventSource.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP));
+            List<Tx> events = appendEvents(redis, registry, shards);
+            long entries = shards.streams().stream().mapToLong(stream -> redis.shared().sync().xlen(stream)).sum();
 
             consumer = startConsumer(config, "crash-test");
+            if (after == After.PEER) {
+                peer = startConsumer(config, "crash-test-peer");
+                await().atMost(Duration.ofMinutes(1)).until(() -> redis.shared().sync()
+                        .zcard(StreamKeys.workers(shards.stream(), OnlineConsumer.GROUP)) == 2);
+            }
             // kill it while it holds a batch it has read but not acknowledged
             await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(1)).until(() ->
-                    acknowledged(redis, stream) >= entries / 4 && StreamGroups.status(redis.shared().sync(), stream).get(0).pending() > 0);
+                    acknowledged(redis, shards) >= entries / 4 && pending(redis, shards) > 0);
             consumer.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook runs
-            long before = acknowledged(redis, stream);
-            long pendingAtKill = StreamGroups.status(redis.shared().sync(), stream).get(0).pending();
+            long before = acknowledged(redis, shards);
+            long pendingAtKill = pending(redis, shards);
             assertThat(before).as("killed in the middle").isLessThan(entries);
             assertThat(pendingAtKill).as("killed holding a batch").isPositive();
 
-            consumer = startConsumer(config, takenOver ? "crash-test-successor" : "crash-test");
-            await().atMost(Duration.ofMinutes(5)).until(() -> StreamGroups.status(redis.shared().sync(), stream).stream()
+            if (after != After.PEER) {
+                consumer = startConsumer(config, after == After.SUCCESSOR ? "crash-test-successor" : "crash-test");
+            }
+            await().atMost(Duration.ofMinutes(5)).until(() -> StreamGroups.status(redis.shared().sync(), shards).stream()
                     .allMatch(StreamGroups.GroupStatus::caughtUp));
 
+            if (after == After.PEER) {
+                for (String shard : shards.streams()) {
+                    assertThat(redis.shared().sync().get(StreamKeys.lease(shard, OnlineConsumer.GROUP)))
+                            .as("the holder of " + shard + " after the kill").isEqualTo("crash-test-peer");
+                }
+            }
             long t = System.currentTimeMillis();
-            RedisOnlineStore online = new RedisOnlineStore(redis, registry, stream, Clock.systemUTC(),
+            RedisOnlineStore online = new RedisOnlineStore(redis, registry, shards, Clock.systemUTC(),
                     config.get(Config.ONLINE_SCRIPT_EVENTS));
             List<ServedFeature> features = List.copyOf(registry.served("user").values());
             Map<String, List<Tx>> byUser = new HashMap<>();
@@ -110,8 +136,8 @@ class OnlineConsumerCrashIT {
     }
 
     /** 100,000 events for 400 users over the last 30 hours; every 20th is appended a second time. */
-    private static List<Tx> appendEvents(RedisConnections redis, Registry registry, String stream) {
-        RedisEventLog log = new RedisEventLog(redis, new EventCodec(new ObjectMapper(), registry), stream, Duration.ZERO,
+    private static List<Tx> appendEvents(RedisConnections redis, Registry registry, Shards shards) {
+        RedisEventLog log = new RedisEventLog(redis, new EventCodec(new ObjectMapper(), registry), shards, Duration.ZERO,
                 Long.MAX_VALUE, 100);
         Random random = new Random(99);
         long now = System.currentTimeMillis();
@@ -138,8 +164,8 @@ class OnlineConsumerCrashIT {
     private static Process startConsumer(Config config, String name) throws IOException {
         assertThat(Files.exists(JAR)).as(JAR + " (built by mvn package)").isTrue();
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx256m", "-jar", JAR.toString(), "run", "--roles", "online", "--consumer-name", name, "--claim-idle", "2s"));
-        for (Setting<?> s : List.of(Config.REDIS_URL, Config.MONGO_URI, Config.STREAM, Config.MONGO_DATABASE)) {
+                "-Xmx256m", "-jar", JAR.toString(), "run", "--roles", "online", "--consumer-name", name, "--claim-idle", "2s", "--shard-lease", "3s"));
+        for (Setting<?> s : List.of(Config.REDIS_URL, Config.MONGO_URI, Config.STREAM, Config.STREAM_SHARDS, Config.MONGO_DATABASE)) {
             command.add(s.flag() + "=" + config.get(s));
         }
         command.add(Config.REGISTRY.flag() + "=" + REGISTRY);
@@ -147,7 +173,16 @@ class OnlineConsumerCrashIT {
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(Path.of("target/crash-consumer.log").toFile())).start();
     }
 
-    /** Entries (of up to 100 events) the online group has read and acknowledged. */
+    /** Entries the online group holds read and not acknowledged, over all shards. */
+    private static long pending(RedisConnections redis, Shards shards) {
+        return StreamGroups.status(redis.shared().sync(), shards).stream().mapToLong(StreamGroups.GroupStatus::pending).sum();
+    }
+
+    /** Entries (of up to 100 events) the online group has read and acknowledged, over all shards. */
+    private static long acknowledged(RedisConnections redis, Shards shards) {
+        return shards.streams().stream().mapToLong(stream -> acknowledged(redis, stream)).sum();
+    }
+
     private static long acknowledged(RedisConnections redis, String stream) {
         var info = redis.shared().sync().xinfoGroups(stream);
         List<?> group = (List<?>) info.get(0);

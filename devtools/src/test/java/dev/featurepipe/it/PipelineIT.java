@@ -117,10 +117,9 @@ class PipelineIT {
         long rowsBefore = offlineCount(users, true);
 
         Api.Reply again = api.post("/v1/events", "application/json", array(events).toString());
-        List<StreamMessage<String, String>> entries = pipeline.redis().shared().sync()
-                .xrange(config.get(Config.STREAM), Range.create("-", "+"));
+        List<StreamMessage<String, String>> entries = TestServices.entries(pipeline);
         entries.stream().filter(m -> users.stream().anyMatch(u -> m.getBody().get("e").contains(u)))
-                .forEach(m -> pipeline.redis().shared().sync().xadd(config.get(Config.STREAM), m.getBody()));
+                .forEach(m -> pipeline.redis().shared().sync().xadd(m.getStream(), m.getBody()));
         TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
 
         assertThat(again.status()).isEqualTo(202);
@@ -180,7 +179,7 @@ class PipelineIT {
     @Test
     void entriesThatCannotBeAppliedGoToTheDeadLetterStreamAndTheEventsAfterThemAreApplied() {
         String user = users(1).get(0);
-        String stream = config.get(Config.STREAM);
+        String stream = pipeline.stores().shards().prefixOf(user);
         var redis = pipeline.redis().shared().sync();
         redis.xadd(stream, Map.of("e", "not json"));
         redis.xadd(stream, Map.of("e", "{\"id\": \"x\", \"type\": \"refund\", \"entity_id\": \"" + user + "\", \"ts\": 1, \"fields\": {}}"));
@@ -386,7 +385,7 @@ class PipelineIT {
     }
 
     private long streamLength() {
-        return pipeline.redis().shared().sync().xlen(config.get(Config.STREAM));
+        return TestServices.streamLength(pipeline);
     }
 
     private long offlineCount(List<String> users, boolean useFinal) {

@@ -89,7 +89,8 @@ class RedisDurabilityIT {
         startRedis();
         Set<String> inStream = new HashSet<>();
         try (RedisConnections redis = new RedisConnections(REDIS)) {
-            for (StreamMessage<String, String> m : redis.shared().sync().xrange(config.get(Config.STREAM), Range.create("-", "+"))) {
+            for (StreamMessage<String, String> m : TestServices.shards(config.get(Config.STREAM)).streams().stream()
+                    .flatMap(s -> redis.shared().sync().xrange(s, Range.create("-", "+")).stream()).toList()) {
                 for (String line : m.getBody().get("e").split("\n")) {
                     inStream.add(json.readTree(line).path("id").asText());
                 }

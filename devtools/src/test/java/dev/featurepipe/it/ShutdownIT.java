@@ -7,12 +7,13 @@ import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.offline.OfflineSink;
 import dev.featurepipe.online.OnlineConsumer;
+import dev.featurepipe.redis.Shards;
 import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.StreamGroups;
 import io.lettuce.core.Consumer;
 import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -50,11 +51,13 @@ class ShutdownIT {
     void aTerminatedProcessAnswersWhatItTookAcknowledgesWhatItHeldAndEndsWithin10Seconds() throws Exception {
         Config config = TestServices.config(REGISTRY, Map.of());
         String stream = config.get(Config.STREAM);
+        Shards shards = TestServices.shards(stream);
         String database = config.get(Config.CLICKHOUSE_DATABASE);
-        Map<String, String> env = new HashMap<>(Map.of("FP_REDIS_URL", TestServices.REDIS.toString(),
+        Map<String, String> env = new HashMap<>(Map.of("FP_REDIS_URL", TestServices.redisUrl().toString(),
                 "FP_CLICKHOUSE_URL", TestServices.CLICKHOUSE.toString(), "FP_MONGO_URI", TestServices.MONGO,
                 "FP_STREAM", stream, "FP_CLICKHOUSE_DATABASE", database, "FP_MONGO_DATABASE", config.get(Config.MONGO_DATABASE),
                 "FP_REGISTRY", REGISTRY, "FP_HTTP_PORT", "0", "FP_CONSUMER_NAME", NAME));
+        env.put("FP_STREAM_SHARDS", Integer.toString(shards.count()));
         env.put("FP_OFFLINE_BATCH_INTERVAL", "3s"); // SIGTERM comes while the offline batch is being filled
         env.put("FP_SERVE_DEADLINE", "10s");
         env.put("FP_SERVE_ONLINE_BUDGET", "10s");
@@ -64,7 +67,7 @@ class ShutdownIT {
         Set<String> accepted = ConcurrentHashMap.newKeySet();
         List<Integer> readyAfterTerm = new CopyOnWriteArrayList<>();
         long exitMillis;
-        try (RedisConnections redis = new RedisConnections(TestServices.REDIS);
+        try (RedisConnections redis = new RedisConnections(TestServices.redisUrl());
              FpProcess first = FpProcess.start("shutdown-first", env, "run", "--roles", roles)) {
             Api api = new Api(port(first));
             await().atMost(Duration.ofSeconds(60)).until(() -> api.get("/readyz").status() == 200);
@@ -103,10 +106,12 @@ class ShutdownIT {
             }
             readiness.join();
             assertThat(status).as("ended").isNotNull();
-            RedisCommands<String, String> sync = redis.shared().sync();
+            RedisClusterCommands<String, String> sync = redis.shared().sync();
             for (String group : List.of(OnlineConsumer.GROUP, OfflineSink.GROUP)) {
-                assertThat(sync.xpending(stream, Consumer.from(group, NAME), Range.create("-", "+"), Limit.from(10)))
-                        .as("entries of group " + group + " left pending by the stopped consumer").isEmpty();
+                for (String shard : shards.streams()) {
+                    assertThat(sync.xpending(shard, Consumer.from(group, NAME), Range.create("-", "+"), Limit.from(10)))
+                            .as("entries of group " + group + " left pending by the stopped consumer").isEmpty();
+                }
             }
         }
         System.out.printf("shutdown: %d events accepted, ended %d ms after SIGTERM, readiness after it %s%n",
@@ -114,11 +119,11 @@ class ShutdownIT {
         assertThat(exitMillis).as("ms from SIGTERM to exit").isLessThan(10_000);
         assertThat(readyAfterTerm).as("/readyz while stopping").contains(503).doesNotContain(200);
 
-        try (RedisConnections redis = new RedisConnections(TestServices.REDIS);
+        try (RedisConnections redis = new RedisConnections(TestServices.redisUrl());
              FpProcess second = FpProcess.start("shutdown-second", env, "run", "--roles", roles)) {
             Api api = new Api(port(second));
             await().atMost(Duration.ofSeconds(60)).until(() -> api.get("/readyz").status() == 200);
-            await().atMost(Duration.ofSeconds(60)).until(() -> StreamGroups.status(redis.shared().sync(), stream).stream()
+            await().atMost(Duration.ofSeconds(60)).until(() -> StreamGroups.status(redis.shared().sync(), shards).stream()
                     .allMatch(StreamGroups.GroupStatus::caughtUp));
             Set<String> offline = new HashSet<>(Arrays.asList(new ClickHouseClient(TestServices.CLICKHOUSE, null)
                     .execute("SELECT event_id FROM " + database + ".events FINAL FORMAT TabSeparated").split("\n")));

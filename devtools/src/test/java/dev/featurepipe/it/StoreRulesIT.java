@@ -81,9 +81,9 @@ class StoreRulesIT {
         Api.Reply again = api.postJson("/v1/events", events);
         TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
         // past ingest's marks: every entry of these events appended once more, as a redelivery or a replay would
-        RedisEventLog unguarded = new RedisEventLog(pipeline.redis(), pipeline.stores().codec(), config.get(Config.STREAM),
+        RedisEventLog unguarded = new RedisEventLog(pipeline.redis(), pipeline.stores().codec(), pipeline.stores().shards(),
                 Duration.ZERO, Long.MAX_VALUE, 100);
-        for (StreamMessage<String, String> m : pipeline.redis().shared().sync().xrange(config.get(Config.STREAM), Range.create("-", "+"))) {
+        for (StreamMessage<String, String> m : TestServices.entries(pipeline)) {
             if (m.getBody().get("e").contains(run)) {
                 unguarded.append(m.getBody().get("e").lines().map(pipeline.stores().codec()::decode).toList());
             }
@@ -147,12 +147,11 @@ class StoreRulesIT {
         Event zero = new Event("zero", "purchase", customer, now, Map.of("amount", 9.0, "quantity", 0L));
         List<Event> sent = new ArrayList<>(good);
         sent.add(2, zero);
-        new RedisEventLog(pipeline.redis(), pipeline.stores().codec(), config.get(Config.STREAM), Duration.ZERO,
+        new RedisEventLog(pipeline.redis(), pipeline.stores().codec(), pipeline.stores().shards(), Duration.ZERO,
                 Long.MAX_VALUE, 100).append(sent);
         TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
 
-        List<StreamMessage<String, String>> dead = pipeline.redis().shared().sync()
-                .xrange(StreamKeys.deadLetters(config.get(Config.STREAM)), Range.create("-", "+")).stream()
+        List<StreamMessage<String, String>> dead = TestServices.deadLetters(pipeline).stream()
                 .filter(m -> m.getBody().get("e").contains(customer)).toList();
         assertThat(dead).extracting(m -> m.getBody().get("group")).containsExactlyInAnyOrder("online", "offline");
         assertThat(dead).allSatisfy(m -> {
@@ -206,6 +205,6 @@ class StoreRulesIT {
     }
 
     private long streamLength() {
-        return pipeline.redis().shared().sync().xlen(config.get(Config.STREAM));
+        return TestServices.streamLength(pipeline);
     }
 }

@@ -14,7 +14,7 @@ import io.lettuce.core.Consumer;
 import io.lettuce.core.Range;
 import io.lettuce.core.StreamMessage;
 import io.lettuce.core.XReadArgs;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.EnumSet;
@@ -45,10 +45,10 @@ class StreamBoundsIT {
         Config config = TestServices.config("src/test/resources/registry/it.yaml",
                 Map.of(Config.STREAM_MAX_BACKLOG, "20", Config.STREAM_TRIM_INTERVAL, "100ms",
                         Config.STREAM_ENTRY_EVENTS, "1")); // one entry per event, so entries can be counted here
-        String stream = config.get(Config.STREAM);
         try (Pipeline pipeline = Pipeline.start(config, EnumSet.of(Role.INGEST), Clock.systemUTC())) {
+            String stream = pipeline.stores().shards().prefixOf("u1"); // every event is u1's
             Api api = new Api(pipeline.httpPort());
-            RedisCommands<String, String> redis = pipeline.redis().shared().sync();
+            RedisClusterCommands<String, String> redis = pipeline.redis().shared().sync();
 
             assertThat(api.post("/v1/events", "application/json", events(15)).status()).isEqualTo(202);
             Api.Reply refused = api.post("/v1/events", "application/json", events(10));
@@ -72,7 +72,7 @@ class StreamBoundsIT {
     }
 
     /** Reads and acknowledges n entries as a consumer of the group. */
-    private static List<StreamMessage<String, String>> consume(RedisCommands<String, String> redis, String stream,
+    private static List<StreamMessage<String, String>> consume(RedisClusterCommands<String, String> redis, String stream,
                                                                String group, int n) {
         List<StreamMessage<String, String>> read = redis.xreadgroup(Consumer.from(group, "test"), XReadArgs.Builder.count(n),
                 XReadArgs.StreamOffset.lastConsumed(stream));

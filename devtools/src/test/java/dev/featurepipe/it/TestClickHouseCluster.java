@@ -74,7 +74,7 @@ public record TestClickHouseCluster(LocalClickHouseCluster cluster, int httpPort
 
     private LocalServices local() {
         return new LocalServices(new ServiceAddresses(TestServices.REDIS, nodes().get(0), tcpPort, TestServices.MONGO),
-                Config.LOCAL_REDIS_FSYNC.defaultValue(), cluster, Path.of(dir).toAbsolutePath(), new PrintStream(System.out, true));
+                Config.LOCAL_REDIS_FSYNC.defaultValue(), null, cluster, Path.of(dir).toAbsolutePath(), new PrintStream(System.out, true));
     }
 
     /** The cluster's servers while the test run lasts; closed by JUnit after the last test. */

@@ -15,7 +15,7 @@ import dev.featurepipe.online.Tile;
 import dev.featurepipe.online.WindowCache;
 import io.lettuce.core.RedisCommandExecutionException;
 import io.lettuce.core.ScoredValue;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -43,7 +43,7 @@ class ApplyScriptIT {
     private final FeatureKey other = new FeatureKey("user", "u1", "g");
     private final String otherKey = StreamKeys.feature(namespace, "user", "u1", "g");
     private RedisConnections redis;
-    private RedisCommands<String, String> sync;
+    private RedisClusterCommands<String, String> sync;
     private ApplyScript script;
     private int events;
 
@@ -51,7 +51,7 @@ class ApplyScriptIT {
     void connect() {
         redis = new RedisConnections(TestServices.config("src/test/resources/registry/it.yaml", Map.of()).get(Config.REDIS_URL));
         sync = redis.shared().sync();
-        script = new ApplyScript(sync, namespace);
+        script = new ApplyScript(Shards.single(namespace));
     }
 
     @AfterEach

@@ -52,7 +52,7 @@ class RedisOnlineStoreIT {
     }
 
     private RedisOnlineStore storeAt(long now) {
-        return new RedisOnlineStore(redis, registry, stream, Clock.fixed(Instant.ofEpochMilli(now), ZoneOffset.UTC), 2);
+        return new RedisOnlineStore(redis, registry, Shards.single(stream), Clock.fixed(Instant.ofEpochMilli(now), ZoneOffset.UTC), 2);
     }
 
     @AfterEach

@@ -18,7 +18,7 @@ import io.lettuce.core.Consumer;
 import io.lettuce.core.Range;
 import io.lettuce.core.StreamMessage;
 import io.lettuce.core.XReadArgs;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -46,7 +46,7 @@ class RedisStreamConsumerIT {
     private final SimpleMeterRegistry metrics = new SimpleMeterRegistry();
     private Config config;
     private RedisConnections redis;
-    private RedisCommands<String, String> sync;
+    private RedisClusterCommands<String, String> sync;
     private String stream;
 
     @BeforeEach
@@ -133,7 +133,7 @@ class RedisStreamConsumerIT {
 
     @Test
     void theEventsOfARequestShareEntriesAndAreReadBackInOrderAtTheirPositions() {
-        RedisEventLog log = new RedisEventLog(redis, codec, stream, Duration.ofMinutes(1), 1000, 3);
+        RedisEventLog log = new RedisEventLog(redis, codec, Shards.single(stream), Duration.ofMinutes(1), 1000, 3);
         List<String> ids = List.of("a", "b", "c", "b", "d", "e", "f", "g");
         List<EventLog.Appended> first = log.append(ids.stream().map(RedisStreamConsumerIT::order).toList());
         List<EventLog.Appended> again = log.append(List.of(order("e"), order("h")));

@@ -8,7 +8,7 @@ import io.lettuce.core.Consumer;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.StreamMessage;
 import io.lettuce.core.XReadArgs;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -22,7 +22,7 @@ class StreamGroupsIT {
     void aGroupThatReadAndAcknowledgedEveryEntryHasCaughtUpWhateverItsLagSays() {
         Config config = TestServices.config("src/test/resources/registry/it.yaml", Map.of());
         try (RedisConnections redis = new RedisConnections(config.get(Config.REDIS_URL))) {
-            RedisCommands<String, String> sync = redis.shared().sync();
+            RedisClusterCommands<String, String> sync = redis.shared().sync();
             String stream = "it-groups-" + UUID.randomUUID();
             RedisEventSource.ensureGroup(sync, stream, "g");
             String last = null;

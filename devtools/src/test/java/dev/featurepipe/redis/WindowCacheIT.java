@@ -12,7 +12,7 @@ import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.it.TestServices;
 import dev.featurepipe.online.WindowCache;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -42,7 +42,7 @@ class WindowCacheIT {
             registry.served("user").get("spend_1h"));
     private Config config;
     private RedisConnections redis;
-    private RedisCommands<String, String> sync;
+    private RedisClusterCommands<String, String> sync;
     private RedisOnlineStore store;
     private String cache;
 
@@ -51,7 +51,7 @@ class WindowCacheIT {
         config = TestServices.config("src/test/resources/registry/it.yaml", Map.of());
         redis = new RedisConnections(config.get(Config.REDIS_URL));
         sync = redis.shared().sync();
-        store = new RedisOnlineStore(redis, registry, config.get(Config.STREAM), Clock.fixed(Instant.ofEpochMilli(T), ZoneOffset.UTC),
+        store = new RedisOnlineStore(redis, registry, Shards.single(config.get(Config.STREAM)), Clock.fixed(Instant.ofEpochMilli(T), ZoneOffset.UTC),
                 config.get(Config.ONLINE_SCRIPT_EVENTS));
         cache = StreamKeys.windowCache(config.get(Config.STREAM), "user", "u1");
     }

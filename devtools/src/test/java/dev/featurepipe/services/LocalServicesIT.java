@@ -6,14 +6,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.mongodb.client.MongoClient;
 import com.mongodb.client.MongoClients;
 import com.mongodb.client.MongoCollection;
+import dev.featurepipe.it.TestFiles;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -23,13 +22,10 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.bson.Document;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -57,7 +53,7 @@ class LocalServicesIT {
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
     void freshDataDir() throws IOException {
         new LocalServices(ADDRESSES, DATA_DIR, out).down(); // leftovers of an aborted earlier run
-        deleteRecursively(DATA_DIR);
+        TestFiles.deleteRecursively(DATA_DIR);
         output.reset();
         services = new LocalServices(ADDRESSES, DATA_DIR, out);
     }
@@ -84,7 +80,7 @@ class LocalServicesIT {
         Map<String, Long> pids = pids(first);
         for (int port : List.of(REDIS_PORT, CH_HTTP_PORT, CH_TCP_PORT, MONGO_PORT)) {
             // what the kernel says each listens on: a loopback address only, never 0.0.0.0 or ::
-            assertThat(listeningAddresses(port)).as("listening on port " + port).isNotEmpty()
+            assertThat(ListeningSockets.addresses(port)).as("listening on port " + port).isNotEmpty()
                     .allSatisfy(a -> assertThat(a.isLoopbackAddress()).as(a + ":" + port).isTrue());
             assertThat(connects(new InetSocketAddress("127.0.0.1", port))).as("port " + port).isTrue();
         }
@@ -121,7 +117,7 @@ class LocalServicesIT {
             assertThat(ProcessHandle.of(pid).filter(LocalServices::running)).as("pid " + pid + " running").isEmpty();
         }
         for (int port : List.of(REDIS_PORT, CH_HTTP_PORT, CH_TCP_PORT, MONGO_PORT)) {
-            assertThat(portIsFree(port)).as("port " + port + " free").isTrue();
+            assertThat(ListeningSockets.free(port)).as("port " + port + " free").isTrue();
         }
         assertThat(DATA_DIR.resolve("redis/redis.pid")).doesNotExist();
         assertThat(DATA_DIR.resolve("mongo/mongo.pid")).doesNotExist();
@@ -151,7 +147,7 @@ class LocalServicesIT {
                 .hasMessageContaining("redis")
                 .hasMessageContaining("198.51.100.1:26379")
                 .hasMessageContaining("loopback");
-        assertThat(portIsFree(CH_HTTP_PORT)).as("nothing started after the refusal").isTrue();
+        assertThat(ListeningSockets.free(CH_HTTP_PORT)).as("nothing started after the refusal").isTrue();
     }
 
     private static Map<String, Long> pids(List<ServiceStatus> statuses) {
@@ -189,63 +185,12 @@ class LocalServicesIT {
         return r.body();
     }
 
-    /** The local addresses of the sockets listening on {@code port}, from the kernel's tables (/proc/net/tcp, tcp6). */
-    private static List<InetAddress> listeningAddresses(int port) throws IOException {
-        List<InetAddress> addresses = new ArrayList<>();
-        for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
-            Path file = Path.of(table);
-            if (!Files.exists(file)) {
-                continue;
-            }
-            List<String> lines = Files.readAllLines(file);
-            for (String line : lines.subList(1, lines.size())) { // after the header
-                String[] cols = line.trim().split("\\s+");
-                String[] local = cols[1].split(":");
-                if (cols[3].equals("0A") && Integer.parseInt(local[1], 16) == port) { // 0A: LISTEN
-                    addresses.add(kernelAddress(local[0]));
-                }
-            }
-        }
-        return addresses;
-    }
-
-    /** An address as /proc/net writes it: 4-byte words in hex, each in the machine's (little-endian) byte order. */
-    private static InetAddress kernelAddress(String hex) throws IOException {
-        byte[] bytes = new byte[hex.length() / 2];
-        for (int word = 0; word < bytes.length / 4; word++) {
-            for (int b = 0; b < 4; b++) {
-                bytes[word * 4 + b] = (byte) Integer.parseInt(hex.substring(word * 8 + (3 - b) * 2, word * 8 + (3 - b) * 2 + 2), 16);
-            }
-        }
-        return InetAddress.getByAddress(bytes);
-    }
-
     private static boolean connects(InetSocketAddress address) {
         try (Socket s = new Socket()) {
             s.connect(address, 1000);
             return true;
         } catch (IOException e) {
             return false;
-        }
-    }
-
-    private static boolean portIsFree(int port) {
-        try (ServerSocket s = new ServerSocket()) {
-            s.bind(new InetSocketAddress("127.0.0.1", port));
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    private static void deleteRecursively(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
         }
     }
 }

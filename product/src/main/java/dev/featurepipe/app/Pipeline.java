@@ -5,6 +5,7 @@ import dev.featurepipe.auth.Authenticator;
 import dev.featurepipe.clickhouse.BatchSnapshots;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.config.Config;
+import dev.featurepipe.consumer.ShardWorkers;
 import dev.featurepipe.consumer.StreamConsumer;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.http.HttpApi;
@@ -20,6 +21,7 @@ import dev.featurepipe.online.OnlineConsumer;
 import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisOnlineStore;
 import dev.featurepipe.redis.RedisEventSource;
+import dev.featurepipe.redis.Shards;
 import dev.featurepipe.redis.StreamTrimmer;
 import dev.featurepipe.serve.FeatureService;
 import dev.featurepipe.serve.FeastRoutes;
@@ -50,7 +52,7 @@ public final class Pipeline implements AutoCloseable {
 
     private final Deque<AutoCloseable> resources = new ArrayDeque<>();
     private final Stores stores;
-    private final List<StreamConsumer> consumers = new ArrayList<>();
+    private final List<ShardWorkers> consumers = new ArrayList<>();
     private final Duration shutdownGrace;
     private HttpApi http;
     private Materializer materializer;
@@ -84,7 +86,7 @@ public final class Pipeline implements AutoCloseable {
     }
 
     private void startRoles(Config config, Set<Role> roles, Clock clock, PrometheusMeterRegistry metrics) {
-        String stream = config.get(Config.STREAM);
+        Shards shards = stores.shards();
         ObjectMapper json = stores.json();
         Registry registry = stores.registry();
         RedisConnections redis = stores.redis();
@@ -112,12 +114,16 @@ public final class Pipeline implements AutoCloseable {
             checks.put("clickhouse", this::clickhouseAnswers);
         }
         if (roles.contains(Role.OFFLINE)) {
-            consumers.add(own(stores.consumer(stream, offlineConsumer(config, consumer, config.get(Config.OFFLINE_BATCH_INTERVAL)),
-                    new OfflineSink(offlineTable, stores.numberRule(), metrics), metrics).start()));
+            var sink = new OfflineSink(offlineTable, stores.numberRule(), metrics);
+            consumers.add(own(stores.shardWorkers(offlineConsumer(config, consumer, config.get(Config.OFFLINE_BATCH_INTERVAL)),
+                    shard -> sink, metrics).start()));
         }
         if (roles.contains(Role.ONLINE)) {
-            consumers.add(own(stores.consumer(stream, onlineConsumer(config, consumer),
-                    own(new OnlineConsumer(online, profiles, stores.numberRule(), metrics, config.get(Config.ONLINE_BATCH))), metrics).start()));
+            RedisOnlineStore store = online;
+            MongoProfileStore profileStore = profiles;
+            // a handler per shard: each keeps its shard's profile writes in its stream's order
+            consumers.add(own(stores.shardWorkers(onlineConsumer(config, consumer), shard -> new OnlineConsumer(store,
+                    profileStore, stores.numberRule(), metrics, config.get(Config.ONLINE_BATCH)), metrics).start()));
         }
         if (materializes) {
             var store = stores.batchValues(consumer);
@@ -129,10 +135,12 @@ public final class Pipeline implements AutoCloseable {
                 config.get(Config.SERVE_MAX_IDS) + READ_BODY_TOKENS, config.get(Config.HTTP_BODY_TIMEOUT));
         if (roles.contains(Role.INGEST)) {
             // groups exist before the first event, so no consumer that starts later misses one
-            RedisEventSource.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
-            RedisEventSource.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
+            for (String stream : shards.streams()) {
+                RedisEventSource.ensureGroup(redis.shared().sync(), stream, OnlineConsumer.GROUP);
+                RedisEventSource.ensureGroup(redis.shared().sync(), stream, OfflineSink.GROUP);
+            }
             var eventLog = stores.eventLog();
-            own(new StreamTrimmer(redis, stream, config.get(Config.STREAM_TRIM_INTERVAL), metrics));
+            own(new StreamTrimmer(redis, shards, config.get(Config.STREAM_TRIM_INTERVAL), metrics));
             var validator = new EventValidator(registry, stores.numberRule(), config.get(Config.MAX_FUTURE_SKEW).toMillis());
             routes.add(new IngestRoutes(new IngestService(registry, validator, eventLog, bodies.json(), clock,
                     config.get(Config.INGEST_MAX_EVENTS), metrics), bodies, json));
@@ -151,7 +159,8 @@ public final class Pipeline implements AutoCloseable {
             HttpApi.ReadinessCheck readiness = () -> {
                 Map<String, Boolean> status = storeChecks.check();
                 Map<String, String> stopped = new LinkedHashMap<>();
-                consumers.forEach(c -> c.failure().ifPresent(why -> stopped.put(c.group(), why)));
+                consumers.forEach(c -> c.failures().forEach((shard, why) -> stopped.merge(c.group(),
+                        shards.count() == 1 ? why : "shard " + shard + ": " + why, (x, y) -> x + "; " + y)));
                 return new HttpApi.Readiness(status, stopped, warmUp == null || warmUp.done());
             };
             var options = new HttpApi.Options(config.get(Config.HTTP_HOST), config.get(Config.HTTP_PORT),
@@ -229,20 +238,13 @@ public final class Pipeline implements AutoCloseable {
      */
     @Override
     public void close() {
-        long deadline = System.nanoTime() + shutdownGrace.toNanos();
         if (http != null) {
             int unfinished = http.drain(shutdownGrace);
             if (unfinished > 0) {
                 log.warn("pipeline: stopping with {} requests unanswered after {} s", unfinished, shutdownGrace.toSeconds());
             }
         }
-        consumers.forEach(StreamConsumer::drain);
-        for (StreamConsumer c : consumers) {
-            if (!c.awaitEnd(Duration.ofNanos(Math.max(0, deadline - System.nanoTime())))) {
-                log.warn("pipeline: consumer {} had not acknowledged what it holds after {} s; it is re-read on restart",
-                        c.group(), shutdownGrace.toSeconds());
-            }
-        }
+        consumers.forEach(ShardWorkers::close); // each drains its consumers within the grace
         while (!resources.isEmpty()) {
             try {
                 resources.pop().close();

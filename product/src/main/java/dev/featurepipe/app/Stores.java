@@ -8,6 +8,7 @@ import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.clickhouse.ClickHouseEventTable;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.consumer.BatchHandler;
+import dev.featurepipe.consumer.ShardWorkers;
 import dev.featurepipe.consumer.StreamConsumer;
 import dev.featurepipe.core.EventCodec;
 import dev.featurepipe.core.NumberRule;
@@ -20,8 +21,11 @@ import dev.featurepipe.redis.RedisConnections;
 import dev.featurepipe.redis.RedisEventLog;
 import dev.featurepipe.redis.RedisEventSource;
 import dev.featurepipe.redis.RedisOnlineStore;
+import dev.featurepipe.redis.RedisShardLeases;
+import dev.featurepipe.redis.Shards;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
+import java.util.function.IntFunction;
 
 /**
  * The one place the stores are built from the configuration, for the pipeline's roles and for every command and
@@ -93,13 +97,23 @@ public final class Stores implements AutoCloseable {
         return clickhouse;
     }
 
+    /** The shards of the configured stream. */
+    public Shards shards() {
+        return shards(config.get(Config.STREAM));
+    }
+
+    /** The shards of a stream, as many as FP_STREAM_SHARDS says, tagged for the Redis the connections go to. */
+    public Shards shards(String stream) {
+        return new Shards(stream, config.get(Config.STREAM_SHARDS), redis().cluster());
+    }
+
     public RedisOnlineStore onlineStore(Clock clock) {
         return onlineStore(config.get(Config.STREAM), clock);
     }
 
-    /** @param namespace the prefix of every key (a stream's name) */
-    public RedisOnlineStore onlineStore(String namespace, Clock clock) {
-        return new RedisOnlineStore(redis(), registry, namespace, clock, config.get(Config.ONLINE_SCRIPT_EVENTS));
+    /** @param stream the first part of every key */
+    public RedisOnlineStore onlineStore(String stream, Clock clock) {
+        return new RedisOnlineStore(redis(), registry, shards(stream), clock, config.get(Config.ONLINE_SCRIPT_EVENTS));
     }
 
     public MongoProfileStore profileStore() {
@@ -128,8 +142,8 @@ public final class Stores implements AutoCloseable {
         return batchValues(config.get(Config.STREAM), owner);
     }
 
-    public RedisBatchValueStore batchValues(String namespace, String owner) {
-        return new RedisBatchValueStore(redis(), namespace, owner);
+    public RedisBatchValueStore batchValues(String stream, String owner) {
+        return new RedisBatchValueStore(redis(), shards(stream), owner);
     }
 
     public RedisEventLog eventLog() {
@@ -137,14 +151,35 @@ public final class Stores implements AutoCloseable {
     }
 
     public RedisEventLog eventLog(String stream) {
-        return new RedisEventLog(redis(), codec, stream, config.get(Config.INGEST_DEDUPE_TTL),
+        return new RedisEventLog(redis(), codec, shards(stream), config.get(Config.INGEST_DEDUPE_TTL),
                 config.get(Config.STREAM_MAX_BACKLOG), config.get(Config.STREAM_ENTRY_EVENTS));
     }
 
-    /** A consumer of {@code stream} with these options, not yet started. */
+    /** A consumer of {@code stream} (one shard's) with these options, not yet started. */
     public StreamConsumer consumer(String stream, StreamConsumer.Options options, BatchHandler handler, MeterRegistry metrics) {
-        return new StreamConsumer(new RedisEventSource(redis(), stream, options.group(), options.consumer(),
-                config.get(Config.DEAD_LETTERS_MAX)), codec, options, handler, metrics);
+        return new StreamConsumer(source(stream, options), codec, options, handler, metrics);
+    }
+
+    /**
+     * The consumers of a group in this process, one per shard it holds, each with a handler of its own.
+     *
+     * @param handlers makes the handler of a shard's consumer
+     */
+    public ShardWorkers shardWorkers(StreamConsumer.Options options, IntFunction<BatchHandler> handlers,
+                                     MeterRegistry metrics) {
+        Shards shards = shards();
+        ShardWorkers.Shard starter = shard -> {
+            RedisEventSource source = source(shards.prefix(shard), options);
+            source.takeOverPending();
+            return new StreamConsumer(source, codec, options, handlers.apply(shard), metrics).start();
+        };
+        return new ShardWorkers(options.group(), options.consumer(), shards.count(),
+                new RedisShardLeases(redis(), shards, options.group()), starter, config.get(Config.SHARD_LEASE),
+                config.get(Config.SHUTDOWN_GRACE), metrics);
+    }
+
+    private RedisEventSource source(String stream, StreamConsumer.Options options) {
+        return new RedisEventSource(redis(), stream, options.group(), options.consumer(), config.get(Config.DEAD_LETTERS_MAX));
     }
 
     @Override

@@ -36,23 +36,20 @@ final class DeadLettersCommand extends ConfiguredCommand {
         Config config = config();
         Set<String> only = Set.copyOf(ids);
         try (Stores stores = new Stores(config)) {
-            DeadLetterStream letters = new DeadLetterStream(stores.redis(), config.get(Config.STREAM));
             AtomicLong chosen = new AtomicLong();
             AtomicLong replayed = new AtomicLong();
-            long all = letters.forEach(letter -> {
-                if ((!only.isEmpty() && !only.contains(letter.id())) || (group != null && !group.equals(letter.group()))) {
-                    return;
-                }
-                chosen.incrementAndGet();
-                if (action.equals("list")) {
-                    System.out.printf(Locale.ROOT, "%s  %-7s %-24s %s%n", letter.id(), letter.group(), letter.position(), letter.reason());
-                    if (payloads) {
-                        letter.payload().lines().forEach(line -> System.out.println("    " + line));
+            long all = 0;
+            for (String stream : stores.shards().streams()) {
+                DeadLetterStream letters = new DeadLetterStream(stores.redis(), stream);
+                all += letters.forEach(letter -> {
+                    if ((only.isEmpty() || only.contains(letter.id())) && (group == null || group.equals(letter.group()))) {
+                        chosen.incrementAndGet();
+                        if (act(letters, letter)) {
+                            replayed.incrementAndGet();
+                        }
                     }
-                } else if (letters.replay(letter) != null) {
-                    replayed.incrementAndGet();
-                }
-            });
+                });
+            }
             if (action.equals("list")) {
                 System.out.println("dead-letters: " + chosen.get() + " of " + all + " listed");
             } else {
@@ -61,5 +58,17 @@ final class DeadLettersCommand extends ConfiguredCommand {
             }
             return 0;
         }
+    }
+
+    /** Lists the letter, or replays it; returns whether it was replayed now. */
+    private boolean act(DeadLetterStream letters, DeadLetterStream.Letter letter) {
+        if (action.equals("list")) {
+            System.out.printf(Locale.ROOT, "%s  %-7s %-24s %s%n", letter.id(), letter.group(), letter.position(), letter.reason());
+            if (payloads) {
+                letter.payload().lines().forEach(line -> System.out.println("    " + line));
+            }
+            return false;
+        }
+        return letters.replay(letter) != null;
     }
 }

@@ -37,8 +37,8 @@ final class VerifyCommand extends ConfiguredCommand {
         try (Stores stores = new Stores(config)) {
             Registry registry = stores.registry();
             Duration timeout = Durations.parse(waitFor);
-            if (!StreamGroups.awaitCaughtUp(stores.redis().shared().sync(), config.get(Config.STREAM), timeout, () -> { })) {
-                throw new FeaturepipeException("the consumer groups of " + config.get(Config.STREAM)
+            if (!StreamGroups.awaitCaughtUp(stores.redis().shared().sync(), stores.shards(), timeout, () -> { })) {
+                throw new FeaturepipeException("the consumer groups of " + stores.shards()
                         + " did not catch up within " + timeout.toSeconds() + " s; is './fp run' running?");
             }
             stores.offlineTable().ensureSchema();

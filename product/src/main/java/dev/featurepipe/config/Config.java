@@ -21,8 +21,9 @@ public final class Config {
     public static final Setting<String> HTTP_HOST = new Setting<>("FP_HTTP_HOST", "127.0.0.1",
             "address the HTTP API binds to", Config::nonEmpty);
     public static final Setting<URI> REDIS_URL = new Setting<>("FP_REDIS_URL", "redis://127.0.0.1:6379",
-            "Redis holding the event stream and the online store; ?timeout=5s bounds every command (default 10s)",
-            uri("redis", "rediss"));
+            "Redis holding the event stream and the online store; redis-cluster://host:port,host:port,... (or"
+                    + " rediss-cluster://) names a Redis Cluster by seed nodes; ?timeout=5s bounds every command"
+                    + " (default 10s)", Config::redisUrl);
     public static final Setting<URI> CLICKHOUSE_URL = new Setting<>("FP_CLICKHOUSE_URL", "http://127.0.0.1:8123",
             "HTTP interface of ClickHouse, the offline store (no user or password in it: see FP_CLICKHOUSE_USER)",
             Config::clickhouseUrl);
@@ -49,7 +50,14 @@ public final class Config {
     public static final Setting<Path> DATA_DIR = new Setting<>("FP_DATA_DIR", ".fp-data",
             "directory of the local servers' data, logs and pid files", Path::of);
     public static final Setting<String> STREAM = new Setting<>("FP_STREAM", "fp:events",
-            "Redis Stream key of the event log", Config::nonEmpty);
+            "Redis Stream key of the event log (with shards, the first part of each shard's stream); no braces",
+            Config::streamName);
+    public static final Setting<Integer> STREAM_SHARDS = new Setting<>("FP_STREAM_SHARDS", "1",
+            "shards of the event log: an entity's events and online state go to the shard its id hashes to; fixed for"
+                    + " the life of a store (docs/scaling.md)", positive(1024));
+    public static final Setting<Duration> SHARD_LEASE = new Setting<>("FP_SHARD_LEASE", "10s",
+            "how long a consumer process holds a shard without renewing; a process that dies has its shards taken"
+                    + " over within about this plus a third of it", duration());
     public static final Setting<String> CONSUMER_NAME = new Setting<>("FP_CONSUMER_NAME", "",
             "consumer name in the stream's groups and materialize claims; keep it stable so a restart resumes its pending"
                     + " events (empty: <host name>-<n>, the lowest slot no other process of this host holds)",
@@ -84,7 +92,7 @@ public final class Config {
     public static final Setting<Duration> OFFLINE_BATCH_INTERVAL = new Setting<>("FP_OFFLINE_BATCH_INTERVAL", "1s",
             "longest time an event waits in a batch before it is written to ClickHouse", duration());
     public static final Setting<Integer> STREAM_MAX_BACKLOG = new Setting<>("FP_STREAM_MAX_BACKLOG", "1000000",
-            "most entries the event stream may hold; ingest answers 503 with Retry-After beyond it (backpressure)",
+            "most entries each shard's stream may hold; ingest answers 503 with Retry-After beyond it (backpressure)",
             positive(1_000_000_000));
     public static final Setting<Integer> STREAM_ENTRY_EVENTS = new Setting<>("FP_STREAM_ENTRY_EVENTS", "100",
             "most events of one ingest request that share a stream entry (the stream and its consumers pay per entry)",
@@ -144,6 +152,14 @@ public final class Config {
             "appendfsync of the Redis that './fp services up' starts: everysec (a machine crash can lose the last second"
                     + " of accepted events) or always (fsync before every answer: nothing lost, slower)",
             oneOf("everysec", "always"));
+    public static final Setting<Integer> LOCAL_REDIS_CLUSTER_PORT = new Setting<>("FP_LOCAL_REDIS_CLUSTER_PORT", "7001",
+            "first port of the Redis Cluster that './fp services up --redis-cluster N' starts: masters x (1 + replicas)"
+                    + " nodes on consecutive ports from it, masters first, each with its cluster bus on its port + 10000",
+            between(1, 55_535));
+    public static final Setting<Duration> LOCAL_REDIS_CLUSTER_NODE_TIMEOUT = new Setting<>(
+            "FP_LOCAL_REDIS_CLUSTER_NODE_TIMEOUT", "2s",
+            "cluster-node-timeout of that cluster's nodes: how long a master may not answer before its replica is promoted",
+            duration());
     public static final Setting<Duration> SHUTDOWN_GRACE = new Setting<>("FP_SHUTDOWN_GRACE", "7s",
             "on SIGTERM, longest the process waits for the requests being answered and for its consumers to write and"
                     + " acknowledge what they hold, before it stops anyway (it ends about 2 s after)", duration());
@@ -155,14 +171,15 @@ public final class Config {
                     + " trickles its body does not hold one of FP_HTTP_MAX_IN_FLIGHT for long", duration());
 
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
-            CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, CLICKHOUSE_CLUSTER, CLICKHOUSE_REPLICATED, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM,
+            CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, CLICKHOUSE_CLUSTER, CLICKHOUSE_REPLICATED, MONGO_URI, MONGO_DATABASE, REGISTRY,
+            DATA_DIR, STREAM, STREAM_SHARDS, SHARD_LEASE,
             STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
             CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, CONSUMER_MAX_BACKOFF, DEAD_LETTERS_MAX, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, ONLINE_AHEAD, PROFILE_MAX_OUT_OF_ORDER, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
             SERVE_PROFILE_THREADS, MAX_ABS_NUMBER, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD,
             HTTP_MAX_IN_FLIGHT, HTTP_MAX_HEADER_KB, HTTP_MAX_URI_KB, AUTH, API_KEYS_FILE,
-            AUTH_MONITORING, RATE_LIMIT, RATE_LIMIT_BURST, LOCAL_REDIS_FSYNC,
-            SHUTDOWN_GRACE, REDIS_TLS_CA, HTTP_BODY_TIMEOUT);
+            AUTH_MONITORING, RATE_LIMIT, RATE_LIMIT_BURST, LOCAL_REDIS_FSYNC, LOCAL_REDIS_CLUSTER_PORT,
+            LOCAL_REDIS_CLUSTER_NODE_TIMEOUT, SHUTDOWN_GRACE, REDIS_TLS_CA, HTTP_BODY_TIMEOUT);
 
     private final Map<Setting<?>, Object> values = new HashMap<>();
     private final Map<Setting<?>, String> texts = new HashMap<>();
@@ -220,6 +237,15 @@ public final class Config {
             throw new IllegalArgumentException("must not be empty");
         }
         return text.trim();
+    }
+
+    /** A Redis key holding no brace: each shard's keys carry a hash tag, the text between the first braces. */
+    private static String streamName(String text) {
+        String name = nonEmpty(text);
+        if (name.indexOf('{') >= 0 || name.indexOf('}') >= 0) {
+            throw new IllegalArgumentException("must not hold '{' or '}'");
+        }
+        return name;
     }
 
     private static String identifier(String text) {
@@ -312,6 +338,29 @@ public final class Config {
     }
 
     /** An http URL without user information, which would put a password into every error naming the server. */
+    /** One Redis as host and port, or a cluster as seed nodes {@code host:port,host:port,...}. */
+    private static URI redisUrl(String text) {
+        URI uri;
+        try {
+            uri = URI.create(text.trim());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("is not a URL");
+        }
+        if (List.of("redis-cluster", "rediss-cluster").contains(uri.getScheme())) {
+            String authority = uri.getRawAuthority() == null ? "" : uri.getRawAuthority();
+            String nodes = authority.substring(authority.lastIndexOf('@') + 1);
+            if (!nodes.matches("[^,:/@]+:\\d{1,5}(,[^,:/@]+:\\d{1,5})*") || !(uri.getRawPath() == null || uri.getRawPath().isEmpty())) {
+                throw new IllegalArgumentException("must look like redis-cluster://host:port,host:port,... (the seed nodes)");
+            }
+            return uri;
+        }
+        try {
+            return uri("redis", "rediss").apply(text);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage() + " or redis-cluster://host:port,host:port,...");
+        }
+    }
+
     private static URI clickhouseUrl(String text) {
         URI url = uri("http").apply(text);
         if (url.getUserInfo() != null) {

@@ -48,4 +48,7 @@ public interface EventSource {
 
     /** The log and the consumer, for log lines. */
     String describe();
+
+    /** The log's name, for metrics and thread names. */
+    String name();
 }

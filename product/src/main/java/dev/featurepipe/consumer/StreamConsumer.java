@@ -105,10 +105,10 @@ public final class StreamConsumer implements AutoCloseable {
         this.batchEvents = DistributionSummary.builder("featurepipe.consumer.batch.events").tag("group", options.group())
                 .description("events per acknowledged batch").register(metrics);
         Gauge.builder("featurepipe.consumer.event.age.seconds", newestEventTime, StreamConsumer::secondsSince)
-                .tag("group", options.group())
+                .tag("group", options.group()).tag("stream", source.name())
                 .description("now minus the newest event time the group acknowledged (grows while no event comes)")
                 .register(metrics);
-        this.thread = new Thread(this::run, "fp-consumer-" + options.group());
+        this.thread = new Thread(this::run, "fp-consumer-" + options.group() + "-" + source.name());
     }
 
     public StreamConsumer start() {
@@ -527,6 +527,7 @@ public final class StreamConsumer implements AutoCloseable {
         return !thread.isAlive();
     }
 
+    /** Stops the loop, and then closes the handler if it holds resources of its own. */
     @Override
     public void close() {
         running = false;
@@ -534,6 +535,13 @@ public final class StreamConsumer implements AutoCloseable {
             thread.join(Duration.ofSeconds(15).toMillis());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (handler instanceof AutoCloseable resources) {
+            try {
+                resources.close();
+            } catch (Exception e) {
+                log.warn("consumer {}/{}: closing its handler failed: {}", options.group(), options.consumer(), e.toString());
+            }
         }
     }
 }

@@ -10,9 +10,11 @@ public interface EventLog {
     }
 
     /**
-     * Appends the events in one atomic step, skipping those whose key the log still remembers.
+     * Appends the events, skipping those whose key the log still remembers: in one atomic step per shard of the
+     * log, shard by shard.
      *
      * @return one result per event, in order
+     * @throws PartlyAppendedException when a shard could not be written after others were, naming what they took
      * @throws StoreUnavailableException when the log cannot be written; then nothing was appended
      */
     List<Appended> append(List<Event> events);

@@ -2,6 +2,7 @@ package dev.featurepipe.core;
 
 import dev.featurepipe.core.registry.ServedFeature;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
@@ -15,6 +16,12 @@ public interface OnlineStore {
      * @param sequenced the events of the batch applied now or by an earlier delivery, with their numbers, each once
      */
     record ApplyResult(int applied, int duplicates, int late, List<SequencedEvent> sequenced) {
+        /** Both results as one. */
+        public ApplyResult plus(ApplyResult other) {
+            List<SequencedEvent> both = new ArrayList<>(sequenced);
+            both.addAll(other.sequenced);
+            return new ApplyResult(applied + other.applied, duplicates + other.duplicates, late + other.late, both);
+        }
     }
 
     /**

@@ -81,7 +81,10 @@ public final class HttpApi implements AutoCloseable {
             config.routes.get("/readyz", ctx -> ready(ctx, readiness.check()), auth.monitoringScopes());
             config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4").result(metrics.scrape()),
                     auth.monitoringScopes());
-            config.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e.status(), e.getMessage(), e.details()));
+            config.routes.exception(ApiException.class, (e, ctx) -> {
+                e.headers().forEach(ctx::header);
+                error(ctx, e.status(), e.getMessage(), e.details());
+            });
             config.routes.exception(RefusedException.class, (e, ctx) -> {
                 metrics.counter("featurepipe.http.refused", "reason", e.reason()).increment();
                 e.headers().forEach(ctx::header);

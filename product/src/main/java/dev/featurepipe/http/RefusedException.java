@@ -5,17 +5,14 @@ import java.util.Map;
 
 /**
  * A request refused before it is served: no or a bad key, a scope or entity it may not use, a rate or a size over
- * its limit. Counted in {@code featurepipe.http.refused} by {@link #reason()}; {@link #headers()} go with the answer
- * (WWW-Authenticate, Retry-After).
+ * its limit. Counted in {@code featurepipe.http.refused} by {@link #reason()}.
  */
 public class RefusedException extends ApiException {
     private final String reason;
-    private final Map<String, String> headers;
 
     public RefusedException(int status, String reason, String message, Map<String, String> headers) {
-        super(status, message, List.of());
+        super(status, message, List.of(), headers);
         this.reason = reason;
-        this.headers = Map.copyOf(headers);
     }
 
     public RefusedException(int status, String reason, String message) {
@@ -25,9 +22,5 @@ public class RefusedException extends ApiException {
     /** A short metric tag: {@code no_key}, {@code unknown_key}, {@code scope}, {@code entity}, {@code rate}, ... */
     public String reason() {
         return reason;
-    }
-
-    public Map<String, String> headers() {
-        return headers;
     }
 }

@@ -6,6 +6,7 @@ import dev.featurepipe.core.BacklogFullException;
 import dev.featurepipe.core.Event;
 import dev.featurepipe.core.EventLog;
 import dev.featurepipe.core.FieldError;
+import dev.featurepipe.core.PartlyAppendedException;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.http.ApiException;
 import dev.featurepipe.http.RefusedException;
@@ -13,7 +14,9 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.io.InputStream;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Validates a request's events against the registry and appends the valid ones to the event log in one atomic
@@ -60,6 +63,7 @@ public final class IngestService {
     public Outcome ingest(InputStream body, boolean ndjson, boolean partial, Access access) {
         long now = clock.millis();
         List<Event> valid = new ArrayList<>();
+        List<Integer> validIndexes = new ArrayList<>(); // in the request
         List<FieldError> errors = new ArrayList<>();
         int events;
         try {
@@ -68,6 +72,7 @@ public final class IngestService {
                 EventValidator.Result r = validator.validate(index, node, now);
                 if (r.valid()) {
                     valid.add(r.event());
+                    validIndexes.add(index);
                 } else {
                     r.errors().forEach(e -> metrics.counter("featurepipe.ingest.invalid.fields", "field", validator.metricName(e.field())).increment());
                     errors.addAll(r.errors().subList(0, Math.min(r.errors().size(), MAX_ERRORS_PER_EVENT)));
@@ -95,12 +100,34 @@ public final class IngestService {
             metrics.counter("featurepipe.ingest.backpressure").increment();
             count("refused", valid.size());
             throw e;
+        } catch (PartlyAppendedException e) {
+            throw partlyAppended(e, valid, validIndexes);
         }
         int duplicates = (int) appended.stream().filter(EventLog.Appended::duplicate).count();
         count("accepted", valid.size() - duplicates);
         count("duplicate", duplicates);
         count("rejected", invalidEvents);
         return new Outcome(valid.size(), duplicates, appended.stream().map(EventLog.Appended::position).toList(), errors);
+    }
+
+    /** What a client needs to know when some shards took their events and another failed: which are in. */
+    private ApiException partlyAppended(PartlyAppendedException e, List<Event> valid, List<Integer> validIndexes) {
+        List<Map<String, Object>> in = new ArrayList<>();
+        e.appended().forEach((i, appended) -> {
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("index", validIndexes.get(i));
+            d.put("event_id", valid.get(i).id());
+            d.put("position", appended.position());
+            d.put("duplicate", appended.duplicate());
+            in.add(d);
+        });
+        int duplicates = (int) e.appended().values().stream().filter(EventLog.Appended::duplicate).count();
+        count("accepted", in.size() - duplicates);
+        count("duplicate", duplicates);
+        count("refused", valid.size() - in.size());
+        metrics.counter("featurepipe.ingest.partly.appended").increment();
+        return new ApiException(503, e.getMessage() + "; the appended ones are listed in details, the others were"
+                + " not: sending the same request again appends each event once", in, Map.of("Retry-After", "1"));
     }
 
     private ApiException rejected(String message, List<FieldError> errors) {

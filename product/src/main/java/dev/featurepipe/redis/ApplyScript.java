@@ -8,7 +8,7 @@ import dev.featurepipe.online.StoredValues;
 import dev.featurepipe.online.Tile;
 import dev.featurepipe.online.WindowCache;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -58,12 +58,12 @@ final class ApplyScript {
     }
 
     private final RedisScript script;
-    private final String namespace;
+    private final Shards shards;
 
-    /** @param namespace prefix of every key */
-    ApplyScript(RedisCommands<String, String> redis, String namespace) {
-        this.script = RedisScript.load(redis, "apply.lua", literals());
-        this.namespace = namespace;
+    /** @param shards where each entity's keys are; the writes of one call are all of one shard */
+    ApplyScript(Shards shards) {
+        this.script = RedisScript.load("apply.lua", literals());
+        this.shards = shards;
     }
 
     /** What the script reads as the names it shares with Java, as Lua literals. */
@@ -108,7 +108,7 @@ final class ApplyScript {
     }
 
     /** Makes the writes unless an applied mark of theirs exists. */
-    List<Reply> run(RedisCommands<String, String> redis, ChunkWrites writes) {
+    List<Reply> run(RedisClusterCommands<String, String> redis, ChunkWrites writes) {
         Call call = new Call();
         call.encode(writes);
         List<Object> flat = script.run(redis, ScriptOutputType.MULTI, call.keys.keySet().toArray(String[]::new),
@@ -133,13 +133,13 @@ final class ApplyScript {
             args.add(ttl);
             Map<EntityKey, Integer> numbers = new HashMap<>();
             for (EntityKey e : entities) {
-                args.add(key(StreamKeys.windowCache(namespace, e.entity(), e.id())));
+                args.add(key(StreamKeys.windowCache(shards.prefixOf(e.id()), e.entity(), e.id())));
                 numbers.put(e, numbers.size() + 1);
             }
             args.add(Integer.toString(writes.appliedEvents().size()));
             args.add(ttl);
             for (ChunkWrites.Marked event : writes.appliedEvents()) {
-                args.add(key(StreamKeys.appliedMark(namespace, event.eventKey())));
+                args.add(key(StreamKeys.appliedMark(shards.prefixOf(event.entity().id()), event.eventKey())));
                 args.add(Integer.toString(event.profiled() ? numbers.get(event.entity()) : 0));
             }
             writes.ops().forEach(this::encode);
@@ -147,7 +147,7 @@ final class ApplyScript {
 
         private void encode(StoreOp op) {
             String k = featureKeys.computeIfAbsent(op.key(),
-                    f -> key(StreamKeys.feature(namespace, f.entity(), f.id(), f.feature())));
+                    f -> key(StreamKeys.feature(shards.prefixOf(f.id()), f.entity(), f.id(), f.feature())));
             if (op instanceof StoreOp.AddTo a) {
                 add(Op.ADD_TO, k, a.field(), StoredValues.text(a.amount()));
             } else if (op instanceof StoreOp.KeepMin m) {

@@ -5,7 +5,7 @@ import io.lettuce.core.Range;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.StreamMessage;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -57,7 +57,7 @@ public final class DeadLetterStream {
     /** Puts the letter's events back on the stream; returns the new entry's id, or null if it was replayed already. */
     public String replay(Letter letter) {
         try {
-            RedisCommands<String, String> sync = redis.shared().sync();
+            RedisClusterCommands<String, String> sync = redis.shared().sync();
             return sync.eval(REPLAY, ScriptOutputType.VALUE, new String[] {stream, StreamKeys.deadLetters(stream)},
                     letter.id(), letter.payload());
         } catch (RedisException e) {

@@ -37,7 +37,7 @@ final class OnlineRead {
             + " redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end return 0";
 
     private final RedisConnections.Reads reads;
-    private final String namespace;
+    private final Shards shards;
     private final String entity;
     private final List<String> ids;
     private final long now;
@@ -49,10 +49,10 @@ final class OnlineRead {
     private int cacheHits;
     private int cacheMisses;
 
-    OnlineRead(RedisConnections.Reads reads, String namespace, String entity, List<String> ids,
+    OnlineRead(RedisConnections.Reads reads, Shards shards, String entity, List<String> ids,
                Iterable<ServedFeature> features, long now, long timeoutNanos) {
         this.reads = reads;
-        this.namespace = namespace;
+        this.shards = shards;
         this.entity = entity;
         this.ids = ids;
         this.now = now;
@@ -85,10 +85,10 @@ final class OnlineRead {
             cacheFields[i + 1] = tiled.get(i).name();
         }
         reads.send(async -> {
-            batches.keySet().forEach(name -> first.lastRuns().put(name, async.hget(StreamKeys.batchMarks(namespace, name), "computed_at")));
+            batches.keySet().forEach(name -> first.lastRuns().put(name, async.hget(StreamKeys.batchMarks(shards.stream(), name), "computed_at")));
             for (String id : ids) {
                 if (!tiled.isEmpty()) {
-                    first.cached().add(async.hmget(StreamKeys.windowCache(namespace, entity, id), cacheFields));
+                    first.cached().add(async.hmget(StreamKeys.windowCache(shards.prefixOf(id), entity, id), cacheFields));
                 }
                 Map<String, RedisFuture<?>> ofId = new HashMap<>();
                 lists.forEach((name, w) -> ofId.put(name, async.zrevrange(key(id, w.feature().name()), 0, w.feature().n() - 1)));
@@ -210,7 +210,7 @@ final class OnlineRead {
             if (miss.generation() != null) {
                 // not awaited: a lost write-back only costs the next read a fold
                 reads.send(async -> async.eval(WRITE_BACK, ScriptOutputType.INTEGER,
-                        new String[] {StreamKeys.windowCache(namespace, entity, miss.id())}, writeBack.toArray(String[]::new)));
+                        new String[] {StreamKeys.windowCache(shards.prefixOf(miss.id()), entity, miss.id())}, writeBack.toArray(String[]::new)));
             }
         }
     }
@@ -224,7 +224,7 @@ final class OnlineRead {
     }
 
     private String key(String id, String feature) {
-        return StreamKeys.feature(namespace, entity, id, feature);
+        return StreamKeys.feature(shards.prefixOf(id), entity, id, feature);
     }
 
     private static List<Object> recent(AggregateFeature f, List<?> members) {

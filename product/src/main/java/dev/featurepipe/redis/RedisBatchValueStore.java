@@ -9,9 +9,8 @@ import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.SetArgs;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,18 +30,18 @@ public final class RedisBatchValueStore implements BatchValueStore {
     private static final long WRITE_TIMEOUT_S = 30;
 
     private final RedisConnections redis;
-    private final String namespace;
+    private final Shards shards;
     private final String owner;
-    private StatefulRedisConnection<String, String> writer;
+    private RedisConnections.Link writer;
 
     /**
-     * @param namespace prefix of every key (the stream's name), as for {@link RedisOnlineStore}
+     * @param shards where each entity's keys are, as for {@link RedisOnlineStore}
      * @param owner who claims features: a process restarted under the same name takes back the claims its
      *              predecessor left, instead of waiting for them to expire
      */
-    public RedisBatchValueStore(RedisConnections redis, String namespace, String owner) {
+    public RedisBatchValueStore(RedisConnections redis, Shards shards, String owner) {
         this.redis = redis;
-        this.namespace = namespace;
+        this.shards = shards;
         this.owner = owner;
     }
 
@@ -66,7 +65,7 @@ public final class RedisBatchValueStore implements BatchValueStore {
 
     @Override
     public Marks marks(BatchFeature f) {
-        List<String> v = call("reading the marks of " + f.name(), c -> c.hmget(StreamKeys.batchMarks(namespace, f.name()),
+        List<String> v = call("reading the marks of " + f.name(), c -> c.hmget(StreamKeys.batchMarks(shards.stream(), f.name()),
                 "computed_at", "full_at", "writing").stream().map(kv -> kv.getValueOrElse("0")).toList());
         return new Marks(Long.parseLong(v.get(0)), Long.parseLong(v.get(1)), Long.parseLong(v.get(2)));
     }
@@ -74,24 +73,24 @@ public final class RedisBatchValueStore implements BatchValueStore {
     @Override
     public boolean tryLock(BatchFeature f, Duration hold) {
         return call("claiming " + f.name(), c -> c.<Long>eval(LOCK, ScriptOutputType.INTEGER,
-                new String[] {StreamKeys.batchLock(namespace, f.name())}, owner, Long.toString(hold.toMillis()))) == 1L;
+                new String[] {StreamKeys.batchLock(shards.stream(), f.name())}, owner, Long.toString(hold.toMillis()))) == 1L;
     }
 
     @Override
     public void unlock(BatchFeature f) {
         call("releasing " + f.name(), c -> c.<Long>eval(UNLOCK, ScriptOutputType.INTEGER,
-                new String[] {StreamKeys.batchLock(namespace, f.name())}, owner));
+                new String[] {StreamKeys.batchLock(shards.stream(), f.name())}, owner));
     }
 
     @Override
     public void beginWrite(BatchFeature f, long computedAt) {
-        call("marking a run of " + f.name(), c -> c.hset(StreamKeys.batchMarks(namespace, f.name()), "writing",
+        call("marking a run of " + f.name(), c -> c.hset(StreamKeys.batchMarks(shards.stream(), f.name()), "writing",
                 Long.toString(computedAt)));
     }
 
     @Override
     public void endWrite(BatchFeature f, long computedAt, boolean full) {
-        String key = StreamKeys.batchMarks(namespace, f.name());
+        String key = StreamKeys.batchMarks(shards.stream(), f.name());
         call("marking a run of " + f.name() + " done", c -> {
             c.hset(key, "computed_at", Long.toString(computedAt));
             if (full) {
@@ -107,11 +106,11 @@ public final class RedisBatchValueStore implements BatchValueStore {
             writer = redis.dedicated();
             writer.setAutoFlushCommands(false);
         }
-        RedisAsyncCommands<String, String> async = writer.async();
+        RedisClusterAsyncCommands<String, String> async = writer.async();
         SetArgs expiry = SetArgs.Builder.px(f.ttl().toMillis());
         List<RedisFuture<?>> replies = new ArrayList<>(values.size());
         for (Write v : values) {
-            String key = StreamKeys.feature(namespace, f.entity(), v.entityId(), f.name());
+            String key = StreamKeys.feature(shards.prefixOf(v.entityId()), f.entity(), v.entityId(), f.name());
             replies.add(v.text() == null ? async.del(key) : async.set(key, encode(computedAt, v.text()), expiry));
         }
         writer.flushCommands();
@@ -125,7 +124,7 @@ public final class RedisBatchValueStore implements BatchValueStore {
         }
     }
 
-    private <T> T call(String doing, Function<RedisCommands<String, String>, T> command) {
+    private <T> T call(String doing, Function<RedisClusterCommands<String, String>, T> command) {
         try {
             return command.apply(redis.shared().sync());
         } catch (RedisException e) {

@@ -13,8 +13,14 @@ import io.lettuce.core.RedisException;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.SslOptions;
 import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,11 +29,13 @@ import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
 /**
- * The Redis client of the process: one shared, multiplexed connection for short commands (thread-safe, so
- * concurrent callers are pipelined), one for feature reads ({@link #reads()}), and dedicated connections for
- * blocking stream reads.
+ * The Redis client of the process, to one Redis or to a Redis Cluster: one shared, multiplexed connection for
+ * short commands (thread-safe, so concurrent callers are pipelined), one for feature reads ({@link #reads()}), and
+ * dedicated connections for blocking stream reads. On a cluster each command goes to the master of its key's
+ * slot, the client follows MOVED and ASK, and it reads the topology again when a master fails over.
  */
 public final class RedisConnections implements AutoCloseable {
     private static final Pattern TRANSIENT_REPLY =
@@ -40,11 +48,14 @@ public final class RedisConnections implements AutoCloseable {
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
     /** Commands a connection may hold unanswered. */
     private static final int REQUEST_QUEUE = 100_000;
+    /** How often a cluster client reads the topology even when nothing told it to. */
+    private static final Duration TOPOLOGY_REFRESH = Duration.ofSeconds(30);
 
     private final RedisClient client;
-    private final URI uri;
-    private final List<StatefulRedisConnection<String, String>> dedicated = new ArrayList<>();
-    private StatefulRedisConnection<String, String> shared;
+    private final RedisClusterClient clusterClient;
+    private final String where;
+    private final List<Link> dedicated = new ArrayList<>();
+    private Link shared;
     private Reads reads;
 
     /** @param uri as Lettuce reads it; its {@code timeout} parameter (default {@link #DEFAULT_TIMEOUT}) bounds every command */
@@ -53,29 +64,112 @@ public final class RedisConnections implements AutoCloseable {
     }
 
     /**
-     * @param uri as Lettuce reads it: {@code redis://[[user]:password@]host:port}, {@code rediss://} for TLS; its
-     *            {@code timeout} parameter (default {@link #DEFAULT_TIMEOUT}) bounds every command
+     * @param uri {@code redis://[[user]:password@]host:port}, {@code rediss://} for TLS, or
+     *            {@code redis-cluster://[[user]:password@]host:port,host:port,...} (seed nodes of a cluster),
+     *            {@code rediss-cluster://} for TLS; its {@code timeout} parameter (default {@link #DEFAULT_TIMEOUT})
+     *            bounds every command
      * @param tlsCa certificates (PEM) a TLS server's certificate must chain to, or null for the JVM's own
      */
     public RedisConnections(URI uri, Path tlsCa) {
-        this.uri = uri;
-        RedisURI redisUri = RedisURI.create(uri);
-        if (uri.getQuery() == null || !uri.getQuery().contains("timeout=")) {
-            redisUri.setTimeout(DEFAULT_TIMEOUT);
-        }
-        this.client = RedisClient.create(redisUri);
+        List<RedisURI> nodes = nodes(uri);
+        this.where = nodes.stream().map(n -> n.getHost() + ":" + n.getPort()).collect(Collectors.joining(","));
         // a bounded queue: when Redis falls behind, a command beyond it fails at once (serving answers unavailable,
         // a consumer retries) instead of every caller's commands piling up in the heap until it runs out
-        ClientOptions.Builder options = ClientOptions.builder()
-                .timeoutOptions(TimeoutOptions.enabled())
-                .requestQueueSize(REQUEST_QUEUE);
-        if (tlsCa != null) {
-            options.sslOptions(SslOptions.builder().jdkSslProvider().trustManager(tlsCa.toFile()).build());
+        SslOptions ssl = tlsCa == null ? null : SslOptions.builder().jdkSslProvider().trustManager(tlsCa.toFile()).build();
+        if (uri.getScheme().endsWith("-cluster")) {
+            this.client = null;
+            this.clusterClient = RedisClusterClient.create(nodes);
+            ClusterClientOptions.Builder options = ClusterClientOptions.builder()
+                    .timeoutOptions(TimeoutOptions.enabled())
+                    .requestQueueSize(REQUEST_QUEUE)
+                    .topologyRefreshOptions(ClusterTopologyRefreshOptions.builder()
+                            .enablePeriodicRefresh(TOPOLOGY_REFRESH)
+                            .enableAllAdaptiveRefreshTriggers()
+                            .build());
+            if (ssl != null) {
+                options.sslOptions(ssl);
+            }
+            clusterClient.setOptions(options.build());
+        } else {
+            this.clusterClient = null;
+            this.client = RedisClient.create(nodes.get(0));
+            ClientOptions.Builder options = ClientOptions.builder()
+                    .timeoutOptions(TimeoutOptions.enabled())
+                    .requestQueueSize(REQUEST_QUEUE);
+            if (ssl != null) {
+                options.sslOptions(ssl);
+            }
+            client.setOptions(options.build());
         }
-        client.setOptions(options.build());
     }
 
-    public synchronized StatefulRedisConnection<String, String> shared() {
+    /** The node or seed nodes of the URL, each with its credentials, TLS and timeout. */
+    private static List<RedisURI> nodes(URI uri) {
+        String scheme = uri.getScheme().replace("-cluster", "");
+        String authority = uri.getRawAuthority();
+        int at = authority.lastIndexOf('@');
+        String credentials = at < 0 ? "" : authority.substring(0, at + 1);
+        String query = uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery();
+        List<RedisURI> nodes = new ArrayList<>();
+        for (String node : authority.substring(at + 1).split(",")) {
+            RedisURI redisUri = RedisURI.create(scheme + "://" + credentials + node + query);
+            if (query.isEmpty() || !query.contains("timeout=")) {
+                redisUri.setTimeout(DEFAULT_TIMEOUT);
+            }
+            nodes.add(redisUri);
+        }
+        return nodes;
+    }
+
+    /** Whether the URL names a Redis Cluster. */
+    public boolean cluster() {
+        return clusterClient != null;
+    }
+
+    /**
+     * One connection, to one Redis or to a cluster (then a connection per node behind it), with the commands both
+     * offer.
+     */
+    public static final class Link {
+        private final StatefulConnection<String, String> connection;
+        private final RedisClusterCommands<String, String> sync;
+        private final RedisClusterAsyncCommands<String, String> async;
+
+        private Link(StatefulRedisConnection<String, String> c) {
+            this.connection = c;
+            this.sync = c.sync();
+            this.async = c.async();
+        }
+
+        private Link(StatefulRedisClusterConnection<String, String> c) {
+            this.connection = c;
+            this.sync = c.sync();
+            this.async = c.async();
+        }
+
+        public RedisClusterCommands<String, String> sync() {
+            return sync;
+        }
+
+        public RedisClusterAsyncCommands<String, String> async() {
+            return async;
+        }
+
+        /** With false, commands wait until {@link #flushCommands} sends them, all in one write per node. */
+        public void setAutoFlushCommands(boolean autoFlush) {
+            connection.setAutoFlushCommands(autoFlush);
+        }
+
+        public void flushCommands() {
+            connection.flushCommands();
+        }
+
+        void close() {
+            connection.close();
+        }
+    }
+
+    public synchronized Link shared() {
         if (shared == null) {
             shared = connect();
         }
@@ -85,7 +179,7 @@ public final class RedisConnections implements AutoCloseable {
     /** The connection of feature reads. */
     public synchronized Reads reads() {
         if (reads == null) {
-            StatefulRedisConnection<String, String> c = connect();
+            Link c = connect();
             c.setAutoFlushCommands(false);
             reads = new Reads(c);
         }
@@ -93,19 +187,20 @@ public final class RedisConnections implements AutoCloseable {
     }
 
     /**
-     * A connection that sends commands only when told to: the commands of one read go out in one write, and Redis
-     * reads them in one go, where sending each on its own costs a system call on both sides per command. Callers
-     * may share it: each sends what it issued, and a send that takes another caller's commands along is harmless.
+     * A connection that sends commands only when told to: the commands of one read go out in one write (one per
+     * node of a cluster), and Redis reads them in one go, where sending each on its own costs a system call on both
+     * sides per command. Callers may share it: each sends what it issued, and a send that takes another caller's
+     * commands along is harmless.
      */
     public static final class Reads {
-        private final StatefulRedisConnection<String, String> connection;
+        private final Link connection;
 
-        private Reads(StatefulRedisConnection<String, String> connection) {
+        private Reads(Link connection) {
             this.connection = connection;
         }
 
         /** Issues commands and sends them; the caller keeps their futures. */
-        public void send(Consumer<RedisAsyncCommands<String, String>> commands) {
+        public void send(Consumer<RedisClusterAsyncCommands<String, String>> commands) {
             try {
                 commands.accept(connection.async());
             } finally {
@@ -115,15 +210,15 @@ public final class RedisConnections implements AutoCloseable {
     }
 
     /** A connection of its own, for commands that block (XREADGROUP ... BLOCK). */
-    public synchronized StatefulRedisConnection<String, String> dedicated() {
-        StatefulRedisConnection<String, String> c = connect();
+    public synchronized Link dedicated() {
+        Link c = connect();
         dedicated.add(c);
         return c;
     }
 
-    private StatefulRedisConnection<String, String> connect() {
+    private Link connect() {
         try {
-            return client.connect();
+            return cluster() ? new Link(clusterClient.connect()) : new Link(client.connect());
         } catch (RedisException e) {
             throw failure("connect", e);
         }
@@ -146,7 +241,7 @@ public final class RedisConnections implements AutoCloseable {
             }
             reason += ": " + Secrets.redact(String.valueOf(why.getMessage()));
         }
-        String message = "Redis at " + uri.getHost() + ":" + uri.getPort() + ": " + doing + " failed: " + reason;
+        String message = "Redis at " + where + ": " + doing + " failed: " + reason;
         if (!(root instanceof RedisCommandExecutionException)) {
             return new StoreUnavailableException(message, root);
         }
@@ -159,13 +254,17 @@ public final class RedisConnections implements AutoCloseable {
 
     @Override
     public synchronized void close() {
-        dedicated.forEach(StatefulRedisConnection::close);
+        dedicated.forEach(Link::close);
         if (shared != null) {
             shared.close();
         }
         if (reads != null) {
             reads.connection.close();
         }
-        client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        if (cluster()) {
+            clusterClient.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        } else {
+            client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+        }
     }
 }

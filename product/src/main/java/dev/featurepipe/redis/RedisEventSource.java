@@ -9,7 +9,7 @@ import io.lettuce.core.StreamMessage;
 import io.lettuce.core.XAutoClaimArgs;
 import io.lettuce.core.XGroupCreateArgs;
 import io.lettuce.core.XReadArgs;
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import io.lettuce.core.models.stream.ClaimedMessages;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -30,12 +30,14 @@ public final class RedisEventSource implements EventSource {
             + " return math.max(n, 0)";
     private static final String COUNT_FAILURE = "for _, id in ipairs(ARGV) do redis.call('HINCRBY', KEYS[1], id, 1) end return 0";
 
+    private static final int TAKE_OVER_PAGE = 1000;
+
     private final RedisConnections redis;
     private final int maxDeadLetters;
     private final String stream;
     private final String failures;
     private final Consumer<String> me;
-    private RedisCommands<String, String> reader;
+    private RedisClusterCommands<String, String> reader;
     private String claimCursor = "0-0";
 
     /** @param maxDeadLetters the most entries the dead-letter stream keeps */
@@ -49,7 +51,7 @@ public final class RedisEventSource implements EventSource {
     }
 
     /** Creates the group at the start of the stream (and the stream) unless it exists. */
-    public static void ensureGroup(RedisCommands<String, String> redis, String stream, String group) {
+    public static void ensureGroup(RedisClusterCommands<String, String> redis, String stream, String group) {
         try {
             redis.xgroupCreate(XReadArgs.StreamOffset.from(stream, "0"), group, XGroupCreateArgs.Builder.mkstream());
         } catch (RedisBusyException e) {
@@ -76,6 +78,24 @@ public final class RedisEventSource implements EventSource {
                     .consumer(me).minIdleTime(minIdle).startId(claimCursor).count(entries));
             claimCursor = result.getId();
             return entries(result.getMessages().stream().filter(m -> m.getBody() != null).toList());
+        });
+    }
+
+    /**
+     * Makes every entry of the group pending on another consumer pending on this one, to be re-read as its own:
+     * for a consumer that just took the shard, whose earlier holders are gone. Returns how many it took.
+     */
+    public long takeOverPending() {
+        return calling("taking over pending entries", () -> {
+            long taken = 0;
+            String cursor = "0-0";
+            do {
+                ClaimedMessages<String, String> result = redis.shared().sync().xautoclaim(stream, new XAutoClaimArgs<String>()
+                        .consumer(me).minIdleTime(0).startId(cursor).count(TAKE_OVER_PAGE).justid());
+                taken += result.getMessages().size();
+                cursor = result.getId();
+            } while (!cursor.equals("0-0"));
+            return taken;
         });
     }
 
@@ -112,11 +132,16 @@ public final class RedisEventSource implements EventSource {
     }
 
     @Override
+    public String name() {
+        return stream;
+    }
+
+    @Override
     public String describe() {
         return "stream " + stream;
     }
 
-    private RedisCommands<String, String> reader() {
+    private RedisClusterCommands<String, String> reader() {
         if (reader == null) {
             reader = redis.dedicated().sync();
         }

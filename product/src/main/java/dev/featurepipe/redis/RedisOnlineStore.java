@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -42,7 +43,7 @@ public final class RedisOnlineStore implements OnlineStore {
 
     private final RedisConnections redis;
     private final Registry registry;
-    private final String namespace;
+    private final Shards shards;
     private final Clock clock;
     private final int scriptEvents;
     private final ApplyScript applyScript;
@@ -51,20 +52,35 @@ public final class RedisOnlineStore implements OnlineStore {
     private final LongAdder cacheMisses = new LongAdder();
 
     /**
-     * @param namespace prefix of every key (the stream's name, so pipelines on one Redis stay apart)
+     * @param shards where each entity's keys are (their names start with the stream's, so pipelines on one Redis
+     *               stay apart)
      * @param scriptEvents most events one apply.lua call carries
      */
-    public RedisOnlineStore(RedisConnections redis, Registry registry, String namespace, Clock clock, int scriptEvents) {
+    public RedisOnlineStore(RedisConnections redis, Registry registry, Shards shards, Clock clock, int scriptEvents) {
         this.redis = redis;
         this.scriptEvents = scriptEvents;
         this.registry = registry;
-        this.namespace = namespace;
+        this.shards = shards;
         this.clock = clock;
-        this.applyScript = new ApplyScript(redis.shared().sync(), namespace);
+        this.applyScript = new ApplyScript(shards);
     }
 
+    /** Applies the events shard by shard: a script call touches the keys of one shard only. */
     @Override
     public ApplyResult apply(List<LoggedEvent> events) {
+        if (shards.count() == 1) {
+            return applyToShard(events);
+        }
+        Map<Integer, List<LoggedEvent>> byShard = new TreeMap<>();
+        events.forEach(e -> byShard.computeIfAbsent(shards.of(e.event().entityId()), s -> new ArrayList<>()).add(e));
+        ApplyResult total = new ApplyResult(0, 0, 0, List.of());
+        for (List<LoggedEvent> ofShard : byShard.values()) {
+            total = total.plus(applyToShard(ofShard));
+        }
+        return total;
+    }
+
+    private ApplyResult applyToShard(List<LoggedEvent> events) {
         int applied = 0;
         int lateApplied = 0;
         List<SequencedEvent> sequenced = new ArrayList<>(events.size());
@@ -119,7 +135,7 @@ public final class RedisOnlineStore implements OnlineStore {
     @Override
     public Map<String, Map<String, Object>> read(String entity, List<String> ids, Collection<ServedFeature> features,
                                                  long now, Duration timeout) {
-        OnlineRead read = new OnlineRead(redis.reads(), namespace, entity, ids, features, now, timeout.toNanos());
+        OnlineRead read = new OnlineRead(redis.reads(), shards, entity, ids, features, now, timeout.toNanos());
         Map<String, Map<String, Object>> values = reading(entity, ids, read::run);
         cacheHits.add(read.cacheHits());
         cacheMisses.add(read.cacheMisses());
@@ -142,7 +158,7 @@ public final class RedisOnlineStore implements OnlineStore {
      */
     public void roundTrip(String entity, List<String> ids, Collection<ServedFeature> features, Duration timeout) {
         reading(entity, ids, () -> {
-            new OnlineRead(redis.reads(), namespace, entity, ids, features, clock.millis(), timeout.toNanos()).roundTrip();
+            new OnlineRead(redis.reads(), shards, entity, ids, features, clock.millis(), timeout.toNanos()).roundTrip();
             return null;
         });
     }

@@ -1,13 +1,13 @@
 package dev.featurepipe.redis;
 
-import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
-/** How far each consumer group of the stream is behind (XINFO GROUPS). */
+/** How far each consumer group of each shard's stream is behind (XINFO GROUPS). */
 public final class StreamGroups {
     private StreamGroups() {
     }
@@ -27,15 +27,15 @@ public final class StreamGroups {
     }
 
     /**
-     * Waits until every group has caught up, calling {@code tick} about twice a second meanwhile.
+     * Waits until every group has caught up on every shard, calling {@code tick} about twice a second meanwhile.
      *
      * @return false when the timeout passed first
      */
-    public static boolean awaitCaughtUp(RedisCommands<String, String> redis, String stream, Duration timeout, Runnable tick)
+    public static boolean awaitCaughtUp(RedisClusterCommands<String, String> redis, Shards shards, Duration timeout, Runnable tick)
             throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
-            List<GroupStatus> groups = status(redis, stream);
+            List<GroupStatus> groups = status(redis, shards);
             if (!groups.isEmpty() && groups.stream().allMatch(GroupStatus::caughtUp)) {
                 return true;
             }
@@ -47,7 +47,15 @@ public final class StreamGroups {
         }
     }
 
-    public static List<GroupStatus> status(RedisCommands<String, String> redis, String stream) {
+    /** Each group of each shard's stream, shard by shard. */
+    public static List<GroupStatus> status(RedisClusterCommands<String, String> redis, Shards shards) {
+        List<GroupStatus> groups = new ArrayList<>();
+        shards.streams().forEach(stream -> groups.addAll(status(redis, stream)));
+        return groups;
+    }
+
+    /** Each group of one stream. */
+    public static List<GroupStatus> status(RedisClusterCommands<String, String> redis, String stream) {
         List<GroupStatus> groups = new ArrayList<>();
         if (redis.exists(stream) == 0) {
             return groups;

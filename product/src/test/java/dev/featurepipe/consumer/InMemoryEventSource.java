@@ -105,6 +105,11 @@ final class InMemoryEventSource implements EventSource {
         return "the in-memory log";
     }
 
+    @Override
+    public String name() {
+        return "memory";
+    }
+
     synchronized List<DeadLetter> deadLetters() {
         return List.copyOf(deadLetters);
     }
