@@ -30,6 +30,7 @@ import java.util.concurrent.CountDownLatch;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "demo", mixinStandardHelpOptions = true,
@@ -51,6 +52,9 @@ final class DemoCommand extends ConfiguredCommand {
     @Option(names = "--batch", defaultValue = "1000", description = "events per ingest request (default: ${DEFAULT-VALUE})")
     int batch;
 
+    @Mixin
+    RedisClusterOptions redisCluster;
+
     @Override
     public Integer call() throws Exception {
         Config config = config().with(Map.<Setting<?>, String>of(Config.AUTH, "off"));
@@ -60,8 +64,16 @@ final class DemoCommand extends ConfiguredCommand {
             spec.commandLine().getErr().println("fp demo: cannot read " + data + "; give the retail CSV with --file");
             return 2;
         }
-        LocalServices services = ServicesCommand.localServices(config);
-        List<String> started = services.up();
+        RedisClusterOptions.Up up;
+        try {
+            up = redisCluster.up(config, "fp demo");
+        } catch (IllegalArgumentException e) {
+            spec.commandLine().getErr().println("fp demo: " + e.getMessage());
+            return 2;
+        }
+        config = up.config();
+        LocalServices services = up.services();
+        List<String> started = up.started();
         ObjectMapper json = new ObjectMapper();
         Pipeline pipeline = Pipeline.start(config, EnumSet.allOf(Role.class), Clock.systemUTC());
         try {

@@ -1,9 +1,8 @@
 package dev.featurepipe.cli;
 
 import dev.featurepipe.config.Config;
-import dev.featurepipe.services.LocalServices;
 import java.nio.file.Path;
-import java.util.List;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** A benchmark against the local services: starts those not running, stops what it started. */
@@ -11,16 +10,23 @@ abstract class LocalBenchmark extends ConfiguredCommand {
     @Option(names = "--file", description = "retail CSV (default: the shared UCI Online Retail file)")
     Path file;
 
+    @Mixin
+    RedisClusterOptions redisCluster;
+
     @Override
     public Integer call() {
-        Config config = config();
-        LocalServices services = ServicesCommand.localServices(config);
-        List<String> started = services.up();
+        RedisClusterOptions.Up up;
         try {
-            run(config, file != null ? file : DemoCommand.defaultRetailFile(config));
+            up = redisCluster.up(config(), "fp bench");
+        } catch (IllegalArgumentException e) {
+            spec.commandLine().getErr().println("fp bench: " + e.getMessage());
+            return 2;
+        }
+        try {
+            run(up.config(), file != null ? file : DemoCommand.defaultRetailFile(up.config()));
             return 0;
         } finally {
-            services.down(started);
+            up.services().down(up.started());
         }
     }
 

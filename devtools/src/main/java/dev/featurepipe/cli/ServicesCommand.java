@@ -8,6 +8,7 @@ import dev.featurepipe.services.RedisClusterSpec;
 import dev.featurepipe.services.ServiceAddresses;
 import java.net.URI;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -19,13 +20,9 @@ final class ServicesCommand extends ConfiguredCommand {
             + "down: stop what up started; status: show what answers")
     String action;
 
-    @Option(names = "--redis-cluster", paramLabel = "N", arity = "0..1", fallbackValue = "3",
-            description = "a Redis Cluster of N masters (3 when N is not given) instead of the one Redis, on"
-                    + " consecutive ports from FP_LOCAL_REDIS_CLUSTER_PORT; up prints the FP_REDIS_URL that points at it")
-    Integer clusterMasters;
-
-    @Option(names = "--replicas", paramLabel = "R", description = "replicas per master of the Redis Cluster (default 0)")
-    Integer clusterReplicas;
+    /** With it, {@code up} prints the FP_REDIS_URL that points at the cluster. */
+    @Mixin
+    RedisClusterOptions redisCluster;
 
     @Option(names = "--clickhouse-shards", paramLabel = "N", description = "up: N ClickHouse shards as one cluster (named by"
             + " FP_CLICKHOUSE_CLUSTER, default " + LocalClickHouseCluster.DEFAULT_NAME + "), on consecutive ports from those of"
@@ -39,17 +36,11 @@ final class ServicesCommand extends ConfiguredCommand {
 
     @Override
     public Integer call() {
-        if (clusterReplicas != null && clusterMasters == null) {
-            spec.commandLine().getErr().println("fp services: --replicas is for a Redis Cluster; give --redis-cluster N too");
-            return 2;
-        }
         Config config = config();
         RedisClusterSpec cluster;
         LocalClickHouseCluster clickhouse;
         try {
-            cluster = clusterMasters == null ? null : new RedisClusterSpec(clusterMasters,
-                    clusterReplicas == null ? 0 : clusterReplicas, config.get(Config.LOCAL_REDIS_CLUSTER_PORT),
-                    config.get(Config.LOCAL_REDIS_CLUSTER_NODE_TIMEOUT));
+            cluster = redisCluster.spec(config);
             clickhouse = clickhouseShards != null || clickhouseReplicas > 1
                     ? new LocalClickHouseCluster(clickhouseShards == null ? 1 : clickhouseShards, clickhouseReplicas, clusterName(config))
                     : action.equals("up") ? LocalClickHouseCluster.SINGLE
@@ -83,12 +74,16 @@ final class ServicesCommand extends ConfiguredCommand {
         return name.isEmpty() ? LocalClickHouseCluster.DEFAULT_NAME : name;
     }
 
-    /** The local servers at the configured addresses (the MongoDB-protocol server at the default one when embedded). */
-    static LocalServices localServices(Config config) {
-        return localServices(config, null, LocalClickHouseCluster.SINGLE);
+    /**
+     * The local servers at the configured addresses (the MongoDB-protocol server at the default one when embedded),
+     * with one ClickHouse server.
+     *
+     * @param cluster null: one Redis at FP_REDIS_URL; else a Redis Cluster of this shape instead
+     */
+    static LocalServices localServices(Config config, RedisClusterSpec cluster) {
+        return localServices(config, cluster, LocalClickHouseCluster.SINGLE);
     }
 
-    /** @param cluster null: one Redis at FP_REDIS_URL; else a Redis Cluster of this shape instead */
     private static LocalServices localServices(Config config, RedisClusterSpec cluster, LocalClickHouseCluster clickhouse) {
         String uri = config.get(Config.MONGO_URI);
         URI mongo = URI.create(uri.equals(EmbeddedMongo.URI) ? Config.MONGO_URI.defaultValue() : uri);

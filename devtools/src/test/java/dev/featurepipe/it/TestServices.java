@@ -43,8 +43,8 @@ public final class TestServices implements BeforeAllCallback {
      * master {@code fp.it.redisReplicas}), which the single Redis's own tests (kills, proxies) do not use.
      */
     static final boolean ON_CLUSTER = Boolean.getBoolean("fp.it.redisCluster");
-    private static final TestRedisCluster CLUSTER = ON_CLUSTER
-            ? new TestRedisCluster(3, Integer.getInteger("fp.it.redisReplicas", 0), 0) : null;
+    /** Made on first use: its class reads {@link #OFFSET}. */
+    private static TestRedisCluster cluster;
     private static final Path DIR = Path.of("target/it-services").toAbsolutePath();
 
     @Override
@@ -52,13 +52,20 @@ public final class TestServices implements BeforeAllCallback {
         context.getRoot().getStore(ExtensionContext.Namespace.GLOBAL)
                 .computeIfAbsent(TestServices.class, k -> new Running(), Running.class);
         if (ON_CLUSTER) {
-            CLUSTER.beforeAll(context);
+            cluster().beforeAll(context);
         }
+    }
+
+    private static synchronized TestRedisCluster cluster() {
+        if (cluster == null) {
+            cluster = new TestRedisCluster(3, Integer.getInteger("fp.it.redisReplicas", 0), 0);
+        }
+        return cluster;
     }
 
     /** The tests' Redis: the single one, or the cluster's seeds. */
     public static URI redisUrl() {
-        return ON_CLUSTER ? URI.create(CLUSTER.url()) : REDIS;
+        return ON_CLUSTER ? URI.create(cluster().url()) : REDIS;
     }
 
     /** The test servers, as {@code ./fp services} manages them (a test may stop and start one). */

@@ -322,14 +322,17 @@ public final class Config {
         }
     }
 
+    private static URI parsedUri(String text) {
+        try {
+            return URI.create(text.trim());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("is not a URL");
+        }
+    }
+
     private static Function<String, URI> uri(String... schemes) {
         return text -> {
-            URI uri;
-            try {
-                uri = URI.create(text.trim());
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("is not a URL");
-            }
+            URI uri = parsedUri(text);
             if (!List.of(schemes).contains(uri.getScheme()) || uri.getHost() == null || uri.getPort() < 0) {
                 throw new IllegalArgumentException("must look like " + String.join("://host:port or ", schemes) + "://host:port");
             }
@@ -340,12 +343,7 @@ public final class Config {
     /** An http URL without user information, which would put a password into every error naming the server. */
     /** One Redis as host and port, or a cluster as seed nodes {@code host:port,host:port,...}. */
     private static URI redisUrl(String text) {
-        URI uri;
-        try {
-            uri = URI.create(text.trim());
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("is not a URL");
-        }
+        URI uri = parsedUri(text);
         if (List.of("redis-cluster", "rediss-cluster").contains(uri.getScheme())) {
             String authority = uri.getRawAuthority() == null ? "" : uri.getRawAuthority();
             String nodes = authority.substring(authority.lastIndexOf('@') + 1);

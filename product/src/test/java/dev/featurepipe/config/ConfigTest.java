@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -31,6 +32,21 @@ class ConfigTest {
                 .hasMessageContaining("FP_HTTP_PORT (--http-port) = '80a': must be a whole number")
                 .hasMessageContaining("FP_REDIS_URL (--redis-url) = 'localhost:6379': must look like redis://host:port")
                 .hasMessageContaining("FP_ONLINE_BATCH (--online-batch) = '0': must be between 1 and 100000");
+    }
+
+    @Test
+    void aRedisUrlIsOneNodeOrTheSeedNodesOfACluster() {
+        String seeds = "redis-cluster://:secret@127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003?timeout=5s";
+        assertThat(new Config(Map.of("FP_REDIS_URL", seeds), Map.of(), home).get(Config.REDIS_URL)).isEqualTo(URI.create(seeds));
+        for (String bad : List.of("redis-cluster://127.0.0.1", "redis-cluster://a:1,,b:2", "redis-cluster://a:1/db",
+                "memcached://a:1")) {
+            assertThatThrownBy(() -> new Config(Map.of("FP_REDIS_URL", bad), Map.of(), home)).as(bad)
+                    .hasMessageContaining("FP_REDIS_URL").hasMessageContaining("redis-cluster://host:port,host:port");
+        }
+        assertThatThrownBy(() -> new Config(Map.of("FP_STREAM", "fp:{events}"), Map.of(), home))
+                .hasMessageContaining("FP_STREAM").hasMessageContaining("'{'");
+        assertThatThrownBy(() -> new Config(Map.of("FP_STREAM_SHARDS", "1025"), Map.of(), home))
+                .hasMessageContaining("FP_STREAM_SHARDS");
     }
 
     @Test

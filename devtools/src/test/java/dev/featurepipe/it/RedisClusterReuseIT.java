@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** What an integration test gets from {@link TestRedisCluster}: one running cluster per shape and test run. */
-class TestRedisClusterIT {
+class RedisClusterReuseIT {
     @RegisterExtension
     static final TestRedisCluster CLUSTER = new TestRedisCluster(3, 0, 0);
     @RegisterExtension
