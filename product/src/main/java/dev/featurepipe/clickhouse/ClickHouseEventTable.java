@@ -142,9 +142,9 @@ public final class ClickHouseEventTable implements OfflineStore {
                 .forEach(l -> existing.put(l.substring(0, l.indexOf('\t')), l.substring(l.indexOf('\t') + 1)));
         List<String> mismatches = new ArrayList<>();
         wanted.forEach((column, type) -> {
-            String storedType = existing.get(column);
-            if (storedType != null && !storedType.equals(type)) {
-                mismatches.add(column + " is " + storedType + " in ClickHouse but " + type + " in the registry");
+            String stored = existing.get(column);
+            if (stored != null && !stored.equals(type)) {
+                mismatches.add(column + " is " + stored + " in ClickHouse but " + type + " in the registry");
             }
         });
         if (!mismatches.isEmpty()) {
