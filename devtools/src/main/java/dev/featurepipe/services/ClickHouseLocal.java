@@ -14,19 +14,28 @@ import java.util.List;
  * our own: loopback only, no interserver port, everything under the data dir.
  */
 final class ClickHouseLocal implements LocalServer {
+    private final String name;
     private final String host;
     private final int port;
     private final int tcpPort;
     private final Path dir;
+    private final String remoteServers;
 
     ClickHouseLocal(URI url, int tcpPort, Path dir) {
+        this("clickhouse", url, tcpPort, dir, "");
+    }
+
+    /** @param remoteServers the {@code <remote_servers>} element of its config, or empty for none */
+    ClickHouseLocal(String name, URI url, int tcpPort, Path dir, String remoteServers) {
+        this.name = name;
         this.host = url.getHost() == null ? "127.0.0.1" : url.getHost();
         this.port = url.getPort() < 0 ? 8123 : url.getPort();
         this.tcpPort = tcpPort;
         this.dir = dir;
+        this.remoteServers = remoteServers;
     }
 
-    @Override public String name() { return "clickhouse"; }
+    @Override public String name() { return name; }
     @Override public String host() { return host; }
     @Override public int port() { return port; }
     @Override public List<Integer> ports() { return List.of(port, tcpPort); }
@@ -111,8 +120,9 @@ final class ClickHouseLocal implements LocalServer {
                     <timezone>UTC</timezone>
                     <keep_alive_timeout>3</keep_alive_timeout>
                     <mark_cache_size>5368709120</mark_cache_size>
+                %5$s
                 </yandex>
-                """.formatted(d, xml(host), port, tcpPort);
+                """.formatted(d, xml(host), port, tcpPort, remoteServers);
     }
 
     /** The stock users.xml's user {@code default}, without a password, allowed from loopback only. */

@@ -43,8 +43,8 @@ public final class LocalServices {
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(15);
     private static final int LOG_TAIL_LINES = 20;
     private static final String CLUSTER = "redis-cluster";
-    private static final String STATUS_LINE = "%-13s  %-20s  %-9s  %s%n";
-    private static final String PRINT_LINE = "%-13s  %-20s  %s%n";
+    private static final String STATUS_LINE = "%-14s  %-20s  %-9s  %s%n";
+    private static final String PRINT_LINE = "%-14s  %-20s  %s%n";
 
     private final List<LocalServer> servers;
     private final RedisClusterLocal cluster;
@@ -68,17 +68,24 @@ public final class LocalServices {
      */
     public LocalServices(ServiceAddresses addresses, String redisFsync, RedisClusterSpec redisCluster, Path dataDir,
             PrintStream out) {
-        this(Objects.requireNonNull(addresses, "addresses"), redisCluster, redisFsync, dataDir, out);
+        this(addresses, redisFsync, redisCluster, LocalClickHouseCluster.SINGLE, dataDir, out);
+    }
+
+    /** @param clickhouse one ClickHouse server, or several as one cluster from the configured ports on */
+    public LocalServices(ServiceAddresses addresses, String redisFsync, RedisClusterSpec redisCluster,
+            LocalClickHouseCluster clickhouse, Path dataDir, PrintStream out) {
+        this(Objects.requireNonNull(addresses, "addresses"), redisCluster, clickhouse, redisFsync, dataDir, out);
     }
 
     /** A Redis Cluster of this shape alone, as integration tests of the Redis adapter use it. */
     public static LocalServices redisCluster(RedisClusterSpec spec, String redisFsync, Path dataDir, PrintStream out) {
-        return new LocalServices(null, Objects.requireNonNull(spec, "spec"), redisFsync, dataDir, out);
+        return new LocalServices(null, Objects.requireNonNull(spec, "spec"), LocalClickHouseCluster.SINGLE, redisFsync,
+                dataDir, out);
     }
 
     /** @param addresses null: the Redis Cluster alone */
-    private LocalServices(ServiceAddresses addresses, RedisClusterSpec redisCluster, String redisFsync, Path dataDir,
-            PrintStream out) {
+    private LocalServices(ServiceAddresses addresses, RedisClusterSpec redisCluster, LocalClickHouseCluster clickhouse,
+            String redisFsync, Path dataDir, PrintStream out) {
         Path dir = dataDir.toAbsolutePath().normalize();
         this.clusterDir = dir.resolve(CLUSTER);
         this.redisFsync = redisFsync;
@@ -90,7 +97,7 @@ public final class LocalServices {
             list.add(new RedisLocal(addresses.redisUrl(), redisFsync, dir.resolve("redis")));
         }
         if (addresses != null) {
-            list.add(new ClickHouseLocal(addresses.clickhouseUrl(), addresses.clickhouseTcpPort(), dir.resolve("clickhouse")));
+            list.addAll(clickhouse.servers(addresses.clickhouseUrl(), addresses.clickhouseTcpPort(), dir));
             list.add(new MongoLocal(addresses.mongoUri(), dir.resolve("mongo")));
         }
         this.servers = List.copyOf(list);
@@ -134,12 +141,20 @@ public final class LocalServices {
      * dir; idempotent.
      */
     public void down() {
-        known().forEach(this::down);
+        down(known().stream().map(LocalServer::name).toList());
     }
 
-    /** Stops those of the named servers that {@link #up()} started, e.g. the ones one call of it started. */
+    /**
+     * Stops those of the named servers that {@link #up()} started, e.g. the ones one call of it started, in the
+     * reverse order of up: a server before the one it needs (a ClickHouse before its ZooKeeper).
+     */
     public void down(Collection<String> names) {
-        known().stream().filter(s -> names.contains(s.name())).forEach(this::down);
+        List<LocalServer> known = known();
+        for (int i = known.size() - 1; i >= 0; i--) {
+            if (names.contains(known.get(i).name())) {
+                down(known.get(i));
+            }
+        }
     }
 
     /** The directory whose {@code *.xml} files the local ClickHouse merges into its users (see ClickHouseLocal). */
@@ -394,6 +409,9 @@ public final class LocalServices {
     }
 
     private static Optional<Path> findExecutable(String name) {
+        if (name.startsWith("/")) { // a file of a package, not on the PATH
+            return Optional.of(Path.of(name)).filter(Files::isExecutable);
+        }
         String path = System.getenv().getOrDefault("PATH", "/usr/bin:/bin");
         // Debian puts clickhouse-server in /usr/sbin, which is not on a normal user's PATH.
         return Stream.concat(Stream.of(path.split(":")), Stream.of("/usr/local/sbin", "/usr/sbin", "/sbin"))

@@ -125,7 +125,8 @@ public final class Stores implements AutoCloseable {
     }
 
     public ClickHouseEventTable offlineTable(String database) {
-        return new ClickHouseEventTable(clickhouse, database, registry);
+        return new ClickHouseEventTable(clickhouse, database, registry, config.get(Config.CLICKHOUSE_CLUSTER),
+                config.get(Config.CLICKHOUSE_REPLICATED));
     }
 
     public BatchSnapshots snapshots() {

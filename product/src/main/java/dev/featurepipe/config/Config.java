@@ -31,6 +31,14 @@ public final class Config {
             "ClickHouse database of the offline tables (created when missing)", Config::identifier);
     public static final Setting<Integer> CLICKHOUSE_TCP_PORT = new Setting<>("FP_CLICKHOUSE_TCP_PORT", "9000",
             "native port a local ClickHouse started by './fp services up' listens on", port());
+    public static final Setting<String> CLICKHOUSE_CLUSTER = new Setting<>("FP_CLICKHOUSE_CLUSTER", "",
+            "cluster of the ClickHouse servers' remote_servers that holds the events: a local table on each of its nodes and"
+                    + " a Distributed table in front, sharded by sipHash64(entity_id); empty: the one server of FP_CLICKHOUSE_URL",
+            Config::identifierOrEmpty);
+    public static final Setting<Boolean> CLICKHOUSE_REPLICATED = new Setting<>("FP_CLICKHOUSE_REPLICATED", "false",
+            "on FP_CLICKHOUSE_CLUSTER, the local table of the events is a ReplicatedReplacingMergeTree, replicated among the"
+                    + " replicas of each shard (needs ZooKeeper and the macros shard and replica in each server's config)",
+            Config::bool);
     public static final Setting<String> MONGO_URI = new Setting<>("FP_MONGO_URI", "mongodb://127.0.0.1:27017",
             "MongoDB holding entity profiles, or `embedded`: an in-process MongoDB-protocol server, in memory, for local use;"
                     + " timeouts: serverSelectionTimeoutMS, connectTimeoutMS (default 2000), socketTimeoutMS (default 10000)",
@@ -163,7 +171,8 @@ public final class Config {
                     + " trickles its body does not hold one of FP_HTTP_MAX_IN_FLIGHT for long", duration());
 
     public static final List<Setting<?>> ALL = List.of(HTTP_PORT, HTTP_HOST, HTTP_MAX_BODY_MB, REDIS_URL, CLICKHOUSE_URL,
-            CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, MONGO_URI, MONGO_DATABASE, REGISTRY, DATA_DIR, STREAM, STREAM_SHARDS, SHARD_LEASE,
+            CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, CLICKHOUSE_CLUSTER, CLICKHOUSE_REPLICATED, MONGO_URI, MONGO_DATABASE, REGISTRY,
+            DATA_DIR, STREAM, STREAM_SHARDS, SHARD_LEASE,
             STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
             CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, CONSUMER_MAX_BACKOFF, DEAD_LETTERS_MAX, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, ONLINE_AHEAD, PROFILE_MAX_OUT_OF_ORDER, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
@@ -244,6 +253,18 @@ public final class Config {
             throw new IllegalArgumentException("must be letters, digits and _ only");
         }
         return text;
+    }
+
+    private static boolean bool(String text) {
+        return switch (text.trim()) {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new IllegalArgumentException("must be true or false");
+        };
+    }
+
+    private static String identifierOrEmpty(String text) {
+        return text.isBlank() ? "" : identifier(text.trim());
     }
 
     private static Function<String, String> oneOf(String... choices) {
