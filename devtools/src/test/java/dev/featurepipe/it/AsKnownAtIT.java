@@ -64,7 +64,7 @@ class AsKnownAtIT {
     /** Appends the event to the stream as if Redis had appended it at {@code ingestedAt}. */
     private void appendAt(long ingestedAt, Event e) {
         Stores stores = pipeline.stores();
-        stores.redis().shared().sync().xadd(config.get(Config.STREAM), new XAddArgs().id(ingestedAt + "-0"),
+        stores.redis().shared().sync().xadd(stores.shards().prefixOf(e.entityId()), new XAddArgs().id(ingestedAt + "-0"),
                 Map.of("e", stores.codec().encode(e)));
     }
 

@@ -117,7 +117,7 @@ class RetailReplayIT {
             Main.commandLine().execute("verify", "--sample", "5000", "--wait", "1m",
                     "--redis-url=" + config.get(Config.REDIS_URL), "--clickhouse-url=" + config.get(Config.CLICKHOUSE_URL),
                     "--clickhouse-database=" + config.get(Config.CLICKHOUSE_DATABASE), "--stream=" + config.get(Config.STREAM),
-                    "--registry=../registry/retail.yaml");
+                    "--stream-shards=" + config.get(Config.STREAM_SHARDS), "--registry=../registry/retail.yaml");
         } finally {
             System.setOut(stdout);
         }

@@ -25,6 +25,8 @@ import dev.featurepipe.redis.RedisShardLeases;
 import dev.featurepipe.redis.Shards;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.function.IntFunction;
 
 /**
@@ -42,6 +44,7 @@ public final class Stores implements AutoCloseable {
     private final NumberRule numberRule;
     private final ClickHouseClient clickhouse;
     private RedisConnections redis;
+    private final Map<String, Shards> shards = new HashMap<>();
     private MongoConnection mongo;
 
     public Stores(Config config) {
@@ -102,9 +105,13 @@ public final class Stores implements AutoCloseable {
         return shards(config.get(Config.STREAM));
     }
 
-    /** The shards of a stream, as many as FP_STREAM_SHARDS says, tagged for the Redis the connections go to. */
-    public Shards shards(String stream) {
-        return new Shards(stream, config.get(Config.STREAM_SHARDS), redis().cluster());
+    /**
+     * The shards of a stream, as many as FP_STREAM_SHARDS says, tagged for the Redis the connections go to; checked
+     * once against the count the stream was made with.
+     */
+    public synchronized Shards shards(String stream) {
+        return shards.computeIfAbsent(stream, s -> new Shards(s, config.get(Config.STREAM_SHARDS), redis().cluster())
+                .check(redis()));
     }
 
     public RedisOnlineStore onlineStore(Clock clock) {

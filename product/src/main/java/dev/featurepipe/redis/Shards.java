@@ -1,6 +1,9 @@
 package dev.featurepipe.redis;
 
 import dev.featurepipe.core.EntityHash;
+import dev.featurepipe.core.FeaturepipeException;
+import io.lettuce.core.RedisException;
+import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.SlotHash;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,6 +19,9 @@ import java.util.List;
 public final class Shards {
     /** The most shards a log may have. */
     public static final int MAX = 1024;
+    /** Sets KEYS[1] to ARGV[1] unless it holds a value; returns the value it holds. */
+    private static final String KEEP_COUNT = "local kept = redis.call('GET', KEYS[1])"
+            + " if kept then return kept end redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1]";
 
     private final String stream;
     private final List<String> prefixes;
@@ -85,6 +91,29 @@ public final class Shards {
     /** The streams of all shards, by shard. */
     public List<String> streams() {
         return prefixes;
+    }
+
+    /**
+     * Keeps the shard count beside the stream when it is first used, and refuses another count afterwards: with
+     * another count, every entity's state would be looked for under another shard's keys.
+     *
+     * @throws FeaturepipeException when the stream was made with another count
+     */
+    public Shards check(RedisConnections redis) {
+        String key = StreamKeys.shardCount(stream);
+        String count = Integer.toString(count());
+        String kept;
+        try {
+            kept = redis.shared().sync().eval(KEEP_COUNT, ScriptOutputType.VALUE, new String[] {key}, count);
+        } catch (RedisException e) {
+            throw redis.failure("reading the shard count of " + stream, e);
+        }
+        if (!kept.equals(count)) {
+            throw new FeaturepipeException("the stream " + stream + " has " + kept + " shard(s) (key " + key + "), but"
+                    + " FP_STREAM_SHARDS is " + count + ": an entity's state is under its shard's keys, so the count is"
+                    + " fixed for the life of a store (docs/scaling.md)");
+        }
+        return this;
     }
 
     @Override

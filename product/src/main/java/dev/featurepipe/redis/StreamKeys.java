@@ -28,6 +28,11 @@ public final class StreamKeys {
         return stream + ":failures:" + group;
     }
 
+    /** The number of shards the stream was made with. */
+    static String shardCount(String stream) {
+        return stream + ":shards";
+    }
+
     /** The live consumer processes of a group, by when each one's lease ends (a sorted set). */
     public static String workers(String stream, String group) {
         return stream + ":workers:" + group;
