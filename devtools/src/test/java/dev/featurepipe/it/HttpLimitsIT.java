@@ -218,7 +218,7 @@ class HttpLimitsIT {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx96m", "-XX:+ExitOnOutOfMemoryError", "-jar", JAR.toString(), "run", "--roles", "ingest",
                 "--http-port=" + processPort, "--auth=off", "--registry=" + Path.of(REGISTRY).toAbsolutePath()));
-        for (Setting<?> s : List.of(Config.REDIS_URL, Config.STREAM)) {
+        for (Setting<?> s : List.of(Config.REDIS_URL, Config.STREAM, Config.STREAM_SHARDS)) {
             command.add(s.flag() + "=" + config.get(s));
         }
         Process process = new ProcessBuilder(command).redirectErrorStream(true)
