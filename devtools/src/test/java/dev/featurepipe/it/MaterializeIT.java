@@ -123,7 +123,7 @@ class MaterializeIT {
         assertThat(served.get("u2")).containsEntry("spend_1d", new Materialized(10.0, t[1]));
         assertThat(served.get("u3")).doesNotContainKey("spend_1d");
         assertThat(served.get("u4")).containsEntry("spend_1d", new Materialized(1.0, t[1]));
-        long ttl = redis.shared().sync().pttl(config.get(Config.STREAM) + ":user:u4:spend_1d");
+        long ttl = redis.shared().sync().pttl(TestServices.shards(config.get(Config.STREAM)).prefixOf("u4") + ":user:u4:spend_1d");
         assertThat(ttl).isBetween(spend.ttl().toMillis() - 60_000, spend.ttl().toMillis());
 
         clock.set(t[1] + HOUR);
