@@ -244,7 +244,8 @@ public final class Pipeline implements AutoCloseable {
                 log.warn("pipeline: stopping with {} requests unanswered after {} s", unfinished, shutdownGrace.toSeconds());
             }
         }
-        consumers.forEach(ShardWorkers::close); // each drains its consumers within the grace
+        consumers.forEach(ShardWorkers::drain); // every group's consumers finish what they hold at once
+        consumers.forEach(ShardWorkers::close);
         while (!resources.isEmpty()) {
             try {
                 resources.pop().close();

@@ -177,13 +177,23 @@ public final class ShardWorkers implements AutoCloseable {
         return Optional.ofNullable(held.get(shard));
     }
 
-    /** Drains every consumer, gives the leases up and leaves the group, so the others take the shards at once. */
-    @Override
-    public void close() {
+    /** Takes no more shards, and tells every consumer to write and acknowledge what it holds, then end. */
+    public void drain() {
         timer.shutdownNow();
         synchronized (this) {
             closed = true;
             held.values().forEach(StreamConsumer::drain);
+        }
+    }
+
+    /**
+     * Drains every consumer (waiting up to the drain grace in all), gives the leases up and leaves the group, so
+     * the others take the shards at once.
+     */
+    @Override
+    public void close() {
+        drain();
+        synchronized (this) {
             long deadline = System.nanoTime() + drainGrace.toNanos();
             for (int shard : List.copyOf(held.keySet())) {
                 stop(shard, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
