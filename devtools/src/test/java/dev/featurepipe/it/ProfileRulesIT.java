@@ -25,6 +25,7 @@ import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.export.TrainingSetExport;
 import dev.featurepipe.verify.SkewCheck;
 import java.math.BigDecimal;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,9 +54,10 @@ import org.junit.jupiter.api.io.TempDir;
  * Profile rules by event time, through the whole pipeline: events arrive in requests out of event-time order, with
  * equal times and ids that only their UTF-8 bytes order (U+FF21 sorts after U+1D11E as UTF-16, before it as UTF-8).
  * MongoDB's profiles, the profile fields' SQL, {@code ./fp verify} and a training set with labels between the
- * requests all give what this test computes from the events it sent; verify finds a field changed in MongoDB.
+ * requests all give what this test computes from the events it sent; verify finds a field changed in MongoDB. On
+ * one ClickHouse server, and on a ClickHouse cluster of two shards with the stream in two shards.
  */
-@ExtendWith(TestServices.class)
+@ExtendWith({TestServices.class, TestClickHouseCluster.Sharded.class})
 @Timeout(300)
 class ProfileRulesIT {
     private static final String REGISTRY = "src/test/resources/registry/profile.yaml";
@@ -81,8 +83,19 @@ class ProfileRulesIT {
     }
 
     @Test
-    void profilesFollowEventTimeInMongoDbSqlVerifyAndTrainingSets(@TempDir Path dir) throws Exception {
-        Config config = TestServices.config(REGISTRY, Map.of(Config.ONLINE_BATCH, "16"));
+    void onOneClickHouseServer(@TempDir Path dir) throws Exception {
+        profilesFollowEventTimeInMongoDbSqlVerifyAndTrainingSets(TestServices.config(REGISTRY, Map.of(Config.ONLINE_BATCH, "16")),
+                List.of(TestServices.CLICKHOUSE), dir);
+    }
+
+    @Test
+    void onAClickHouseClusterWithTwoStreamShards(@TempDir Path dir) throws Exception {
+        profilesFollowEventTimeInMongoDbSqlVerifyAndTrainingSets(TestClickHouseCluster.SHARDED.config(REGISTRY,
+                Map.of(Config.ONLINE_BATCH, "16", Config.STREAM_SHARDS, "2")), TestClickHouseCluster.SHARDED.nodes(), dir);
+    }
+
+    /** @param clickhouse the ClickHouse servers whose database of the test is dropped at the end */
+    private void profilesFollowEventTimeInMongoDbSqlVerifyAndTrainingSets(Config config, List<URI> clickhouse, Path dir) throws Exception {
         Random random = new Random(20261204);
         String run = UUID.randomUUID().toString().substring(0, 8);
         List<String> users = IntStream.range(0, 8).mapToObj(i -> "profile-" + run + "-" + i).toList();
@@ -107,6 +120,9 @@ class ProfileRulesIT {
                 Sleep.millis(20);
             }
             TestServices.awaitConsumers(pipeline, config, Duration.ofSeconds(60));
+            assertThat(pipeline.offlineTable().query("SELECT engine FROM system.tables WHERE database = currentDatabase()"
+                    + " AND name = 'events' FORMAT TabSeparated").strip())
+                    .isEqualTo(clickhouse.size() > 1 ? "Distributed" : "ReplacingMergeTree");
             long now = System.currentTimeMillis();
             List<ProfileFeature> fields = registry.served("user").values().stream()
                     .filter(ServedFeature.ProfileValue.class::isInstance).map(f -> ((ServedFeature.ProfileValue) f).feature()).toList();
@@ -200,7 +216,9 @@ class ProfileRulesIT {
             assertThat(mismatches).isEmpty();
             assertThat(seen).as("labels saw some of the events and not others").isBetween(events.size() + 1, events.size() * REQUESTS - 1);
         } finally {
-            new ClickHouseClient(TestServices.CLICKHOUSE, null).execute("DROP DATABASE IF EXISTS " + config.get(Config.CLICKHOUSE_DATABASE));
+            for (URI server : clickhouse) {
+                new ClickHouseClient(server, null).execute("DROP DATABASE IF EXISTS " + config.get(Config.CLICKHOUSE_DATABASE));
+            }
         }
     }
 

@@ -28,7 +28,8 @@ final class VerifyRun {
         try {
             exit = Main.commandLine().execute("verify", "--sample", Integer.toString(sample), "--wait", "1m",
                     "--redis-url=" + config.get(Config.REDIS_URL), "--clickhouse-url=" + config.get(Config.CLICKHOUSE_URL),
-                    "--clickhouse-database=" + config.get(Config.CLICKHOUSE_DATABASE), "--stream=" + config.get(Config.STREAM),
+                    "--clickhouse-database=" + config.get(Config.CLICKHOUSE_DATABASE),
+                    "--clickhouse-cluster=" + config.get(Config.CLICKHOUSE_CLUSTER), "--stream=" + config.get(Config.STREAM),
                     "--stream-shards=" + config.get(Config.STREAM_SHARDS), "--mongo-uri=" + config.get(Config.MONGO_URI),
                     "--mongo-database=" + config.get(Config.MONGO_DATABASE), "--registry=" + config.get(Config.REGISTRY));
         } finally {
