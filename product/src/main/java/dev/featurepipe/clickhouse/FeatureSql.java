@@ -16,9 +16,9 @@ import java.util.stream.Collectors;
  * Compiles an aggregate feature over one window to ClickHouse SQL with the window semantics of the online store:
  * as of time t an entity's value covers its events with {@code floor(t/g)*g - W <= ts <= t} that were also ingested
  * by t (as known at t: an event that arrived late was not served before it arrived either); and a profile rule,
- * from the same definition the profile store applies, to the field's value from the events known at t. Each entity has its
- * own t (a training label's time, the moment of a skew check), looked up with {@code transform}, so one query
- * answers many entities at many instants. Valid on ClickHouse 18.16 and current versions: no window functions,
+ * from the same definition the profile store applies, to the field's value from the events known at t. Each entity
+ * has its own t (a training label's time, the moment of a skew check), looked up with {@code transform}, so one
+ * query answers many entities at many instants. Valid on ClickHouse 18.16 and current versions: no window functions,
  * no ASOF JOIN, no CTEs, epoch-ms arithmetic instead of date functions.
  */
 public final class FeatureSql {

@@ -34,9 +34,9 @@ import java.util.function.LongConsumer;
 /**
  * Point-in-time training sets: for each label row (an entity id, a time, label columns), every requested window
  * and lifetime feature and profile field as of that row's time, computed by ClickHouse from the raw events, so no
- * value uses an event later than the label; and every requested batch feature as the latest run at or before that time had
- * computed it (see {@link BatchSnapshots}). The labels go into a temporary ClickHouse table that one query per
- * feature joins with the events or the batch values.
+ * value uses an event later than the label; and every requested batch feature as the latest run at or before that
+ * time had computed it (see {@link BatchSnapshots}). The labels go into a temporary ClickHouse table that one query
+ * per feature joins with the events or the batch values.
  */
 public final class TrainingSetExport {
     /** What an export wrote. */
