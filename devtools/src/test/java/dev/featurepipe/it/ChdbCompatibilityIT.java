@@ -19,6 +19,7 @@ import dev.featurepipe.core.NumberRule;
 import dev.featurepipe.core.FieldType;
 import dev.featurepipe.core.expr.SqlWriter;
 import dev.featurepipe.core.registry.BatchFeature;
+import dev.featurepipe.core.registry.ProfileRule;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.RegistryLoader;
 import dev.featurepipe.core.registry.ServedFeature;
@@ -44,6 +45,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.UUID;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -55,11 +57,11 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The product's ClickHouse SQL answers the same on a current ClickHouse (26.x, as chDB) as on the 18.16 test
  * server, for the same events: the tables it creates (engines, keys, column types), the rows its RowBinary insert
- * writes (read back through FINAL), every window and lifetime feature's {@link FeatureSql} as of many instants,
- * each batch feature's runs through {@link BatchSnapshots} (values, changes, removals, or the same failure), and
- * {@link TrainingSetExport}'s file. All SQL comes from the product's own classes, so a change to it is checked as
- * it is made. Everything compares exactly (decimals by value) but a feature that adds up doubles (a sum or mean of
- * a double, a variance or standard deviation): 26.x may add in another order, so those compare to a relative
+ * writes (read back through FINAL), every window and lifetime feature's and profile field's {@link FeatureSql} as of
+ * many instants, each batch feature's runs through {@link BatchSnapshots} (values, changes, removals, or the same
+ * failure), and {@link TrainingSetExport}'s file. All SQL comes from the product's own classes, so a change to it is
+ * checked as it is made. Everything compares exactly (decimals by value) but a feature that adds up doubles (a sum
+ * or mean of a double, a variance or standard deviation, a profile's inc of a double): 26.x may add in another order, so those compare to a relative
  * {@value #DOUBLE_TOLERANCE}, the skew check's tolerance.
  */
 @ExtendWith(TestServices.class)
@@ -180,12 +182,17 @@ class ChdbCompatibilityIT {
             for (String entity : registry.entityNames()) {
                 List<List<Label>> rounds = rounds(data.labels(), entity);
                 for (ServedFeature f : registry.served(entity).values()) {
-                    if (f instanceof ServedFeature.WindowValue w) {
-                        for (int r = 0; r < Math.min(ROUNDS, rounds.size()); r++) {
-                            Map<String, Long> asOf = new LinkedHashMap<>();
-                            rounds.get(r).forEach(l -> asOf.put(l.id(), l.t()));
+                    for (int r = 0; r < Math.min(ROUNDS, rounds.size()); r++) {
+                        Map<String, Long> asOf = new LinkedHashMap<>();
+                        rounds.get(r).forEach(l -> asOf.put(l.id(), l.t()));
+                        if (f instanceof ServedFeature.WindowValue w) {
                             answers.put(w.name() + " as of round " + r, values(events.query(
-                                    FeatureSql.valuesAt(ClickHouseEventTable.TABLE, w.feature(), w.window(), asOf)), w));
+                                    FeatureSql.valuesAt(ClickHouseEventTable.TABLE, w.feature(), w.window(), asOf)), w,
+                                    node -> SkewCheck.typed(w.feature(), node)));
+                        } else if (f instanceof ServedFeature.ProfileValue p) {
+                            answers.put(p.name() + " as of round " + r, values(events.query(
+                                    FeatureSql.profileValuesAt(ClickHouseEventTable.TABLE, p.feature(), asOf)), p,
+                                    node -> SkewCheck.typed(p.feature(), node)));
                         }
                     }
                 }
@@ -223,13 +230,13 @@ class ChdbCompatibilityIT {
     }
 
     /** A FeatureSql answer as the product reads it (typed as served), by entity. */
-    private static Map<String, Object> values(String answer, ServedFeature.WindowValue w) throws IOException {
+    private static Map<String, Object> values(String answer, ServedFeature f, Function<JsonNode, Object> typed) throws IOException {
         Map<String, Object> values = new TreeMap<>();
         for (String line : answer.split("\n")) {
             if (!line.isBlank()) {
                 JsonNode row = JSON.readTree(line);
-                Object value = SkewCheck.typed(w.feature(), row.get("value"));
-                values.put(row.get("key").asText(), addsUpDoubles(w) ? new Summed((Double) value) : value);
+                Object value = typed.apply(row.get("value"));
+                values.put(row.get("key").asText(), addsUpDoubles(f) ? new Summed((Double) value) : value);
             }
         }
         return values;
@@ -279,8 +286,8 @@ class ChdbCompatibilityIT {
                 .with(CsvSchema.emptySchema().withHeader()).readValues(out.toFile())) {
             for (Map<String, String> cells : it.readAll()) {
                 Map<String, Object> typed = new LinkedHashMap<>();
-                cells.forEach((column, cell) -> typed.put(column, served.get(column) instanceof ServedFeature.WindowValue w
-                        && addsUpDoubles(w) && !cell.isEmpty() ? new Summed(Double.parseDouble(cell)) : cell));
+                cells.forEach((column, cell) -> typed.put(column, served.get(column) != null
+                        && addsUpDoubles(served.get(column)) && !cell.isEmpty() ? new Summed(Double.parseDouble(cell)) : cell));
                 rows.add(typed);
             }
         }
@@ -288,7 +295,13 @@ class ChdbCompatibilityIT {
     }
 
     /** Whether the feature's value is a sum of doubles (a decimal's sum and mean are exact). */
-    private static boolean addsUpDoubles(ServedFeature.WindowValue w) {
+    private static boolean addsUpDoubles(ServedFeature f) {
+        if (f instanceof ServedFeature.ProfileValue p) {
+            return p.feature().rule() == ProfileRule.INC && p.feature().value().type() == FieldType.DOUBLE;
+        }
+        if (!(f instanceof ServedFeature.WindowValue w)) {
+            return false;
+        }
         return switch (w.feature().aggregation()) {
             case SUM, AVG -> w.feature().value().type() == FieldType.DOUBLE;
             case VARIANCE, STDDEV -> true;

@@ -144,7 +144,8 @@ class ClickHouseClusterIT {
                         .startsWith(distinct.size() + "\t" + distinct.values().stream().map(Tx::user).distinct().count() + "\t"
                                 + distinct.values().stream().filter(tx -> tx.qty() != null).mapToLong(Tx::qty).sum() + "\t");
 
-                SkewCheck verify = new SkewCheck(registry, pipeline.stores().onlineStore(Clock.systemUTC()), pipeline.offlineTable());
+                SkewCheck verify = new SkewCheck(registry, pipeline.stores().onlineStore(Clock.systemUTC()),
+                        pipeline.stores().profileStore(), pipeline.offlineTable());
                 List<String> sample = verify.sample("user", 1_000, 1);
                 assertThat(sample).hasSameElementsAs(distinct.values().stream().map(Tx::user).distinct().toList());
                 List<SkewCheck.FeatureReport> reports = verify.check("user", sample, List.of(), System.currentTimeMillis());

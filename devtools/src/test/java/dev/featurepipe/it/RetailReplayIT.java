@@ -6,16 +6,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.featurepipe.app.Pipeline;
 import dev.featurepipe.app.Role;
-import dev.featurepipe.cli.Main;
 import dev.featurepipe.clickhouse.ClickHouseClient;
 import dev.featurepipe.config.Config;
 import dev.featurepipe.demo.ReplaySummary;
 import dev.featurepipe.demo.RetailReplay;
 import java.io.BufferedReader;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.PrintStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -110,18 +107,7 @@ class RetailReplayIT {
 
     /** Runs {@code ./fp verify} on a sample holding the last customer, returning what it printed. */
     private List<String> verify() {
-        PrintStream stdout = System.out;
-        ByteArrayOutputStream printed = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
-        try {
-            Main.commandLine().execute("verify", "--sample", "5000", "--wait", "1m",
-                    "--redis-url=" + config.get(Config.REDIS_URL), "--clickhouse-url=" + config.get(Config.CLICKHOUSE_URL),
-                    "--clickhouse-database=" + config.get(Config.CLICKHOUSE_DATABASE), "--stream=" + config.get(Config.STREAM),
-                    "--stream-shards=" + config.get(Config.STREAM_SHARDS), "--registry=../registry/retail.yaml");
-        } finally {
-            System.setOut(stdout);
-        }
-        return printed.toString(StandardCharsets.UTF_8).lines().toList();
+        return VerifyRun.run(config, 5000).lines();
     }
 
     private long clickhouse(String sql) {

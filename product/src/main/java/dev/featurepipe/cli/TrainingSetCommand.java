@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
 
 @Command(name = "training-set", mixinStandardHelpOptions = true,
         description = "A point-in-time training set: each label row with every requested window, lifetime and batch "
-                + "feature as of the row's time, from ClickHouse.")
+                + "feature and profile field as of the row's time, from ClickHouse.")
 final class TrainingSetCommand extends ConfiguredCommand {
     @Option(names = "--labels", required = true, description = "CSV with a header: the entity's key column, ts (epoch ms "
             + "or ISO-8601), and label columns, copied to the output")
@@ -24,7 +24,7 @@ final class TrainingSetCommand extends ConfiguredCommand {
     @Option(names = "--out", required = true, description = "CSV to write")
     Path out;
 
-    @Option(names = "--features", split = ",", description = "served names (default: every window, lifetime and batch feature)")
+    @Option(names = "--features", split = ",", description = "served names (default: every window, lifetime and batch feature and profile field)")
     List<String> features = List.of();
 
     @Option(names = "--entity", description = "the labels' entity (default: the registry's only one)")

@@ -15,14 +15,14 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "verify", mixinStandardHelpOptions = true,
-        description = "The skew check: online values of a sample of entities against the same features recomputed "
-                + "by ClickHouse at the same instant, once both consumer groups have caught up. Exits 0 only when "
-                + "no value differs.")
+        description = "The skew check: online values and profile fields of a sample of entities against the same "
+                + "features and fields recomputed by ClickHouse at the same instant, once both consumer groups have caught "
+                + "up. Exits 0 only when no value differs.")
 final class VerifyCommand extends ConfiguredCommand {
     @Option(names = "--sample", defaultValue = "1000", description = "entities to check per entity type (default: ${DEFAULT-VALUE})")
     int sample;
 
-    @Option(names = "--features", split = ",", description = "served names to check (default: every window and lifetime feature)")
+    @Option(names = "--features", split = ",", description = "served names to check (default: every window and lifetime feature and profile field)")
     List<String> features = List.of();
 
     @Option(names = "--seed", defaultValue = "1", description = "which sample to take (default: ${DEFAULT-VALUE})")
@@ -42,7 +42,8 @@ final class VerifyCommand extends ConfiguredCommand {
                         + " did not catch up within " + timeout.toSeconds() + " s; is './fp run' running?");
             }
             stores.offlineTable().ensureSchema();
-            SkewCheck check = new SkewCheck(registry, stores.onlineStore(Clock.systemUTC()), stores.offlineTable());
+            SkewCheck check = new SkewCheck(registry, stores.onlineStore(Clock.systemUTC()), stores.profileStore(),
+                    stores.offlineTable());
             long t = System.currentTimeMillis();
             long checked = 0;
             long mismatched = 0;

@@ -33,10 +33,10 @@ import java.util.function.LongConsumer;
 
 /**
  * Point-in-time training sets: for each label row (an entity id, a time, label columns), every requested window
- * and lifetime feature as of that row's time, computed by ClickHouse from the raw events, so no value uses an
- * event later than the label; and every requested batch feature as the latest run at or before that time had
- * computed it (see {@link BatchSnapshots}). The labels go into a temporary ClickHouse table that one query per
- * feature joins with the events or the batch values.
+ * and lifetime feature and profile field as of that row's time, computed by ClickHouse from the raw events, so no
+ * value uses an event later than the label; and every requested batch feature as the latest run at or before that
+ * time had computed it (see {@link BatchSnapshots}). The labels go into a temporary ClickHouse table that one query
+ * per feature joins with the events or the batch values.
  */
 public final class TrainingSetExport {
     /** What an export wrote. */
@@ -79,9 +79,7 @@ public final class TrainingSetExport {
             insertPoints(points, rows);
             List<Map<Integer, Object>> values = new ArrayList<>();
             for (ServedFeature f : features) {
-                values.add(f instanceof ServedFeature.BatchValue b
-                        ? valuesAtPoints(BatchSnapshots.valuesAtPoints(points, b.feature()), JsonNode::asText)
-                        : windowValuesAtPoints(points, (ServedFeature.WindowValue) f));
+                values.add(valuesAtPoints(points, f));
                 progress.accept(1);
             }
             write(out, key, labelColumns, features, rows, values);
@@ -91,23 +89,16 @@ public final class TrainingSetExport {
         return new Summary(rows.size(), features.size(), (System.nanoTime() - started) / 1e9);
     }
 
-    /** The named window, lifetime and batch features (all of them when none is named); profile fields are refused. */
+    /** The named features (all of them when none is named). */
     private List<ServedFeature> features(String entity, List<String> names) {
         Map<String, ServedFeature> served = registry.served(entity);
-        List<String> wanted = names.isEmpty() ? List.copyOf(served.keySet()) : names;
         List<ServedFeature> features = new ArrayList<>();
-        for (String name : wanted) {
+        for (String name : names.isEmpty() ? List.copyOf(served.keySet()) : names) {
             ServedFeature f = served.get(name);
             if (f == null) {
                 throw new FeaturepipeException("unknown feature '" + name + "' of '" + entity + "' (features: " + served.keySet() + ")");
             }
-            if (!(f instanceof ServedFeature.ProfileValue)) {
-                features.add(f);
-            } else if (!names.isEmpty()) {
-                throw new FeaturepipeException("'" + name + "' is a profile field: MongoDB keeps its current value only, "
-                        + "not its history, so it has no value as of a label's time; a lifetime feature (last, sum, max) "
-                        + "over the same events gives one");
-            }
+            features.add(f);
         }
         return features;
     }
@@ -166,9 +157,18 @@ public final class TrainingSetExport {
         }
     }
 
-    private Map<Integer, Object> windowValuesAtPoints(String points, ServedFeature.WindowValue f) {
-        return valuesAtPoints(FeatureSql.valuesAtPoints(ClickHouseEventTable.TABLE, points, f.feature(), f.window()),
-                value -> SkewCheck.typed(f.feature(), value));
+    /** A feature's value for each label row that has one: its SQL joined with the points table. */
+    private Map<Integer, Object> valuesAtPoints(String points, ServedFeature f) {
+        String table = ClickHouseEventTable.TABLE;
+        if (f instanceof ServedFeature.WindowValue w) {
+            return valuesAtPoints(FeatureSql.valuesAtPoints(table, points, w.feature(), w.window()),
+                    value -> SkewCheck.typed(w.feature(), value));
+        }
+        if (f instanceof ServedFeature.ProfileValue p) {
+            return valuesAtPoints(FeatureSql.profileValuesAtPoints(table, points, p.feature()),
+                    value -> SkewCheck.typed(p.feature(), value));
+        }
+        return valuesAtPoints(BatchSnapshots.valuesAtPoints(points, ((ServedFeature.BatchValue) f).feature()), JsonNode::asText);
     }
 
     /** Runs a query answering {@code {"key": <row>, "value": ...}} per label row that has a value. */

@@ -13,11 +13,11 @@ import com.mongodb.client.model.Updates;
 import com.mongodb.client.model.WriteModel;
 import dev.featurepipe.core.BoundedMaps;
 import dev.featurepipe.core.Event;
+import dev.featurepipe.core.FieldType;
 import dev.featurepipe.core.ProfileStore;
 import dev.featurepipe.core.SequencedEvent;
 import dev.featurepipe.core.StoreUnavailableException;
 import dev.featurepipe.core.expr.Evaluator;
-import dev.featurepipe.core.expr.Expr;
 import dev.featurepipe.core.registry.EventTypeDef;
 import dev.featurepipe.core.registry.ProfileFeature;
 import dev.featurepipe.core.registry.ProfileRule;
@@ -305,9 +305,8 @@ public final class MongoProfileStore implements ProfileStore {
      */
     private Object decimal(String entity, String field, Decimal128 stored) {
         BigDecimal value = stored.bigDecimalValue();
-        if (registry.served(entity).get(field) instanceof ServedFeature.ProfileValue p && p.feature().value() instanceof Expr.Field f
-                && registry.allFields().get(f.name()) != null) {
-            return value.setScale(registry.allFields().get(f.name()).scale(), RoundingMode.UNNECESSARY);
+        if (registry.served(entity).get(field) instanceof ServedFeature.ProfileValue p && p.feature().value().type() == FieldType.DECIMAL) {
+            return value.setScale(p.feature().scale(), RoundingMode.UNNECESSARY);
         }
         return value;
     }

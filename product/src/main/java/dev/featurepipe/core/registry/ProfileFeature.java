@@ -8,6 +8,8 @@ import dev.featurepipe.core.expr.Expr;
  *
  * @param value the expression whose value the rule applies (a field, a constant, or arithmetic)
  * @param filter which events apply; null for all
+ * @param scale the scale of a decimal value (see {@link dev.featurepipe.core.FieldType#DECIMAL}); 0 for the others
  */
-public record ProfileFeature(String name, String entity, String eventType, ProfileRule rule, Expr value, Expr filter) {
+public record ProfileFeature(String name, String entity, String eventType, ProfileRule rule, Expr value, Expr filter,
+                             int scale) {
 }

@@ -436,7 +436,8 @@ public final class RegistryLoader {
                         + v.type().registryName()));
         Expr filter = readFilter(map, what, event.get());
         claimServedName(node, event.get().entity(), name.get());
-        return value.map(v -> new ProfileFeature(name.get(), event.get().entity(), event.get().name(), rule.get(), v, filter));
+        return value.map(v -> new ProfileFeature(name.get(), event.get().entity(), event.get().name(), rule.get(), v, filter,
+                v.type() == FieldType.DECIMAL ? decimalScale(v, event.get()) : 0));
     }
 
     /** The declared entity named by the 'entity' key; empty (with an error) when missing or unknown. */

@@ -210,7 +210,7 @@ class RegistryLoaderTest {
     }
 
     @Test
-    void aDecimalFieldNamesItsScaleAndItsSumsKeepIt() {
+    void aDecimalFieldNamesItsScaleAndItsSumsAndProfileRulesKeepIt() {
         Registry r = RegistryLoader.parse("""
                 entities: {customer: {key: customer_id}}
                 events:
@@ -222,6 +222,9 @@ class RegistryLoaderTest {
                   - {name: refunded, event: purchase, aggregation: sum, value: -amount, windows: [lifetime]}
                   - {name: doubled, event: purchase, aggregation: sum, value: amount * n, windows: [lifetime]}
                   - {name: mean, event: purchase, aggregation: avg, value: amount, windows: [lifetime]}
+                profile:
+                  - {name: last_refund, event: purchase, rule: set, value: -amount}
+                  - {name: largest_double, event: purchase, rule: max, value: amount * n}
                 """, "test");
         Map<String, AggregateFeature> byName = new HashMap<>();
         r.aggregatesOf("purchase").forEach(f -> byName.put(f.name(), f));
@@ -232,6 +235,8 @@ class RegistryLoaderTest {
         assertThat(byName.get("refunded").scale()).isEqualTo(2);
         assertThat(byName.get("doubled").resultType()).as("arithmetic on a decimal is a double").isEqualTo(FieldType.DOUBLE);
         assertThat(byName.get("mean").resultType()).isEqualTo(FieldType.DOUBLE);
+        assertThat(((ServedFeature.ProfileValue) r.served("customer").get("last_refund")).feature().scale()).isEqualTo(2);
+        assertThat(((ServedFeature.ProfileValue) r.served("customer").get("largest_double")).feature().scale()).isZero();
     }
 
     @Test
