@@ -28,6 +28,8 @@ import java.time.Clock;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.function.IntFunction;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one place the stores are built from the configuration, for the pipeline's roles and for every command and
@@ -35,6 +37,7 @@ import java.util.function.IntFunction;
  * them. Names default to the configured stream and databases; the benchmarks name their own.
  */
 public final class Stores implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Stores.class);
     private final Config config;
     private final Registry registry;
     /** Numbers with a point are read exactly (decimals stay decimals) and written as plain numbers, never 1E+3. */
@@ -177,7 +180,11 @@ public final class Stores implements AutoCloseable {
         Shards shards = shards();
         ShardWorkers.Shard starter = shard -> {
             RedisEventSource source = source(shards.prefix(shard), options);
-            source.takeOverPending();
+            long taken = source.takeOverPending();
+            if (taken > 0) {
+                log.info("shards {}/{}: took over {} entries left pending on shard {}", options.group(), options.consumer(),
+                        taken, shard);
+            }
             return new StreamConsumer(source, codec, options, handlers.apply(shard), metrics).start();
         };
         return new ShardWorkers(options.group(), options.consumer(), shards.count(),

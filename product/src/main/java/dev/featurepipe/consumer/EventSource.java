@@ -51,4 +51,8 @@ public interface EventSource {
 
     /** The log's name, for metrics and thread names. */
     String name();
+
+    /** Releases what the source holds open; the consumer calls it once it stopped. */
+    default void close() {
+    }
 }

@@ -527,7 +527,7 @@ public final class StreamConsumer implements AutoCloseable {
         return !thread.isAlive();
     }
 
-    /** Stops the loop, and then closes the handler if it holds resources of its own. */
+    /** Stops the loop, and then closes the source and, if it holds resources of its own, the handler. */
     @Override
     public void close() {
         running = false;
@@ -535,6 +535,9 @@ public final class StreamConsumer implements AutoCloseable {
             thread.join(Duration.ofSeconds(15).toMillis());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (!thread.isAlive()) { // a loop still blocked in a read keeps its connection until it returns
+            source.close();
         }
         if (handler instanceof AutoCloseable resources) {
             try {

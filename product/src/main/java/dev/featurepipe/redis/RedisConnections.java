@@ -226,6 +226,13 @@ public final class RedisConnections implements AutoCloseable {
         return c;
     }
 
+    /** Closes a connection {@link #dedicated()} gave, before the rest close. */
+    public synchronized void release(Link c) {
+        if (dedicated.remove(c)) {
+            c.close();
+        }
+    }
+
     private Link connect() {
         try {
             return cluster() ? new Link(clusterClient.connect()) : new Link(client.connect());

@@ -37,7 +37,7 @@ public final class RedisEventSource implements EventSource {
     private final String stream;
     private final String failures;
     private final Consumer<String> me;
-    private RedisClusterCommands<String, String> reader;
+    private RedisConnections.Link reader;
     private String claimCursor = "0-0";
 
     /** @param maxDeadLetters the most entries the dead-letter stream keeps */
@@ -143,9 +143,18 @@ public final class RedisEventSource implements EventSource {
 
     private RedisClusterCommands<String, String> reader() {
         if (reader == null) {
-            reader = redis.dedicated().sync();
+            reader = redis.dedicated();
         }
-        return reader;
+        return reader.sync();
+    }
+
+    /** Closes the connection of the blocking reads: a consumer of a shard given up leaves none behind. */
+    @Override
+    public void close() {
+        if (reader != null) {
+            redis.release(reader);
+            reader = null;
+        }
     }
 
     private <T> T calling(String doing, Supplier<T> call) {
