@@ -60,7 +60,7 @@ class IngestReplicaWaitIT {
     private static final int ROUNDS = Integer.getInteger("fp.it.failovers", 3);
     private static final int WRITERS = 4;
     private static final int KILL_AFTER = 20;
-    private static final int BATCH = 10;
+    private static final int BATCH = Integer.getInteger("fp.it.failoverBatch", 10);
     private static final Duration FAILOVER_BOUND = Duration.ofSeconds(30);
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -195,7 +195,7 @@ class IngestReplicaWaitIT {
      * @return the ids of every event of a 202
      */
     private static Set<String> burstUntilKilled(Api api, List<String> entities, String prefix, ProcessHandle master)
-            throws InterruptedException {
+            throws Exception {
         Set<String> accepted = ConcurrentHashMap.newKeySet();
         AtomicInteger answered = new AtomicInteger();
         AtomicBoolean killed = new AtomicBoolean();
@@ -221,7 +221,7 @@ class IngestReplicaWaitIT {
         for (Thread t : writers) {
             t.join();
         }
-        assertThat(master.isAlive()).as("the master is killed").isFalse();
+        assertThat(master.onExit().get(10, TimeUnit.SECONDS).isAlive()).as("the master is killed").isFalse();
         return accepted;
     }
 
