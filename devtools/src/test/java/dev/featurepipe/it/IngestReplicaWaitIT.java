@@ -47,8 +47,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * master with SIGKILL at once while the others go on, and after the failover the test reads the shard's stream on
  * the promoted replica and looks for every event of every 202. With the setting 1 none may be missing; with 0 the
  * test counts how many were and prints it (a loss needs the kill to win a race with replication, so it is measured,
- * not asserted). And a replica that does not answer (SIGSTOP) makes ingest answer 503, listing what is on the
- * master only; once it is back, the same request is accepted.
+ * not asserted). A replica stopped (SIGSTOP) while its master answers and is then killed shows the loss the setting
+ * prevents. And a replica that does not answer makes ingest answer 503, listing what is on the master only; once
+ * it is back, the same request is accepted.
  */
 @Timeout(value = 10, unit = TimeUnit.MINUTES)
 class IngestReplicaWaitIT {
@@ -146,6 +147,62 @@ class IngestReplicaWaitIT {
                     .isEqualTo(4);
             assertThat(eventIds(replicaOf(stoppedMaster).getUri().getPort(), shards.prefix(1), true))
                     .containsAll(ids(lagging)).containsAll(ids(both).subList(2, 4));
+        }
+    }
+
+    /**
+     * The race a failover loses without waiting, made likely: the replica is stopped (SIGSTOP) while requests of
+     * its master's shard are answered, then the master is killed and the replica resumed and promoted. Without
+     * waiting the answers are 202 and the losses are counted and printed; with waiting every answer is a 503, so
+     * nothing accepted can be lost.
+     */
+    @Test
+    void aMasterKilledWhileItsReplicaLagsLosesOnlyWhatWasAcceptedWithoutWaiting() throws Exception {
+        LocalServices services = CLUSTER.services();
+        for (String waitReplicas : List.of("0", "1")) {
+            services.up();
+            try (Pipeline pipeline = Pipeline.start(config(waitReplicas, "200ms"), EnumSet.of(Role.INGEST), Clock.systemUTC())) {
+                Api api = new Api(pipeline.httpPort());
+                Shards shards = pipeline.stores().shards();
+                RedisClusterNode master = master(shards.prefix(0));
+                RedisClusterNode replica = replicaOf(master);
+                awaitReplicaLinked(master);
+                ProcessHandle masterProcess = ProcessHandle.of(pid(services, master)).orElseThrow();
+                long replicaPid = pid(services, replica);
+                Set<String> accepted = new HashSet<>();
+                int refused = 0;
+                signal("STOP", replicaPid);
+                try {
+                    for (int r = 0; r < 10; r++) {
+                        ArrayNode batch = batch("lag" + waitReplicas + "-" + r + "-", entities(shards, 0), 1_000);
+                        Api.Reply reply = api.post("/v1/events", "application/json", batch.toString());
+                        if (reply.status() == 202) {
+                            accepted.addAll(ids(batch));
+                        } else {
+                            assertThat(reply.status()).isEqualTo(503);
+                            refused++;
+                        }
+                    }
+                    masterProcess.destroyForcibly();
+                    masterProcess.onExit().get(10, TimeUnit.SECONDS);
+                } finally {
+                    signal("CONT", replicaPid);
+                }
+                awaitPromoted(replica);
+                Set<String> missing = new HashSet<>(accepted);
+                missing.removeAll(eventIds(replica.getUri().getPort(), shards.prefix(0), false));
+                System.out.printf(Locale.ROOT, "IngestReplicaWaitIT: replica stopped, FP_INGEST_WAIT_REPLICAS=%s: %d of 10"
+                        + " requests accepted (%d events), %d refused; after the failover %d accepted events lost%n",
+                        waitReplicas, 10 - refused, accepted.size(), refused, missing.size());
+                if (waitReplicas.equals("1")) {
+                    assertThat(refused).as("requests answered while no replica acknowledged").isEqualTo(10);
+                    assertThat(missing).as("accepted events lost").isEmpty();
+                } else {
+                    assertThat(refused).as("without waiting, the replica does not matter").isZero();
+                }
+            } finally {
+                services.up();
+            }
         }
     }
 

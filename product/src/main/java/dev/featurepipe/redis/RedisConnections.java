@@ -36,7 +36,7 @@ import java.util.stream.Collectors;
 /**
  * The Redis client of the process, to one Redis or to a Redis Cluster: one shared, multiplexed connection for
  * short commands (thread-safe, so concurrent callers are pipelined), one for feature reads ({@link #reads()}), and
- * dedicated connections for blocking stream reads. On a cluster each command goes to the master of its key's
+ * dedicated connections for blocking stream reads and for appends that wait for replicas. On a cluster each command goes to the master of its key's
  * slot, the client follows MOVED and ASK, and it reads the topology again when a master fails over.
  */
 public final class RedisConnections implements AutoCloseable {
