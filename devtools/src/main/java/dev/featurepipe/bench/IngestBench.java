@@ -3,6 +3,8 @@ package dev.featurepipe.bench;
 import dev.featurepipe.app.Pipeline;
 import dev.featurepipe.app.Role;
 import dev.featurepipe.config.Config;
+import dev.featurepipe.core.Durations;
+import dev.featurepipe.core.Secrets;
 import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -22,42 +24,65 @@ import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 
 /**
- * What Redis's {@code appendfsync} costs the ingest role: batched and single-event ingestion, closed loop, with
- * {@code everysec} and with {@code always}, switched on the running Redis ({@code CONFIG SET}) between runs that
- * alternate, so both see the same machine; the median of the runs for each, and the Redis setting restored after.
- * Ingest alone (no consumers), so the figures are the append path: HTTP, validation, the append script, the AOF.
+ * What a durability setting costs the ingest role: batched and single-event ingestion, closed loop, in runs that
+ * alternate between the setting's two modes so both see the same machine; the median of the runs for each.
+ * Ingest alone (no consumers), so the figures are the append path: HTTP, validation, the append script, the AOF
+ * and, when asked, the wait for replicas.
+ * <ul>
+ *   <li>By default Redis's {@code appendfsync}, {@code everysec} and {@code always}, switched on the running Redis
+ *       ({@code CONFIG SET}) between runs, and restored after.</li>
+ *   <li>With {@code --wait-replicas N}, {@code FP_INGEST_WAIT_REPLICAS} 0 and N: two ingest pipelines on the same
+ *       Redis (or cluster, which needs N replicas per master), one with each.</li>
+ * </ul>
  *
- * <p>Run: {@code ./fp bench ingest [--runs 5] [--seconds 5]}
+ * <p>Run: {@code ./fp bench ingest [--runs 5] [--seconds 5] [--wait-replicas 1]}
  */
 public final class IngestBench {
     public static final List<String> MODES = List.of("everysec", "always");
     private static final int BATCH = 1_000;
 
-    /** One mode's medians over the runs. */
-    public record Result(String fsync, double batchedEventsPerSecond, double singleEventsPerSecond,
+    /**
+     * One mode's medians over the runs.
+     *
+     * @param setting {@code fsync} or {@code wait_replicas}
+     */
+    public record Result(String setting, String mode, double batchedEventsPerSecond, double singleEventsPerSecond,
                          double singleP50Millis, double singleP99Millis, int runs) {
     }
 
     private record Run(double batchedEventsPerSecond, double singleEventsPerSecond, Histogram singleLatency) {
     }
 
+    /** A mode: the ingest port its load goes to, and what to do before each of its runs. */
+    private record Mode(String name, int port, Runnable enter) {
+    }
+
     private final Config config;
     private final int runs;
     private final Duration measure;
+    private final int waitReplicas;
     private final PrintStream out;
     private final String run = "bench-ingest-" + UUID.randomUUID().toString().substring(0, 8);
 
     public IngestBench(Config config, int runs, Duration measure, PrintStream out) {
+        this(config, runs, measure, 0, out);
+    }
+
+    /** @param waitReplicas 0: the appendfsync modes; above: FP_INGEST_WAIT_REPLICAS 0 and this */
+    public IngestBench(Config config, int runs, Duration measure, int waitReplicas, PrintStream out) {
         this.config = config;
         this.runs = runs;
         this.measure = measure;
+        this.waitReplicas = waitReplicas;
         this.out = out;
     }
 
     public List<Result> run() throws InterruptedException {
         // its own port and stream, and no API keys: the load it sends carries none
         Config benchConfig = config.with(Map.of(Config.STREAM, run + ":events", Config.HTTP_PORT, "0", Config.AUTH, "off"));
-        Map<String, List<Run>> byMode = new LinkedHashMap<>();
+        if (waitReplicas > 0) {
+            return waitModes(benchConfig);
+        }
         try (Pipeline pipeline = Pipeline.start(benchConfig, EnumSet.of(Role.INGEST), Clock.systemUTC())) {
             RedisClusterCommands<String, String> redis = pipeline.redis().shared().sync();
             String original = redis.configGet("appendfsync").get("appendfsync");
@@ -65,26 +90,53 @@ public final class IngestBench {
             out.printf("Redis appendonly %s, appendfsync %s; %d runs of %d s per mode, alternating%n", appendonly, original,
                     runs, measure.toSeconds());
             try {
-                once(pipeline.httpPort(), "warm-up"); // the JIT compiles the append path before anything is measured
-                BenchData.deleteKeys(redis, run);
-                for (int r = 0; r < runs; r++) {
-                    for (String mode : r % 2 == 0 ? MODES : List.of(MODES.get(1), MODES.get(0))) {
-                        redis.configSet("appendfsync", mode);
-                        Run one = once(pipeline.httpPort(), mode + "-" + r);
-                        BenchData.deleteKeys(redis, run);
-                        byMode.computeIfAbsent(mode, m -> new ArrayList<>()).add(one);
-                        out.printf(Locale.ROOT, "  %-8s run %d: batched %,.0f events/s; single-event %,.0f events/s,"
-                                        + " p50 %.2f ms, p99 %.2f ms%n", mode, r + 1, one.batchedEventsPerSecond(),
-                                one.singleEventsPerSecond(), millis(one.singleLatency(), 50), millis(one.singleLatency(), 99));
-                    }
-                }
+                return measure("fsync", MODES.stream().map(m -> new Mode(m, pipeline.httpPort(),
+                        () -> redis.configSet("appendfsync", m))).toList(), redis);
             } finally {
                 redis.configSet("appendfsync", original);
-                BenchData.deleteKeys(redis, run);
             }
         }
+    }
+
+    private List<Result> waitModes(Config benchConfig) throws InterruptedException {
+        String waiting = Integer.toString(waitReplicas);
+        try (Pipeline none = Pipeline.start(benchConfig.with(Map.of(Config.INGEST_WAIT_REPLICAS, "0")),
+                EnumSet.of(Role.INGEST), Clock.systemUTC());
+             Pipeline wait = Pipeline.start(benchConfig.with(Map.of(Config.INGEST_WAIT_REPLICAS, waiting)),
+                     EnumSet.of(Role.INGEST), Clock.systemUTC())) {
+            out.printf("FP_INGEST_WAIT_REPLICAS 0 and %s (FP_INGEST_WAIT_TIMEOUT %s), Redis %s; %d runs of %d s per"
+                            + " mode, alternating%n", waiting,
+                    Durations.format(benchConfig.get(Config.INGEST_WAIT_TIMEOUT)),
+                    Secrets.redact(benchConfig.get(Config.REDIS_URL).toString()), runs, measure.toSeconds());
+            return measure("wait_replicas", List.of(new Mode("0", none.httpPort(), () -> { }),
+                    new Mode(waiting, wait.httpPort(), () -> { })), none.redis().shared().sync());
+        }
+    }
+
+    /** The runs, each mode once per run, in turns that alternate which goes first. */
+    private List<Result> measure(String setting, List<Mode> modes, RedisClusterCommands<String, String> redis)
+            throws InterruptedException {
+        Map<String, List<Run>> byMode = new LinkedHashMap<>();
+        try {
+            once(modes.get(0).port(), "warm-up"); // the JIT compiles the append path before anything is measured
+            once(modes.get(1).port(), "warm-up-2");
+            BenchData.deleteKeys(redis, run);
+            for (int r = 0; r < runs; r++) {
+                for (Mode mode : r % 2 == 0 ? modes : List.of(modes.get(1), modes.get(0))) {
+                    mode.enter().run();
+                    Run one = once(mode.port(), mode.name() + "-" + r);
+                    BenchData.deleteKeys(redis, run);
+                    byMode.computeIfAbsent(mode.name(), m -> new ArrayList<>()).add(one);
+                    out.printf(Locale.ROOT, "  %s %-8s run %d: batched %,.0f events/s; single-event %,.0f events/s,"
+                                    + " p50 %.2f ms, p99 %.2f ms%n", setting, mode.name(), r + 1, one.batchedEventsPerSecond(),
+                            one.singleEventsPerSecond(), millis(one.singleLatency(), 50), millis(one.singleLatency(), 99));
+                }
+            }
+        } finally {
+            BenchData.deleteKeys(redis, run);
+        }
         List<Result> results = new ArrayList<>();
-        byMode.forEach((mode, all) -> results.add(new Result(mode,
+        byMode.forEach((mode, all) -> results.add(new Result(setting, mode,
                 median(all.stream().mapToDouble(Run::batchedEventsPerSecond).toArray()),
                 median(all.stream().mapToDouble(Run::singleEventsPerSecond).toArray()),
                 median(all.stream().mapToDouble(x -> millis(x.singleLatency(), 50)).toArray()),

@@ -164,7 +164,8 @@ final class BenchCommand extends LocalBenchmark {
 
     @Command(name = "ingest", mixinStandardHelpOptions = true,
             description = "What Redis's appendfsync costs ingestion: batched and single-event requests with everysec and "
-                    + "with always, switched on the running Redis between alternating runs; the median of the runs.")
+                    + "with always, switched on the running Redis between alternating runs; the median of the runs. With"
+                    + " --wait-replicas N instead: FP_INGEST_WAIT_REPLICAS 0 and N, two ingest pipelines side by side.")
     static final class Ingest extends LocalBenchmark {
         @Option(names = "--runs", defaultValue = "5", description = "runs per mode (default: ${DEFAULT-VALUE})")
         int runs;
@@ -172,18 +173,25 @@ final class BenchCommand extends LocalBenchmark {
         @Option(names = "--seconds", defaultValue = "5", description = "seconds of each of the two loads of a run (default: ${DEFAULT-VALUE})")
         int seconds;
 
+        @Option(names = "--wait-replicas", defaultValue = "0", description = "compare FP_INGEST_WAIT_REPLICAS 0 with"
+                + " this many replicas (each master needs them), instead of the appendfsync modes (default: ${DEFAULT-VALUE})")
+        int waitReplicas;
+
         @Override
         void run(Config config, Path data) {
+            if (waitReplicas < 0) {
+                throw new FeaturepipeException("--wait-replicas must be 0 or more, not " + waitReplicas);
+            }
             List<IngestBench.Result> results;
             try {
-                results = new IngestBench(config, runs, Duration.ofSeconds(seconds), System.out).run();
+                results = new IngestBench(config, runs, Duration.ofSeconds(seconds), waitReplicas, System.out).run();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new FeaturepipeException("the benchmark was interrupted", e);
             }
             for (IngestBench.Result r : results) {
-                System.out.printf(Locale.ROOT, "bench-ingest: fsync=%s runs=%d batched_eps=%.0f single_eps=%.0f"
-                                + " single_p50_ms=%.2f single_p99_ms=%.2f%n", r.fsync(), r.runs(), r.batchedEventsPerSecond(),
+                System.out.printf(Locale.ROOT, "bench-ingest: %s=%s runs=%d batched_eps=%.0f single_eps=%.0f"
+                                + " single_p50_ms=%.2f single_p99_ms=%.2f%n", r.setting(), r.mode(), r.runs(), r.batchedEventsPerSecond(),
                         r.singleEventsPerSecond(), r.singleP50Millis(), r.singleP99Millis());
             }
         }

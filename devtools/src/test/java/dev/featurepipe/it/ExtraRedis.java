@@ -53,6 +53,11 @@ final class ExtraRedis implements AutoCloseable {
         }
     }
 
+    /** The server's process id (for signals such as SIGSTOP). */
+    long pid() {
+        return process.pid();
+    }
+
     @Override
     public void close() throws InterruptedException {
         process.destroy();

@@ -27,7 +27,7 @@ class IngestBenchIT {
         List<IngestBench.Result> results = new IngestBench(config, 1, Duration.ofMillis(500),
                 new PrintStream(printed, true, StandardCharsets.UTF_8)).run();
 
-        assertThat(results).extracting(IngestBench.Result::fsync).containsExactlyElementsOf(IngestBench.MODES);
+        assertThat(results).extracting(IngestBench.Result::mode).containsExactlyElementsOf(IngestBench.MODES);
         assertThat(results).allSatisfy(r -> {
             assertThat(r.batchedEventsPerSecond()).isPositive();
             assertThat(r.singleEventsPerSecond()).isPositive();

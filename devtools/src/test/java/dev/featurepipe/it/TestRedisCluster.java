@@ -31,7 +31,7 @@ public final class TestRedisCluster implements BeforeAllCallback {
     private static final Path DIR = Path.of("target/it-redis-cluster").toAbsolutePath();
 
     private final RedisClusterSpec spec;
-    private String url;
+    private Running running;
 
     /**
      * @param portOffset added to {@link #BASE_PORT}; from 0 to 39, and two clusters of a run need offsets at least
@@ -48,17 +48,29 @@ public final class TestRedisCluster implements BeforeAllCallback {
 
     @Override
     public void beforeAll(ExtensionContext context) {
-        url = context.getRoot().getStore(ExtensionContext.Namespace.GLOBAL)
-                .computeIfAbsent(spec, k -> new Running(spec), Running.class).url;
+        running = context.getRoot().getStore(ExtensionContext.Namespace.GLOBAL)
+                .computeIfAbsent(spec, k -> new Running(spec), Running.class);
     }
 
     /** The cluster's {@code FP_REDIS_URL}: {@code redis-cluster://} with its masters as seeds. */
     public String url() {
-        if (url == null) {
+        return running().url;
+    }
+
+    /**
+     * The cluster's nodes as {@code ./fp services} manages them, for tests that kill one ({@code kill}) and start it
+     * again ({@code up}); only on a shape and port offset no other test class uses.
+     */
+    public LocalServices services() {
+        return running().services;
+    }
+
+    private Running running() {
+        if (running == null) {
             throw new IllegalStateException("the cluster is started before the test class's first test; register"
                     + " TestRedisCluster with @RegisterExtension on a static field");
         }
-        return url;
+        return running;
     }
 
     /** The cluster while the test run lasts; closed by JUnit after the last test. */

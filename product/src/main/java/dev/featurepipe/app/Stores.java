@@ -161,8 +161,11 @@ public final class Stores implements AutoCloseable {
     }
 
     public RedisEventLog eventLog(String stream) {
+        // an append that waits holds a connection of its own: as many as the requests the API works on at once
         return new RedisEventLog(redis(), codec, shards(stream), config.get(Config.INGEST_DEDUPE_TTL),
-                config.get(Config.STREAM_MAX_BACKLOG), config.get(Config.STREAM_ENTRY_EVENTS));
+                config.get(Config.STREAM_MAX_BACKLOG), config.get(Config.STREAM_ENTRY_EVENTS),
+                new RedisEventLog.ReplicaWait(config.get(Config.INGEST_WAIT_REPLICAS),
+                        config.get(Config.INGEST_WAIT_TIMEOUT), config.get(Config.HTTP_MAX_IN_FLIGHT)));
     }
 
     /** A consumer of {@code stream} (one shard's) with these options, not yet started. */

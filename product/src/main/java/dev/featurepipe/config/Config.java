@@ -118,6 +118,13 @@ public final class Config {
     public static final Setting<Duration> INGEST_DEDUPE_TTL = new Setting<>("FP_INGEST_DEDUPE_TTL", "24h",
             "how long ingest remembers an event_id, so a re-sent event is not appended twice (0s: never)",
             durationOrZero());
+    public static final Setting<Integer> INGEST_WAIT_REPLICAS = new Setting<>("FP_INGEST_WAIT_REPLICAS", "0",
+            "replicas of the Redis master that took a request's events which must hold them (WAIT) before ingest answers"
+                    + " 202; fewer within FP_INGEST_WAIT_TIMEOUT: 503, safe to retry; 0: answer once the master has them",
+            between(0, 100));
+    public static final Setting<Duration> INGEST_WAIT_TIMEOUT = new Setting<>("FP_INGEST_WAIT_TIMEOUT", "1s",
+            "with FP_INGEST_WAIT_REPLICAS, longest ingest waits for those replicas per shard of a request (keep it below"
+                    + " the Redis URL's timeout)", duration());
     public static final Setting<Duration> MAX_FUTURE_SKEW = new Setting<>("FP_MAX_FUTURE_SKEW", "5m",
             "how far in the future an event's ts may be; later is rejected, within it the ingest time is used",
             durationOrZero());
@@ -175,7 +182,7 @@ public final class Config {
             DATA_DIR, STREAM, STREAM_SHARDS, SHARD_LEASE,
             STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
             CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, CONSUMER_MAX_BACKOFF, DEAD_LETTERS_MAX, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, ONLINE_AHEAD, PROFILE_MAX_OUT_OF_ORDER, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
-            INGEST_DEDUPE_TTL, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
+            INGEST_DEDUPE_TTL, INGEST_WAIT_REPLICAS, INGEST_WAIT_TIMEOUT, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
             SERVE_PROFILE_THREADS, MAX_ABS_NUMBER, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD,
             HTTP_MAX_IN_FLIGHT, HTTP_MAX_HEADER_KB, HTTP_MAX_URI_KB, AUTH, API_KEYS_FILE,
             AUTH_MONITORING, RATE_LIMIT, RATE_LIMIT_BURST, LOCAL_REDIS_FSYNC, LOCAL_REDIS_CLUSTER_PORT,

@@ -7,6 +7,7 @@ import dev.featurepipe.core.Event;
 import dev.featurepipe.core.EventLog;
 import dev.featurepipe.core.FieldError;
 import dev.featurepipe.core.PartlyAppendedException;
+import dev.featurepipe.core.UnreplicatedAppendException;
 import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.http.ApiException;
 import dev.featurepipe.http.RefusedException;
@@ -17,6 +18,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Validates a request's events against the registry and appends the valid ones to the event log in one atomic
@@ -102,6 +104,8 @@ public final class IngestService {
             throw e;
         } catch (PartlyAppendedException e) {
             throw partlyAppended(e, valid, validIndexes);
+        } catch (UnreplicatedAppendException e) {
+            throw unreplicated(e, valid, validIndexes);
         }
         int duplicates = (int) appended.stream().filter(EventLog.Appended::duplicate).count();
         count("accepted", valid.size() - duplicates);
@@ -110,24 +114,58 @@ public final class IngestService {
         return new Outcome(valid.size(), duplicates, appended.stream().map(EventLog.Appended::position).toList(), errors);
     }
 
-    /** What a client needs to know when some shards took their events and another failed: which are in. */
+    /**
+     * What a client needs to know when some shards took their events and another failed: which are in. When the
+     * other's events are on its master but not yet on enough replicas, they are listed too, with replicated false.
+     */
     private ApiException partlyAppended(PartlyAppendedException e, List<Event> valid, List<Integer> validIndexes) {
-        List<Map<String, Object>> in = new ArrayList<>();
-        e.appended().forEach((i, appended) -> {
-            Map<String, Object> d = new LinkedHashMap<>();
-            d.put("index", validIndexes.get(i));
-            d.put("event_id", valid.get(i).id());
-            d.put("position", appended.position());
-            d.put("duplicate", appended.duplicate());
-            in.add(d);
-        });
-        int duplicates = (int) e.appended().values().stream().filter(EventLog.Appended::duplicate).count();
-        count("accepted", in.size() - duplicates);
+        List<Map<String, Object>> in = details(e.appended(), valid, validIndexes, null);
+        int duplicates = duplicates(e.appended());
+        if (e.getCause() instanceof UnreplicatedAppendException u) {
+            in.addAll(details(u.appended(), valid, validIndexes, false));
+            countUnreplicated(u);
+        }
+        count("accepted", e.appended().size() - duplicates);
         count("duplicate", duplicates);
         count("refused", valid.size() - in.size());
         metrics.counter("featurepipe.ingest.partly.appended").increment();
         return new ApiException(503, e.getMessage() + "; the appended ones are listed in details, the others were"
                 + " not: sending the same request again appends each event once", in, Map.of("Retry-After", "1"));
+    }
+
+    /** The events are on the master only: the client should send them again, which is safe (they dedupe). */
+    private ApiException unreplicated(UnreplicatedAppendException e, List<Event> valid, List<Integer> validIndexes) {
+        countUnreplicated(e);
+        count("refused", valid.size() - e.appended().size());
+        return new ApiException(503, e.getMessage(), details(e.appended(), valid, validIndexes, false),
+                Map.of("Retry-After", "1"));
+    }
+
+    private void countUnreplicated(UnreplicatedAppendException e) {
+        metrics.counter("featurepipe.ingest.unreplicated").increment();
+        count("unreplicated", e.appended().size());
+    }
+
+    /** @param replicated null: not said (they are replicated as far as was asked) */
+    private static List<Map<String, Object>> details(Map<Integer, EventLog.Appended> appended, List<Event> valid,
+                                                     List<Integer> validIndexes, Boolean replicated) {
+        List<Map<String, Object>> in = new ArrayList<>();
+        new TreeMap<>(appended).forEach((i, a) -> { // in request order
+            Map<String, Object> d = new LinkedHashMap<>();
+            d.put("index", validIndexes.get(i));
+            d.put("event_id", valid.get(i).id());
+            d.put("position", a.position());
+            d.put("duplicate", a.duplicate());
+            if (replicated != null) {
+                d.put("replicated", replicated);
+            }
+            in.add(d);
+        });
+        return in;
+    }
+
+    private static int duplicates(Map<Integer, EventLog.Appended> appended) {
+        return (int) appended.values().stream().filter(EventLog.Appended::duplicate).count();
     }
 
     private ApiException rejected(String message, List<FieldError> errors) {

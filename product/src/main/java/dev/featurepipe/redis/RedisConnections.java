@@ -18,9 +18,11 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.cluster.ClusterClientOptions;
 import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
 import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.SlotHash;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,7 +36,7 @@ import java.util.stream.Collectors;
 /**
  * The Redis client of the process, to one Redis or to a Redis Cluster: one shared, multiplexed connection for
  * short commands (thread-safe, so concurrent callers are pipelined), one for feature reads ({@link #reads()}), and
- * dedicated connections for blocking stream reads. On a cluster each command goes to the master of its key's
+ * dedicated connections for blocking stream reads and for appends that wait for replicas. On a cluster each command goes to the master of its key's
  * slot, the client follows MOVED and ASK, and it reads the topology again when a master fails over.
  */
 public final class RedisConnections implements AutoCloseable {
@@ -174,6 +176,24 @@ public final class RedisConnections implements AutoCloseable {
             connection.flushCommands();
         }
 
+        /**
+         * The commands of the master that serves a key's slot, on this link alone: on one Redis the link's own, on a
+         * cluster the link's connection to that node, which routes nothing elsewhere (an error reply MOVED when the
+         * node no longer serves the slot). For a link one caller uses at a time ({@link #dedicated}), so that
+         * commands which depend on what the same connection did before (WAIT) see only that caller's.
+         */
+        public RedisClusterCommands<String, String> master(String key) {
+            if (!cluster) {
+                return sync;
+            }
+            StatefulRedisClusterConnection<String, String> c = (StatefulRedisClusterConnection<String, String>) connection;
+            RedisClusterNode master = c.getPartitions().getMasterBySlot(SlotHash.getSlot(key));
+            if (master == null) {
+                throw new RedisException("no master serves the slot of key " + key);
+            }
+            return c.getConnection(master.getNodeId()).sync();
+        }
+
         void close() {
             connection.close();
         }
@@ -230,6 +250,13 @@ public final class RedisConnections implements AutoCloseable {
     public synchronized void release(Link c) {
         if (dedicated.remove(c)) {
             c.close();
+        }
+    }
+
+    /** On a cluster, reads which node serves which slot again (after a failover: MOVED); on one Redis, nothing. */
+    public void refreshTopology() {
+        if (cluster()) {
+            clusterClient.refreshPartitions();
         }
     }
 
