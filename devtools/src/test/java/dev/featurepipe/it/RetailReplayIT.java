@@ -97,7 +97,7 @@ class RetailReplayIT {
         assertThat(clean.get(clean.size() - 1)).matches("verify: checked=\\d+ mismatched=0");
         assertThat(Long.parseLong(clean.get(clean.size() - 1).replaceAll(".*checked=(\\d+).*", "$1"))).isGreaterThan(1000);
         // a tile changed as a write changes it: with the generation of the customer's window cache bumped
-        String key = config.get(Config.STREAM) + ":customer:" + customer;
+        String key = pipeline.stores().shards().prefixOf(customer) + ":customer:" + customer;
         pipeline.redis().shared().sync().hincrbyfloat(key + ":spend", "0:0:s", 1.0);
         pipeline.redis().shared().sync().hincrby(key + ":@windows", "@gen", 1);
         List<String> skewed = verify();
