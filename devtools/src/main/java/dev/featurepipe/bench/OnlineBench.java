@@ -37,7 +37,9 @@ import org.HdrHistogram.Histogram;
  * machine, measured three ways in one run:
  * <ol>
  * <li>the online store alone: batches of {@code FP_ONLINE_BATCH} events through {@code apply.lua}, with the Redis
- * round trips and the Redis commands each event costs (from INFO commandstats);</li>
+ * round trips and the Redis commands each event costs (from INFO commandstats); and the commands per event when
+ * no two events of a call are of one entity (each customer's first, second and third event, a round at a time:
+ * the first new to Redis too, the others not);</li>
  * <li>the baseline: the same number of plain {@code HINCRBYFLOAT} commands, pipelined, on the same Redis, so the
  * script's cost is a ratio to what Redis does anyway;</li>
  * <li>the whole online consumer: events in the stream, read by the consumer group, applied to Redis and to the
@@ -50,7 +52,7 @@ public final class OnlineBench {
     /** The figures of one run. */
     public record Result(int events, double storeEventsPerSecond, double roundTripsPerEvent, double commandsPerEvent,
                          double scriptCommandsPerSecond, double baselineCommandsPerSecond, double consumerEventsPerSecond,
-                         long batchP50Micros, long batchP99Micros) {
+                         long batchP50Micros, long batchP99Micros, int newEntityEvents, double newEntityCommandsPerEvent) {
     }
 
     private final Config config;
@@ -89,23 +91,56 @@ public final class OnlineBench {
                 double storeSeconds = (System.nanoTime() - t0) / 1e9;
                 Map<String, Long> after = commandStats(sync);
                 long scripts = after.getOrDefault("evalsha", 0L) - before.getOrDefault("evalsha", 0L);
-                long commands = 0;
-                for (Map.Entry<String, Long> e : after.entrySet()) {
-                    if (!e.getKey().equals("evalsha") && !e.getKey().equals("info")) {
-                        commands += e.getValue() - before.getOrDefault(e.getKey(), 0L);
-                    }
+                long commands = scriptCommands(before, after);
+                List<List<LoggedEvent>> rounds = entityRounds(events, 3);
+                RedisOnlineStore rounded = stores.onlineStore(run + ":n", Clock.systemUTC());
+                Map<String, Long> beforeRounds = commandStats(sync);
+                int roundEvents = 0;
+                for (List<LoggedEvent> round : rounds) {
+                    rounded.apply(round);
+                    roundEvents += round.size();
                 }
+                long roundCommands = scriptCommands(beforeRounds, commandStats(sync));
+                out.printf(Locale.ROOT, "no entity twice in a call: %,d events, each customer's first %d%n", roundEvents, rounds.size());
                 double baseline = baseline(redis, commands, batch);
                 out.printf(Locale.ROOT, "online consumer: the same events through the stream, Redis and MongoDB%n");
                 double consumer = consumer(stores, events);
                 return new Result(events.size(), events.size() / storeSeconds, (double) scripts / events.size(),
                         (double) commands / events.size(), commands / storeSeconds, baseline, consumer,
-                        batchMicros.getValueAtPercentile(50), batchMicros.getValueAtPercentile(99));
+                        batchMicros.getValueAtPercentile(50), batchMicros.getValueAtPercentile(99), roundEvents,
+                        (double) roundCommands / roundEvents);
             } finally {
                 BenchData.deleteKeys(sync, run);
                 stores.mongo().database().drop();
             }
         }
+    }
+
+    /** The commands Redis ran inside scripts between two readings of INFO commandstats. */
+    private static long scriptCommands(Map<String, Long> before, Map<String, Long> after) {
+        long commands = 0;
+        for (Map.Entry<String, Long> e : after.entrySet()) {
+            if (!e.getKey().equals("evalsha") && !e.getKey().equals("info")) {
+                commands += e.getValue() - before.getOrDefault(e.getKey(), 0L);
+            }
+        }
+        return commands;
+    }
+
+    /** Per round r below {@code count}, the r-th event of each entity that has one: no entity twice in a round. */
+    private static List<List<LoggedEvent>> entityRounds(List<Event> events, int count) {
+        Map<String, Integer> seen = new HashMap<>();
+        List<List<LoggedEvent>> rounds = new ArrayList<>();
+        for (int r = 0; r < count; r++) {
+            rounds.add(new ArrayList<>());
+        }
+        for (int i = 0; i < events.size(); i++) {
+            int r = seen.merge(events.get(i).entityId(), 1, Integer::sum) - 1;
+            if (r < count) {
+                rounds.get(r).add(new LoggedEvent("2-" + i, events.get(i)));
+            }
+        }
+        return rounds;
     }
 
     private static List<LoggedEvent> logged(List<Event> events) {

@@ -81,15 +81,18 @@ final class BenchCommand extends LocalBenchmark {
                     online store (apply.lua, batches of %d, %d per call):  %,.0f events/s  (batch p50 %.1f ms, p99 %.1f ms)
                       Redis round trips per event:            %.4f
                       Redis commands per event (in scripts):  %.1f  -> %,.0f commands/s
+                      the same, no entity twice in a call:     %.1f  (%,d events)
                       baseline, plain HINCRBYFLOAT pipelined: %,.0f commands/s  (script/baseline %.2f)
                     online consumer (stream -> Redis + MongoDB profiles -> XACK): %,.0f events/s
                     """, config.get(Config.ONLINE_BATCH), config.get(Config.ONLINE_SCRIPT_EVENTS), r.storeEventsPerSecond(), r.batchP50Micros() / 1000.0,
                     r.batchP99Micros() / 1000.0, r.roundTripsPerEvent(), r.commandsPerEvent(), r.scriptCommandsPerSecond(),
-                    r.baselineCommandsPerSecond(), r.scriptCommandsPerSecond() / r.baselineCommandsPerSecond(),
+                    r.newEntityCommandsPerEvent(), r.newEntityEvents(), r.baselineCommandsPerSecond(), r.scriptCommandsPerSecond() / r.baselineCommandsPerSecond(),
                     r.consumerEventsPerSecond());
             System.out.printf(Locale.ROOT, "bench-online: events=%d store_eps=%.0f consumer_eps=%.0f round_trips_per_event=%.4f"
-                            + " commands_per_event=%.1f baseline_commands_per_s=%.0f ratio=%.2f%n", r.events(),
+                            + " commands_per_event=%.1f new_entity_commands_per_event=%.1f baseline_commands_per_s=%.0f"
+                            + " ratio=%.2f%n", r.events(),
                     r.storeEventsPerSecond(), r.consumerEventsPerSecond(), r.roundTripsPerEvent(), r.commandsPerEvent(),
+                    r.newEntityCommandsPerEvent(),
                     r.baselineCommandsPerSecond(), r.scriptCommandsPerSecond() / r.baselineCommandsPerSecond());
         }
     }

@@ -156,7 +156,7 @@ class ErrorPolicyIT {
         String user = "wrong-type-" + UUID.randomUUID();
         try (Pipeline pipeline = Pipeline.start(config, EnumSet.of(Role.INGEST, Role.ONLINE, Role.SERVE), Clock.systemUTC())) {
             RedisClusterCommands<String, String> redis = pipeline.redis().shared().sync();
-            redis.set(StreamKeys.feature(pipeline.stores().shards().prefixOf(user), "user", user, "spend"), "not a hash");
+            redis.set(StreamKeys.state(pipeline.stores().shards().prefixOf(user), "user", user), "not a hash");
             Api api = new Api(pipeline.httpPort());
             await().atMost(Duration.ofSeconds(30)).until(() -> api.get("/readyz").status() == 200);
             assertThat(api.postJson("/v1/events", List.of(order("e1", user))).status()).isEqualTo(202);

@@ -88,7 +88,8 @@ class MaterializeIT {
     }
 
     private Map<String, Map<String, Object>> online(List<String> users) {
-        return new RedisOnlineStore(redis, registry, TestServices.shards(config.get(Config.STREAM)), clock, config.get(Config.ONLINE_SCRIPT_EVENTS))
+        return new RedisOnlineStore(redis, registry, TestServices.shards(config.get(Config.STREAM)), clock, config.get(Config.ONLINE_SCRIPT_EVENTS),
+                config.get(Config.ONLINE_PRUNE_PERIODS))
                 .read("user", users, List.of(registry.served("user").get("spend_1d")), clock.millis());
     }
 

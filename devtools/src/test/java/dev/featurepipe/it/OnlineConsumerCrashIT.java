@@ -112,7 +112,7 @@ class OnlineConsumerCrashIT {
             }
             long t = System.currentTimeMillis();
             RedisOnlineStore online = new RedisOnlineStore(redis, registry, shards, Clock.systemUTC(),
-                    config.get(Config.ONLINE_SCRIPT_EVENTS));
+                    config.get(Config.ONLINE_SCRIPT_EVENTS), config.get(Config.ONLINE_PRUNE_PERIODS));
             List<ServedFeature> features = List.copyOf(registry.served("user").values());
             Map<String, List<Tx>> byUser = new HashMap<>();
             events.forEach(e -> byUser.computeIfAbsent(e.user(), u -> new ArrayList<>()).add(e));

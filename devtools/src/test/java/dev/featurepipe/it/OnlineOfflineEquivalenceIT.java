@@ -60,7 +60,7 @@ class OnlineOfflineEquivalenceIT {
         config = TestServices.config("src/test/resources/registry/property.yaml", Map.of());
         redis = new RedisConnections(config.get(Config.REDIS_URL));
         // script calls of 7 events, so batches are cut across calls and an entity's updates are folded in several
-        online = new RedisOnlineStore(redis, registry, TestServices.shards(config.get(Config.STREAM)), clock, 7);
+        online = new RedisOnlineStore(redis, registry, TestServices.shards(config.get(Config.STREAM)), clock, 7, 1);
         offline = new ClickHouseEventTable(new ClickHouseClient(config.get(Config.CLICKHOUSE_URL), null),
                 config.get(Config.CLICKHOUSE_DATABASE), registry);
         offline.ensureSchema();

@@ -96,10 +96,10 @@ class RetailReplayIT {
         List<String> clean = verify();
         assertThat(clean.get(clean.size() - 1)).matches("verify: checked=\\d+ mismatched=0");
         assertThat(Long.parseLong(clean.get(clean.size() - 1).replaceAll(".*checked=(\\d+).*", "$1"))).isGreaterThan(1000);
-        // a tile changed as a write changes it: with the generation of the customer's window cache bumped
-        String key = pipeline.stores().shards().prefixOf(customer) + ":customer:" + customer;
-        pipeline.redis().shared().sync().hincrbyfloat(key + ":spend", "0:0:s", 1.0);
-        pipeline.redis().shared().sync().hincrby(key + ":@windows", "@gen", 1);
+        // a tile changed as a write changes it: with the generation of the customer's state bumped
+        String key = pipeline.stores().shards().prefixOf(customer) + ":customer:" + customer + ":@state";
+        pipeline.redis().shared().sync().hincrbyfloat(key, "spend/0:0:s", 1.0);
+        pipeline.redis().shared().sync().hincrby(key, "@gen", 1);
         List<String> skewed = verify();
         assertThat(skewed).anySatisfy(l -> assertThat(l).matches("\\s+spend_lifetime\\s+compared\\s+\\d+\\s+mismatched\\s+1"));
         assertThat(skewed.get(skewed.size() - 1)).endsWith("mismatched=1");

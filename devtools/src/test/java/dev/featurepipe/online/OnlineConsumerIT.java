@@ -113,7 +113,7 @@ class OnlineConsumerIT {
     @Test
     void theBatchesAfterOneWhoseProfileUpdatesFailedSkipTheirsUntilHandledAgainInOrder() {
         HoldingFirst failing = new HoldingFirst(true);
-        RedisOnlineStore online = new RedisOnlineStore(redis, registry, TestServices.shards("it-ahead-" + UUID.randomUUID()), Clock.systemUTC(), 100);
+        RedisOnlineStore online = new RedisOnlineStore(redis, registry, TestServices.shards("it-ahead-" + UUID.randomUUID()), Clock.systemUTC(), 100, 12);
         List<LoggedEvent> first = batch("1", "first");
         List<LoggedEvent> second = batch("2", "second");
         List<LoggedEvent> third = batch("3", "third");
@@ -141,7 +141,7 @@ class OnlineConsumerIT {
     @Test
     void theBatchesWaitingWhileAProfileWriteRunsAreWrittenTogetherInStreamOrderUpToTheWriteSize() throws InterruptedException {
         HoldingFirst slow = new HoldingFirst(false);
-        RedisOnlineStore online = new RedisOnlineStore(redis, registry, TestServices.shards("it-ahead-" + UUID.randomUUID()), Clock.systemUTC(), 100);
+        RedisOnlineStore online = new RedisOnlineStore(redis, registry, TestServices.shards("it-ahead-" + UUID.randomUUID()), Clock.systemUTC(), 100, 12);
         List<Finish> started = new ArrayList<>();
         try (OnlineConsumer consumer = new OnlineConsumer(online, slow, numberRule, new SimpleMeterRegistry(), 2)) {
             started.add(consumer.start(batch("1", "first")));
@@ -170,7 +170,7 @@ class OnlineConsumerIT {
                   - {name: order_count, event: order, rule: inc, value: 1}
                 """, "test");
         MongoProfileStore store = new MongoProfileStore(mongo.database("clicks"), clicks, 100);
-        RedisOnlineStore online = new RedisOnlineStore(redis, clicks, TestServices.shards("it-clicks-" + UUID.randomUUID()), Clock.systemUTC(), 100);
+        RedisOnlineStore online = new RedisOnlineStore(redis, clicks, TestServices.shards("it-clicks-" + UUID.randomUUID()), Clock.systemUTC(), 100, 12);
         long now = System.currentTimeMillis();
         try (OnlineConsumer consumer = new OnlineConsumer(online, store, new NumberRule(clicks, 1e19), new SimpleMeterRegistry(), 100)) {
             consumer.handle(List.of(new LoggedEvent("1-0/0", new Event("c1", "click", user, now, Map.of("page", "home")))));

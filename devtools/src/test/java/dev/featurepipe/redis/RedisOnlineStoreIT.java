@@ -52,7 +52,7 @@ class RedisOnlineStoreIT {
     }
 
     private RedisOnlineStore storeAt(long now) {
-        return new RedisOnlineStore(redis, registry, shards, Clock.fixed(Instant.ofEpochMilli(now), ZoneOffset.UTC), 2);
+        return new RedisOnlineStore(redis, registry, shards, Clock.fixed(Instant.ofEpochMilli(now), ZoneOffset.UTC), 2, 1);
     }
 
     @AfterEach
@@ -94,32 +94,34 @@ class RedisOnlineStoreIT {
     }
 
     @Test
-    void theFirstWriteOfANewerTileDropsTilesNoWindowReadsAndLaterWritesOfItsPeriodAskNothing() {
+    void aWriteOnceThePrunePeriodsHavePassedDropsTilesNoWindowReads() {
         String user = "tiles-" + UUID.randomUUID();
         long dayLater = T + Duration.ofHours(25).toMillis();
         storeAt(T).apply(List.of(new LoggedEvent("1-0", new Event(user + "-1", "order", user, T - 60_000, Map.of("amount", 1.0, "sku", "a")))));
-        String orders = StreamKeys.feature(shards.prefix(0), "user", user, "orders");
-        assertThat(tileStarts(orders)).as("the first event's tiles").allMatch(start -> start < T).isNotEmpty();
+        String state = StreamKeys.state(shards.prefix(0), "user", user);
+        assertThat(tileStarts(state)).as("the first event's tiles").allMatch(start -> start < T).isNotEmpty();
 
         RedisOnlineStore later = storeAt(dayLater);
-        long marksBefore = hsetnxCalls();
+        long hkeysBefore = calls("hkeys");
         later.apply(List.of(new LoggedEvent("1-1", new Event(user + "-2", "order", user, dayLater - 60_000, Map.of("amount", 2.0, "sku", "b")))));
-        assertThat(tileStarts(orders)).as("only the second event's tiles: no window reads the first's").allMatch(start -> start > T);
-        assertThat(hsetnxCalls()).as("new tile periods: their marks asked for").isGreaterThan(marksBefore);
+        assertThat(tileStarts(state)).as("only the second event's tiles: no window reads the first's").allMatch(start -> start > T);
+        assertThat(calls("hkeys")).as("the entity's fields read to drop them").isGreaterThan(hkeysBefore);
 
-        long marksAsked = hsetnxCalls();
+        long hkeysAfter = calls("hkeys");
         later.apply(List.of(new LoggedEvent("1-2", new Event(user + "-3", "order", user, dayLater - 30_000, Map.of("amount", 4.0, "sku", "c")))));
-        assertThat(hsetnxCalls()).as("the same tile periods: no mark asked for again").isEqualTo(marksAsked);
+        assertThat(calls("hkeys")).as("pruned in this period: not read again").isEqualTo(hkeysAfter);
         assertThat(later.read("user", List.of(user), List.of(registry.served("user").get("spend_1h")), dayLater).get(user))
                 .containsEntry("spend_1h", 6.0);
     }
 
+    /** The tile starts of the fields {@code <feature>/<ms>:<start>:<part>} of a state hash. */
     private List<Long> tileStarts(String key) {
-        return redis.shared().sync().hkeys(key).stream().map(field -> Long.parseLong(field.split(":")[1])).toList();
+        return redis.shared().sync().hkeys(key).stream().filter(f -> f.matches("[a-z_0-9]+/\\d+:\\d+:.*"))
+                .map(field -> Long.parseLong(field.split(":")[1])).toList();
     }
 
-    private long hsetnxCalls() {
-        return redis.shared().sync().info("commandstats").lines().filter(l -> l.startsWith("cmdstat_hsetnx:"))
-                .mapToLong(l -> Long.parseLong(l.substring("cmdstat_hsetnx:calls=".length(), l.indexOf(',')))).sum();
+    private long calls(String command) {
+        return redis.shared().sync().info("commandstats").lines().filter(l -> l.startsWith("cmdstat_" + command + ":"))
+                .mapToLong(l -> Long.parseLong(l.substring(("cmdstat_" + command + ":calls=").length(), l.indexOf(',')))).sum();
     }
 }

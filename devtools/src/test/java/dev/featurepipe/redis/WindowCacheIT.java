@@ -53,8 +53,8 @@ class WindowCacheIT {
         sync = redis.shared().sync();
         Shards shards = TestServices.oneShard(config.get(Config.STREAM));
         store = new RedisOnlineStore(redis, registry, shards, Clock.fixed(Instant.ofEpochMilli(T), ZoneOffset.UTC),
-                config.get(Config.ONLINE_SCRIPT_EVENTS));
-        cache = StreamKeys.windowCache(shards.prefix(0), "user", "u1");
+                config.get(Config.ONLINE_SCRIPT_EVENTS), config.get(Config.ONLINE_PRUNE_PERIODS));
+        cache = StreamKeys.state(shards.prefix(0), "user", "u1");
     }
 
     @AfterEach

@@ -123,7 +123,8 @@ public final class Stores implements AutoCloseable {
 
     /** @param stream the first part of every key */
     public RedisOnlineStore onlineStore(String stream, Clock clock) {
-        return new RedisOnlineStore(redis(), registry, shards(stream), clock, config.get(Config.ONLINE_SCRIPT_EVENTS));
+        return new RedisOnlineStore(redis(), registry, shards(stream), clock, config.get(Config.ONLINE_SCRIPT_EVENTS),
+                config.get(Config.ONLINE_PRUNE_PERIODS));
     }
 
     public MongoProfileStore profileStore() {

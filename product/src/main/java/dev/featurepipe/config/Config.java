@@ -67,6 +67,10 @@ public final class Config {
     public static final Setting<Integer> ONLINE_SCRIPT_EVENTS = new Setting<>("FP_ONLINE_SCRIPT_EVENTS", "100",
             "most events one Redis script call of the online consumer applies (Redis answers no read while it runs)",
             positive(5_000));
+    public static final Setting<Integer> ONLINE_PRUNE_PERIODS = new Setting<>("FP_ONLINE_PRUNE_PERIODS", "12",
+            "tile periods of a size between two drops of an entity's tiles that no window reads any more: the drop"
+                    + " reads the entity's field names, so it waits for several periods and drops them at once",
+            positive(10_000));
     public static final Setting<Integer> ONLINE_AHEAD = new Setting<>("FP_ONLINE_AHEAD", "4",
             "batches whose MongoDB profile updates may still run while the online consumer applies the next ones to"
                     + " Redis (a batch is acknowledged once both are written); 0 waits for both on every batch",
@@ -181,7 +185,7 @@ public final class Config {
             CLICKHOUSE_DATABASE, CLICKHOUSE_TCP_PORT, CLICKHOUSE_CLUSTER, CLICKHOUSE_REPLICATED, MONGO_URI, MONGO_DATABASE, REGISTRY,
             DATA_DIR, STREAM, STREAM_SHARDS, SHARD_LEASE,
             STREAM_MAX_BACKLOG, STREAM_ENTRY_EVENTS, STREAM_TRIM_INTERVAL,
-            CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, CONSUMER_MAX_BACKOFF, DEAD_LETTERS_MAX, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, ONLINE_AHEAD, PROFILE_MAX_OUT_OF_ORDER, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
+            CONSUMER_NAME, CLAIM_IDLE, MAX_DELIVERIES, CONSUMER_MAX_BACKOFF, DEAD_LETTERS_MAX, ONLINE_BATCH, ONLINE_SCRIPT_EVENTS, ONLINE_PRUNE_PERIODS, ONLINE_AHEAD, PROFILE_MAX_OUT_OF_ORDER, OFFLINE_BATCH_SIZE, OFFLINE_BATCH_INTERVAL, INGEST_MAX_EVENTS,
             INGEST_DEDUPE_TTL, INGEST_WAIT_REPLICAS, INGEST_WAIT_TIMEOUT, MAX_FUTURE_SKEW, SERVE_MAX_IDS, SERVE_DEADLINE, SERVE_ONLINE_BUDGET, SERVE_PROFILE_BUDGET,
             SERVE_PROFILE_THREADS, MAX_ABS_NUMBER, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD,
             HTTP_MAX_IN_FLIGHT, HTTP_MAX_HEADER_KB, HTTP_MAX_URI_KB, AUTH, API_KEYS_FILE,

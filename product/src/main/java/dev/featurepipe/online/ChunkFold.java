@@ -25,7 +25,7 @@ import java.util.TreeMap;
  * Folds the events of a chunk into the writes that apply them: per field one operation, however many of the
  * events write it. An event is folded into each tile size of each aggregate feature of its type that its filter
  * passes: into the tile that holds its event time, unless no window of that size can read the tile any more.
- * A tile period's first write carries its {@link StoreOp.MarkTile}, unless {@link TileMarks} knows it was marked.
+ * Each tile size written carries a {@link StoreOp.Prune} of the tiles no window of that size reads any more.
  */
 public final class ChunkFold {
     /** Applied marks live at least this long, and as long as the longest window's tiles. */
@@ -47,25 +47,26 @@ public final class ChunkFold {
     private record Field(FeatureKey key, String name) {
     }
 
+    /** A feature's state and one of its tile sizes. */
+    private record Sized(FeatureKey key, long tileMs) {
+    }
+
     private final Registry registry;
-    private final TileMarks tileMarks;
     private final long now;
     private final Set<String> keys = new HashSet<>();
     private final List<ChunkWrites.Marked> applied = new ArrayList<>();
-    private final Map<Field, StoreOp.MarkTile> marks = new LinkedHashMap<>(); // by tile prefix
-    private final Map<TileMarks.Sized, Long> marking = new HashMap<>();
+    private final Map<Sized, StoreOp.Prune> prunes = new LinkedHashMap<>();
+    private final Map<String, Long> stateTtls = new HashMap<>();
     private final Map<Field, Number> sums = new LinkedHashMap<>(); // whole numbers stay exact as Long
     private final Map<Field, String> smallest = new LinkedHashMap<>();
     private final Map<Field, String> largest = new LinkedHashMap<>();
     private final Map<Field, StoreOp.KeepLatest> latest = new LinkedHashMap<>(); // by tile prefix
     private final Map<FeatureKey, Set<String>> distinct = new LinkedHashMap<>();
     private final Map<FeatureKey, StoreOp.AddRecent> recent = new LinkedHashMap<>();
-    private final Map<FeatureKey, Long> ttls = new LinkedHashMap<>();
 
     /** @param now the time whose windows decide which tiles are still read */
-    public ChunkFold(Registry registry, TileMarks tileMarks, long now) {
+    public ChunkFold(Registry registry, long now) {
         this.registry = registry;
-        this.tileMarks = tileMarks;
         this.now = now;
     }
 
@@ -76,6 +77,7 @@ public final class ChunkFold {
         String entity = registry.eventType(e.type()).orElseThrow().entity();
         boolean profiled = !registry.profilesOf(e.type()).isEmpty();
         applied.add(new ChunkWrites.Marked(e.key(), new EntityKey(entity, e.entityId()), profiled));
+        stateTtls.computeIfAbsent(entity, this::stateTtlMs);
         boolean changed = false;
         boolean skipped = false;
         for (AggregateFeature f : registry.aggregatesOf(e.type())) {
@@ -99,15 +101,12 @@ public final class ChunkFold {
                     skipped = true; // no read from now on can include this tile
                     continue;
                 }
-                if (tile.ms() > 0 && !tileMarks.markedSince(key, tile)) {
-                    marks.putIfAbsent(new Field(key, tile.prefix()), new StoreOp.MarkTile(key, tile, cutoff.getValue()));
-                    marking.merge(new TileMarks.Sized(key, tile.ms()), tile.start(), Math::max);
+                if (tile.ms() > 0) {
+                    prunes.putIfAbsent(new Sized(key, tile.ms()), new StoreOp.Prune(key, tile.ms(), cutoff.getValue(),
+                            f.aggregation() == Aggregation.COUNT_DISTINCT));
                 }
                 fold(f, key, tile, e, value);
                 changed = true;
-            }
-            if (f.windows().stream().noneMatch(Window::isLifetime)) {
-                ttls.merge(key, f.windows().stream().mapToLong(Window::retentionMs).max().orElseThrow(), Math::max);
             }
         }
         return skipped && !changed ? Added.LATE : Added.CHANGES;
@@ -214,21 +213,30 @@ public final class ChunkFold {
         return cutoffs;
     }
 
+    /**
+     * How long an entity's state is kept after its last write: always (0) when a feature of the entity keeps a
+     * lifetime value or recent values, else as long as the applied marks, at least as long as the longest window.
+     */
+    private long stateTtlMs(String entity) {
+        boolean forever = registry.eventTypes().stream().filter(t -> t.entity().equals(entity))
+                .flatMap(t -> registry.aggregatesOf(t.name()).stream())
+                .anyMatch(f -> f.aggregation() == Aggregation.LAST_N || f.windows().stream().anyMatch(Window::isLifetime));
+        return forever ? 0 : markTtlMs();
+    }
+
+    private long markTtlMs() {
+        return Math.max(registry.onlineRetentionMs(), MIN_MARK_TTL_MS);
+    }
+
     /** The writes of the events added so far. */
     public ChunkWrites writes() {
-        List<StoreOp> ops = new ArrayList<>(marks.values());
+        List<StoreOp> ops = new ArrayList<>(prunes.values());
         sums.forEach((f, amount) -> ops.add(new StoreOp.AddTo(f.key(), f.name(), amount)));
         smallest.forEach((f, v) -> ops.add(new StoreOp.KeepMin(f.key(), f.name(), v)));
         largest.forEach((f, v) -> ops.add(new StoreOp.KeepMax(f.key(), f.name(), v)));
         ops.addAll(latest.values());
         distinct.forEach((key, fields) -> ops.add(new StoreOp.AddDistinct(key, List.copyOf(fields))));
         ops.addAll(recent.values());
-        ttls.forEach((key, ttl) -> ops.add(new StoreOp.Expire(key, ttl)));
-        return new ChunkWrites(applied, Math.max(registry.onlineRetentionMs(), MIN_MARK_TTL_MS), ops);
-    }
-
-    /** Tells the tile marks that the writes were made: their tile periods are marked. */
-    public void written() {
-        tileMarks.remember(marking);
+        return new ChunkWrites(applied, markTtlMs(), stateTtls, ops);
     }
 }

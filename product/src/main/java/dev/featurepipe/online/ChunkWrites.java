@@ -1,17 +1,20 @@
 package dev.featurepipe.online;
 
 import java.util.List;
+import java.util.Map;
 
 /**
  * What a chunk of events writes, all or nothing: the events' applied marks (the writes happen only if none exists
- * yet), each with the entity it changes, whose window cache the writes invalidate and which numbers the entity's
+ * yet), each with the entity it changes, whose state the writes change and which numbers the entity's
  * profiled events, and the operations in the order they run.
  *
- * @param ttlMs how long the applied marks and the window caches are kept
+ * @param ttlMs how long the applied marks are kept
+ * @param stateTtlMs per entity type, how long an entity's state is kept after its last write (0: always)
  */
-public record ChunkWrites(List<Marked> appliedEvents, long ttlMs, List<StoreOp> ops) {
+public record ChunkWrites(List<Marked> appliedEvents, long ttlMs, Map<String, Long> stateTtlMs, List<StoreOp> ops) {
     public ChunkWrites {
         appliedEvents = List.copyOf(appliedEvents);
+        stateTtlMs = Map.copyOf(stateTtlMs);
         ops = List.copyOf(ops);
     }
 
@@ -24,7 +27,7 @@ public record ChunkWrites(List<Marked> appliedEvents, long ttlMs, List<StoreOp> 
     }
 
     /** The entities the chunk changes, in the order their first event comes. */
-    public List<EntityKey> windowCaches() {
+    public List<EntityKey> entities() {
         return appliedEvents.stream().map(Marked::entity).distinct().toList();
     }
 }

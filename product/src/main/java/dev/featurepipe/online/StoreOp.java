@@ -38,13 +38,11 @@ public sealed interface StoreOp {
     }
 
     /**
-     * Sets the tile's {@link Tile.Part#MARK} field; when it was absent (the first write of the tile), deletes every
-     * field of the tiles of its size that start before {@code cutoff}: no window reads them any more.
+     * Drops the tiles of size {@code tileMs} that start before {@code cutoff}: no window reads them any more. A store
+     * may leave them for a few more tile periods, to drop the tiles of several periods at once.
+     *
+     * @param distinctValues whether the tiles hold distinct values (a count_distinct feature's)
      */
-    record MarkTile(FeatureKey key, Tile tile, long cutoff) implements StoreOp {
-    }
-
-    /** Expires the whole state {@code ttlMs} from now. */
-    record Expire(FeatureKey key, long ttlMs) implements StoreOp {
+    record Prune(FeatureKey key, long tileMs, long cutoff, boolean distinctValues) implements StoreOp {
     }
 }

@@ -26,9 +26,7 @@ public record Tile(long ms, long start) {
         /** event time, event_id and value of the tile's latest event */
         LAST_TS("lt"),
         LAST_ID("li"),
-        LAST_VALUE("lv"),
-        /** set by the first write of the tile */
-        MARK("m");
+        LAST_VALUE("lv");
 
         private static final Map<String, Part> BY_SUFFIX = Arrays.stream(values())
                 .collect(Collectors.toUnmodifiableMap(Part::suffix, Function.identity()));

@@ -74,8 +74,8 @@ public final class TileReader {
                         lastTile = field.tile();
                     }
                 }
-                case LAST_ID, LAST_VALUE, MARK -> {
-                    // the last value is read with LAST_TS; the id and the mark are for writes
+                case LAST_ID, LAST_VALUE -> {
+                    // the last value is read with LAST_TS; the id is for writes
                 }
             }
         }
@@ -92,7 +92,7 @@ public final class TileReader {
             case STDDEV -> count == 0 ? null : Math.sqrt(Aggregation.variance(count, sum, sumOfSquares));
             case MIN, FIRST_SEEN -> minText == null ? null : StoredValues.typed(type, f.scale(), minText);
             case MAX, LAST_SEEN -> maxText == null ? null : StoredValues.typed(type, f.scale(), maxText);
-            case COUNT_DISTINCT -> (long) distinct.size();
+            case COUNT_DISTINCT -> distinct.size() + count; // a lifetime window keeps the count alone
             case LAST -> lastTile == null ? null : StoredValues.typed(type, f.scale(), fields.get(lastTile.field(Tile.Part.LAST_VALUE)));
             case LAST_N -> throw new IllegalStateException("last_n keeps recent values, not tiles");
         };

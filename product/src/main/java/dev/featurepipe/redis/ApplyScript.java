@@ -19,6 +19,12 @@ import java.util.Map;
  * apply.lua, which makes a chunk's {@link ChunkWrites} in one call. The names the script shares with Java (the
  * operation codes, its replies, the parts of tile fields it builds or parses, the generation field) are defined
  * here and in the online model, and substituted into the script's source when it is loaded.
+ *
+ * <p>This is where a feature's state is laid out on an entity's keys ({@link StreamKeys#state}): a field
+ * {@code <tile field>} of a feature's state is the field {@code <feature>/<tile field>} of the entity's state hash,
+ * except distinct values: those of windows go to the entity's {@link StreamKeys#distinct} hash, those of the
+ * lifetime window to its {@link StreamKeys#seen} hash, with their count in the state hash. A last_n feature's
+ * recent values are the field {@code <feature>/r} of the state hash.
  */
 final class ApplyScript {
     /** Replies per event. */
@@ -30,6 +36,14 @@ final class ApplyScript {
     /** How an applied mark starts: then the event's sequence number. */
     private static final String SEQUENCED = "s";
     private static final String STARTS = "f";
+    /** Between a feature's name and the name of a field of its state, in the state hash. */
+    static final String FEATURE_SEPARATOR = "/";
+    /** After a feature's name and tile size: the cutoff of the last prune of that size. */
+    private static final String PRUNED = ":p";
+    /** The state hash's field holding the ttl it was last given. */
+    private static final String TTL = "@ttl";
+    /** After a feature's name: the recent values of a last_n feature. */
+    static final String RECENT = "r";
 
     /** The script's operation codes, one per {@link StoreOp} (two for AddRecent), with the arguments after k. */
     private enum Op {
@@ -40,15 +54,15 @@ final class ApplyScript {
         KEEP_MAX("X"),
         /** tile-prefix ts id value */
         KEEP_LATEST("L"),
-        /** count field... */
+        /** state-key count field... */
         ADD_DISTINCT("D"),
-        /** n count score member... */
+        /** state-key counter-field count value... */
+        ADD_SEEN("S"),
+        /** field n count score member... */
         ADD_RECENT("Z"),
         RAISE_RECENT("G"),
-        /** mark-field tile-ms cutoff */
-        MARK_TILE("T"),
-        /** ttl-ms */
-        EXPIRE("E");
+        /** pruned-key field-prefix tile-ms cutoff */
+        PRUNE("P");
 
         private final String code;
 
@@ -59,11 +73,16 @@ final class ApplyScript {
 
     private final RedisScript script;
     private final Shards shards;
+    private final int prunePeriods;
 
-    /** @param shards where each entity's keys are; the writes of one call are all of one shard */
-    ApplyScript(Shards shards) {
+    /**
+     * @param shards where each entity's keys are; the writes of one call are all of one shard
+     * @param prunePeriods how many tile periods of a size pass before its old tiles are dropped, at once
+     */
+    ApplyScript(Shards shards, int prunePeriods) {
         this.script = RedisScript.load("apply.lua", literals());
         this.shards = shards;
+        this.prunePeriods = prunePeriods;
     }
 
     /** What the script reads as the names it shares with Java, as Lua literals. */
@@ -78,6 +97,8 @@ final class ApplyScript {
         literals.put("VALUE_ERROR", quoted(VALUE_ERROR));
         literals.put("SEQUENCED", quoted(SEQUENCED));
         literals.put("STARTS", quoted(STARTS));
+        literals.put("PRUNED", quoted(PRUNED));
+        literals.put("TTL", quoted(TTL));
         literals.put("GENERATION", quoted(WindowCache.GENERATION));
         literals.put("SEQUENCE", quoted(WindowCache.SEQUENCE));
         for (Tile.Part part : List.of(Tile.Part.LAST_TS, Tile.Part.LAST_ID, Tile.Part.LAST_VALUE)) {
@@ -123,55 +144,75 @@ final class ApplyScript {
     /** The KEYS and ARGV of one call, as the script documents them. */
     private final class Call {
         private final Map<String, Integer> keys = new LinkedHashMap<>();
-        private final Map<FeatureKey, String> featureKeys = new HashMap<>();
         private final List<String> args = new ArrayList<>();
 
         void encode(ChunkWrites writes) {
-            String ttl = Long.toString(writes.ttlMs());
-            List<EntityKey> entities = writes.windowCaches();
+            List<EntityKey> entities = writes.entities();
             args.add(Integer.toString(entities.size()));
-            args.add(ttl);
             Map<EntityKey, Integer> numbers = new HashMap<>();
             for (EntityKey e : entities) {
-                args.add(key(StreamKeys.windowCache(shards.prefixOf(e.id()), e.entity(), e.id())));
+                args.add(key(StreamKeys.state(shards.prefixOf(e.id()), e.entity(), e.id())));
+                args.add(Long.toString(writes.stateTtlMs().get(e.entity())));
                 numbers.put(e, numbers.size() + 1);
             }
             args.add(Integer.toString(writes.appliedEvents().size()));
-            args.add(ttl);
+            args.add(Long.toString(writes.ttlMs()));
             for (ChunkWrites.Marked event : writes.appliedEvents()) {
                 args.add(key(StreamKeys.appliedMark(shards.prefixOf(event.entity().id()), event.eventKey())));
                 args.add(Integer.toString(event.profiled() ? numbers.get(event.entity()) : 0));
             }
+            args.add(Integer.toString(prunePeriods));
             writes.ops().forEach(this::encode);
         }
 
         private void encode(StoreOp op) {
-            String k = featureKeys.computeIfAbsent(op.key(),
-                    f -> key(StreamKeys.feature(shards.prefixOf(f.id()), f.entity(), f.id(), f.feature())));
+            FeatureKey f = op.key();
+            String shard = shards.prefixOf(f.id());
+            String state = key(StreamKeys.state(shard, f.entity(), f.id()));
+            String prefix = f.feature() + FEATURE_SEPARATOR;
             if (op instanceof StoreOp.AddTo a) {
-                add(Op.ADD_TO, k, a.field(), StoredValues.text(a.amount()));
+                add(Op.ADD_TO, state, prefix + a.field(), StoredValues.text(a.amount()));
             } else if (op instanceof StoreOp.KeepMin m) {
-                add(Op.KEEP_MIN, k, m.field(), m.value());
+                add(Op.KEEP_MIN, state, prefix + m.field(), m.value());
             } else if (op instanceof StoreOp.KeepMax m) {
-                add(Op.KEEP_MAX, k, m.field(), m.value());
+                add(Op.KEEP_MAX, state, prefix + m.field(), m.value());
             } else if (op instanceof StoreOp.KeepLatest l) {
-                add(Op.KEEP_LATEST, k, l.tile().prefix(), Long.toString(l.ts()), l.eventId(), l.value());
+                add(Op.KEEP_LATEST, state, prefix + l.tile().prefix(), Long.toString(l.ts()), l.eventId(), l.value());
             } else if (op instanceof StoreOp.AddDistinct d) {
-                add(Op.ADD_DISTINCT, k, Integer.toString(d.fields().size()));
-                args.addAll(d.fields());
+                encodeDistinct(d, shard, state, prefix);
             } else if (op instanceof StoreOp.AddRecent r) {
-                add(r.raiseOnly() ? Op.RAISE_RECENT : Op.ADD_RECENT, k, Integer.toString(r.keep()),
+                add(r.raiseOnly() ? Op.RAISE_RECENT : Op.ADD_RECENT, state, prefix + RECENT, Integer.toString(r.keep()),
                         Integer.toString(r.scores().size()));
                 r.scores().forEach((member, score) -> {
                     args.add(Long.toString(score));
                     args.add(member);
                 });
-            } else if (op instanceof StoreOp.MarkTile t) {
-                add(Op.MARK_TILE, k, t.tile().field(Tile.Part.MARK), Long.toString(t.tile().ms()), Long.toString(t.cutoff()));
-            } else if (op instanceof StoreOp.Expire e) {
-                add(Op.EXPIRE, k, Long.toString(e.ttlMs()));
+            } else if (op instanceof StoreOp.Prune p) {
+                String pruned = p.distinctValues() ? key(StreamKeys.distinct(shard, f.entity(), f.id())) : state;
+                add(Op.PRUNE, state, pruned, prefix, Long.toString(p.tileMs()), Long.toString(p.cutoff()));
             } else {
                 throw new IllegalStateException("apply.lua has no operation for " + op);
+            }
+        }
+
+        /** Distinct values of windows to the entity's distinct hash, of the lifetime window to its seen hash. */
+        private void encodeDistinct(StoreOp.AddDistinct d, String shard, String state, String prefix) {
+            FeatureKey f = d.key();
+            String lifetime = Tile.LIFETIME.field(Tile.Part.DISTINCT) + Tile.SEPARATOR;
+            List<String> windows = new ArrayList<>();
+            List<String> seen = new ArrayList<>();
+            for (String field : d.fields()) {
+                (field.startsWith(lifetime) ? seen : windows).add(prefix + field);
+            }
+            if (!windows.isEmpty()) {
+                add(Op.ADD_DISTINCT, key(StreamKeys.distinct(shard, f.entity(), f.id())), state,
+                        Integer.toString(windows.size()));
+                args.addAll(windows);
+            }
+            if (!seen.isEmpty()) {
+                add(Op.ADD_SEEN, key(StreamKeys.seen(shard, f.entity(), f.id())), state,
+                        prefix + Tile.LIFETIME.field(Tile.Part.COUNT), Integer.toString(seen.size()));
+                args.addAll(seen);
             }
         }
 

@@ -1,5 +1,9 @@
 package dev.featurepipe.redis;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.featurepipe.core.StoreFailedException;
 import dev.featurepipe.core.StoreTimeoutException;
 import dev.featurepipe.core.registry.AggregateFeature;
 import dev.featurepipe.core.registry.Aggregation;
@@ -16,13 +20,15 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One read of features for some ids, in at most two pipelined round trips. The first asks each id's window cache
- * for the window values (with the generation of the entity's state), the last_n lists and the batch values; only
- * the windows the cache cannot answer are then folded from their tiles, and written back to the cache.
+ * One read of features for some ids, in at most two pipelined round trips. The first asks each id's state hash
+ * for the cached window values (with the generation of the entity's state) and the last_n lists, and reads the
+ * batch values; only the windows the cache cannot answer are then folded from their tiles (the entity's state hash,
+ * and its distinct values when a count_distinct window missed), and written back to the cache.
  *
  * <p>A cached value is served only when it was computed from the current generation and for the same lower bound:
  * a window's value changes only with a write to the entity (which bumps the generation, in the same script call
@@ -33,6 +39,7 @@ import java.util.concurrent.TimeUnit;
 final class OnlineRead {
     /** Ids whose tiles one round trip of a fold holds at once. */
     private static final int FOLD_CHUNK = 10;
+    private static final ObjectMapper JSON = new ObjectMapper();
     static final String WRITE_BACK = "if redis.call('HGET', KEYS[1], '" + WindowCache.GENERATION + "') == ARGV[1] then"
             + " redis.call('HSET', KEYS[1], unpack(ARGV, 2)) end return 0";
 
@@ -69,30 +76,32 @@ final class OnlineRead {
         }
     }
 
-    /** The replies of the first round trip: batch run marks by name; per id its window cache and direct reads. */
+    /**
+     * The replies of the first round trip: batch run marks by name; per id its state hash's fields (the generation,
+     * the cached windows, the last_n lists) and its batch values.
+     */
     private record FirstReplies(Map<String, RedisFuture<String>> lastRuns,
                                 List<RedisFuture<List<KeyValue<String, String>>>> cached,
-                                List<Map<String, RedisFuture<?>>> direct, List<RedisFuture<?>> all) {
+                                List<Map<String, RedisFuture<String>>> direct, List<RedisFuture<?>> all) {
     }
 
-    /** Sends the first round trip: each id's window cache, last_n lists and batch values, and the batch run marks. */
+    /** Sends the first round trip: each id's cached windows, last_n lists and batch values, and the batch run marks. */
     private FirstReplies sendFirst() {
         FirstReplies first = new FirstReplies(new HashMap<>(), new ArrayList<>(ids.size()), new ArrayList<>(ids.size()),
                 new ArrayList<>());
-        String[] cacheFields = new String[tiled.size() + 1];
-        cacheFields[0] = WindowCache.GENERATION;
-        for (int i = 0; i < tiled.size(); i++) {
-            cacheFields[i + 1] = tiled.get(i).name();
-        }
+        List<String> stateFields = new ArrayList<>();
+        stateFields.add(WindowCache.GENERATION);
+        tiled.forEach(w -> stateFields.add(w.name()));
+        lists.values().forEach(w -> stateFields.add(w.feature().name() + ApplyScript.FEATURE_SEPARATOR + ApplyScript.RECENT));
+        String[] fields = stateFields.toArray(String[]::new);
         reads.send(async -> {
             batches.keySet().forEach(name -> first.lastRuns().put(name, async.hget(StreamKeys.batchMarks(shards.stream(), name), "computed_at")));
             for (String id : ids) {
-                if (!tiled.isEmpty()) {
-                    first.cached().add(async.hmget(StreamKeys.windowCache(shards.prefixOf(id), entity, id), cacheFields));
+                if (fields.length > 1) {
+                    first.cached().add(async.hmget(StreamKeys.state(shards.prefixOf(id), entity, id), fields));
                 }
-                Map<String, RedisFuture<?>> ofId = new HashMap<>();
-                lists.forEach((name, w) -> ofId.put(name, async.zrevrange(key(id, w.feature().name()), 0, w.feature().n() - 1)));
-                batches.keySet().forEach(name -> ofId.put(name, async.get(key(id, name))));
+                Map<String, RedisFuture<String>> ofId = new HashMap<>();
+                batches.keySet().forEach(name -> ofId.put(name, async.get(StreamKeys.feature(shards.prefixOf(id), entity, id, name))));
                 first.direct().add(ofId);
                 first.all().addAll(ofId.values());
             }
@@ -113,24 +122,29 @@ final class OnlineRead {
         await(first.all());
         Map<String, RedisFuture<String>> lastRuns = first.lastRuns();
         List<RedisFuture<List<KeyValue<String, String>>>> cached = first.cached();
-        List<Map<String, RedisFuture<?>>> direct = first.direct();
+        List<Map<String, RedisFuture<String>>> direct = first.direct();
 
         Map<String, Map<String, Object>> result = new LinkedHashMap<>();
         List<Miss> misses = new ArrayList<>();
         for (int i = 0; i < ids.size(); i++) {
             Map<String, Object> values = new HashMap<>();
-            for (Map.Entry<String, RedisFuture<?>> read : direct.get(i).entrySet()) {
-                Object reply = read.getValue().get();
+            for (Map.Entry<String, RedisFuture<String>> read : direct.get(i).entrySet()) {
+                String reply = read.getValue().get();
                 ServedFeature.BatchValue batch = batches.get(read.getKey());
-                if (batch != null && reply != null) {
-                    values.put(batch.name(), RedisBatchValueStore.decode(batch.feature(), (String) reply,
-                            lastRuns.get(batch.name()).get()));
-                } else if (batch == null && reply instanceof List<?> members && !members.isEmpty()) {
-                    values.put(read.getKey(), recent(lists.get(read.getKey()).feature(), members));
+                if (reply != null) {
+                    values.put(batch.name(), RedisBatchValueStore.decode(batch.feature(), reply, lastRuns.get(batch.name()).get()));
                 }
             }
-            if (!tiled.isEmpty()) {
-                Miss miss = fromCache(ids.get(i), cached.get(i).get(), values);
+            if (!cached.isEmpty()) {
+                List<KeyValue<String, String>> state = cached.get(i).get();
+                int f = tiled.size() + 1;
+                for (ServedFeature.WindowValue w : lists.values()) {
+                    String list = state.get(f++).getValueOrElse(null);
+                    if (list != null) {
+                        values.put(w.name(), recent(w.feature(), list));
+                    }
+                }
+                Miss miss = fromCache(ids.get(i), state, values);
                 if (!miss.windows.isEmpty()) {
                     misses.add(miss);
                 }
@@ -179,26 +193,33 @@ final class OnlineRead {
     /** Reads the tiles the missed windows need, folds them, and writes the values back to the cache. */
     private void fold(List<Miss> misses, Map<String, Map<String, Object>> result)
             throws ExecutionException, InterruptedException {
-        List<Map<String, RedisFuture<Map<String, String>>>> tiles = new ArrayList<>(misses.size());
+        List<RedisFuture<Map<String, String>>> states = new ArrayList<>(misses.size());
+        List<RedisFuture<Map<String, String>>> distinct = new ArrayList<>(misses.size());
         List<RedisFuture<?>> all = new ArrayList<>();
         reads.send(async -> {
             for (Miss miss : misses) {
-                Map<String, RedisFuture<Map<String, String>>> perFeature = new HashMap<>();
-                for (ServedFeature.WindowValue w : miss.windows()) {
-                    perFeature.computeIfAbsent(w.feature().name(), name -> async.hgetall(key(miss.id(), name)));
-                }
-                tiles.add(perFeature);
-                all.addAll(perFeature.values());
+                String shard = shards.prefixOf(miss.id());
+                states.add(async.hgetall(StreamKeys.state(shard, entity, miss.id())));
+                boolean distinctWindow = miss.windows().stream().anyMatch(
+                        w -> w.feature().aggregation() == Aggregation.COUNT_DISTINCT && !w.window().isLifetime());
+                distinct.add(distinctWindow ? async.hgetall(StreamKeys.distinct(shard, entity, miss.id())) : null);
             }
+            all.addAll(states);
+            distinct.stream().filter(Objects::nonNull).forEach(all::add);
         });
         await(all);
         for (int m = 0; m < misses.size(); m++) {
             Miss miss = misses.get(m);
             Map<String, Object> values = result.get(miss.id());
+            Map<String, Map<String, String>> byFeature = byFeature(states.get(m).get());
+            if (distinct.get(m) != null) {
+                byFeature(distinct.get(m).get()).forEach((name, fields) ->
+                        byFeature.computeIfAbsent(name, n -> new HashMap<>()).putAll(fields));
+            }
             List<String> writeBack = new ArrayList<>();
             writeBack.add(miss.generation());
             for (ServedFeature.WindowValue w : miss.windows()) {
-                Map<String, String> fields = tiles.get(m).get(w.feature().name()).get();
+                Map<String, String> fields = byFeature.getOrDefault(w.feature().name(), Map.of());
                 boolean hasState = !fields.isEmpty();
                 Object value = hasState ? TileReader.value(w.feature(), w.window(), fields, now) : null;
                 if (hasState) {
@@ -210,7 +231,7 @@ final class OnlineRead {
             if (miss.generation() != null) {
                 // not awaited: a lost write-back only costs the next read a fold
                 reads.send(async -> async.eval(WRITE_BACK, ScriptOutputType.INTEGER,
-                        new String[] {StreamKeys.windowCache(shards.prefixOf(miss.id()), entity, miss.id())}, writeBack.toArray(String[]::new)));
+                        new String[] {StreamKeys.state(shards.prefixOf(miss.id()), entity, miss.id())}, writeBack.toArray(String[]::new)));
             }
         }
     }
@@ -223,14 +244,29 @@ final class OnlineRead {
         }
     }
 
-    private String key(String id, String feature) {
-        return StreamKeys.feature(shards.prefixOf(id), entity, id, feature);
+    /** The fields {@code <feature>/<field>} of a hash, by feature and field; the other fields are left out. */
+    private static Map<String, Map<String, String>> byFeature(Map<String, String> hash) {
+        Map<String, Map<String, String>> byFeature = new HashMap<>();
+        hash.forEach((field, value) -> {
+            int at = field.indexOf(ApplyScript.FEATURE_SEPARATOR);
+            if (at > 0) {
+                byFeature.computeIfAbsent(field.substring(0, at), n -> new HashMap<>()).put(field.substring(at + 1), value);
+            }
+        });
+        return byFeature;
     }
 
-    private static List<Object> recent(AggregateFeature f, List<?> members) {
-        List<Object> values = new ArrayList<>(members.size());
-        for (Object m : members) {
-            values.add(StoredValues.typed(f.value().type(), f.scale(), StoredValues.recentValue((String) m, f.distinct())));
+    /** The values of a last_n list as apply.lua keeps it: a JSON array of score and member, highest score first. */
+    private static List<Object> recent(AggregateFeature f, String list) {
+        JsonNode scored;
+        try {
+            scored = JSON.readTree(list);
+        } catch (JsonProcessingException e) {
+            throw new StoreFailedException("Redis: the recent values of " + f.name() + " are no JSON array: " + list, e);
+        }
+        List<Object> values = new ArrayList<>(scored.size() / 2);
+        for (int i = 1; i < scored.size(); i += 2) {
+            values.add(StoredValues.typed(f.value().type(), f.scale(), StoredValues.recentValue(scored.get(i).asText(), f.distinct())));
         }
         return values;
     }

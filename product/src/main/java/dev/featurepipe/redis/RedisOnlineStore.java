@@ -7,7 +7,6 @@ import dev.featurepipe.core.registry.Registry;
 import dev.featurepipe.core.registry.ServedFeature;
 import dev.featurepipe.online.ChunkFold;
 import dev.featurepipe.online.ChunkWrites;
-import dev.featurepipe.online.TileMarks;
 import io.lettuce.core.RedisException;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.binder.MeterBinder;
@@ -22,32 +21,25 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * Online state in Redis: per entity and feature one hash of {@link dev.featurepipe.online.Tile tiles}, or for
- * last_n a sorted set scored by event time. A batch of events is folded ({@link ChunkFold}) and applied by calls of
+ * Online state in Redis: per entity a state hash with the {@link dev.featurepipe.online.Tile tiles} of its
+ * features and the recent values of its last_n features, and hashes of its distinct values ({@link ApplyScript}
+ * lays them out). A batch of events is folded ({@link ChunkFold}) and applied by calls of
  * {@code apply.lua}, each carrying at most {@code scriptEvents} of them: Redis serves nothing else while a script
  * runs, so short calls keep reads quick behind a busy consumer. A call carries its events' writes and their applied
  * marks; the script writes only if none of the marks exists, and otherwise says which do, and the others are sent
- * again without them, so a redelivered event changes nothing. The store remembers which tile periods it saw marked
- * ({@link TileMarks}), so that only the first write of a period asks the script whether it is the first.
+ * again without them, so a redelivered event changes nothing.
  * Reads fold tiles into window values once per tile period and write, and keep them in a window cache per entity
  * ({@link OnlineRead}); the same apply call that writes an entity's tiles bumps its cache's generation, and
  * numbers the entity's events of types with profile rules in the order it applies them: each number is given
  * once and kept in the event's mark, so a profile store can apply the event exactly once.
  */
 public final class RedisOnlineStore implements OnlineStore {
-    /**
-     * How many (feature key, tile size) pairs the store remembers the last marked tile period of: about 200 bytes
-     * each. One it forgot costs one HSETNX per call, as every write did before.
-     */
-    private static final int MARKED_TILES = 100_000;
-
     private final RedisConnections redis;
     private final Registry registry;
     private final Shards shards;
     private final Clock clock;
     private final int scriptEvents;
     private final ApplyScript applyScript;
-    private final TileMarks tileMarks = new TileMarks(MARKED_TILES);
     private final LongAdder cacheHits = new LongAdder();
     private final LongAdder cacheMisses = new LongAdder();
 
@@ -55,14 +47,16 @@ public final class RedisOnlineStore implements OnlineStore {
      * @param shards where each entity's keys are (their names start with the stream's, so pipelines on one Redis
      *               stay apart)
      * @param scriptEvents most events one apply.lua call carries
+     * @param prunePeriods tile periods of a size between two drops of the tiles no window reads any more
      */
-    public RedisOnlineStore(RedisConnections redis, Registry registry, Shards shards, Clock clock, int scriptEvents) {
+    public RedisOnlineStore(RedisConnections redis, Registry registry, Shards shards, Clock clock, int scriptEvents,
+                            int prunePeriods) {
         this.redis = redis;
         this.scriptEvents = scriptEvents;
         this.registry = registry;
         this.shards = shards;
         this.clock = clock;
-        this.applyScript = new ApplyScript(shards);
+        this.applyScript = new ApplyScript(shards, prunePeriods);
     }
 
     /** Applies the events shard by shard: a script call touches the keys of one shard only. */
@@ -89,7 +83,7 @@ public final class RedisOnlineStore implements OnlineStore {
         for (int from = 0; from < events.size(); from += scriptEvents) {
             List<LoggedEvent> pending = events.subList(from, Math.min(events.size(), from + scriptEvents));
             while (!pending.isEmpty()) {
-                ChunkFold fold = new ChunkFold(registry, tileMarks, clock.millis());
+                ChunkFold fold = new ChunkFold(registry, clock.millis());
                 List<LoggedEvent> sent = new ArrayList<>();
                 List<Boolean> late = new ArrayList<>();
                 for (LoggedEvent e : pending) {
@@ -114,9 +108,6 @@ public final class RedisOnlineStore implements OnlineStore {
                     if (reply.sequence() > 0) { // 0: applied before sequence numbers were kept, and its profile too
                         sequenced.add(new SequencedEvent(sent.get(i).event(), reply.sequence(), reply.startsSequence()));
                     }
-                }
-                if (replies.stream().anyMatch(r -> r.outcome() == ApplyScript.APPLIED)) {
-                    fold.written(); // the script wrote the call, tile marks included
                 }
                 pending = again; // smaller: a reply of SEND_AGAIN comes with at least one event applied before
             }

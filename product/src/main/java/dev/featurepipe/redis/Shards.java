@@ -5,6 +5,7 @@ import dev.featurepipe.core.FeaturepipeException;
 import io.lettuce.core.RedisException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.SlotHash;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -22,6 +23,12 @@ public final class Shards {
     /** Sets KEYS[1] to ARGV[1] unless it holds a value; returns the value it holds. */
     private static final String KEEP_COUNT = "local kept = redis.call('GET', KEYS[1])"
             + " if kept then return kept end redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1]";
+
+    /**
+     * The layout of the online state this version writes and reads: 2, a few hashes per entity. Layout 1 (a key per
+     * entity and feature) was written before the layout was kept beside the stream.
+     */
+    static final String LAYOUT = "2";
 
     private final String stream;
     private final List<String> prefixes;
@@ -94,12 +101,14 @@ public final class Shards {
     }
 
     /**
-     * Keeps the shard count beside the stream when it is first used, and refuses another count afterwards: with
-     * another count, every entity's state would be looked for under another shard's keys.
+     * Keeps the shard count and the online layout beside the stream when it is first used, and refuses another
+     * count or layout afterwards: with another count every entity's state would be looked for under another shard's
+     * keys, and with another layout under other keys or fields.
      *
-     * @throws FeaturepipeException when the stream was made with another count
+     * @throws FeaturepipeException when the stream was made with another count or layout
      */
     public Shards check(RedisConnections redis) {
+        checkLayout(redis);
         String key = StreamKeys.shardCount(stream);
         String count = Integer.toString(count());
         String kept;
@@ -114,6 +123,28 @@ public final class Shards {
                     + " fixed for the life of a store (docs/scaling.md)");
         }
         return this;
+    }
+
+    /** A stream used before the layout was kept (its shard count or a shard's stream exists) has layout 1. */
+    private void checkLayout(RedisConnections redis) {
+        String key = StreamKeys.layout(stream);
+        String kept;
+        try {
+            RedisClusterCommands<String, String> sync = redis.shared().sync();
+            kept = sync.get(key);
+            if (kept == null) {
+                boolean used = sync.exists(StreamKeys.shardCount(stream)) > 0
+                        || prefixes.stream().anyMatch(shard -> sync.exists(shard) > 0);
+                kept = used ? "1" : sync.eval(KEEP_COUNT, ScriptOutputType.VALUE, new String[] {key}, LAYOUT);
+            }
+        } catch (RedisException e) {
+            throw redis.failure("reading the online layout of " + stream, e);
+        }
+        if (!kept.equals(LAYOUT)) {
+            throw new FeaturepipeException("the online state under the stream " + stream + " is in layout " + kept
+                    + ", written by an earlier version; this version reads layout " + LAYOUT + " only. Run it on a new"
+                    + " FP_STREAM (or delete the keys under " + stream + ") and send the events again (docs/decisions.md)");
+        }
     }
 
     @Override

@@ -33,6 +33,11 @@ public final class StreamKeys {
         return stream + ":shards";
     }
 
+    /** The layout of the online state under the stream ({@link Shards#check}). */
+    static String layout(String stream) {
+        return stream + ":layout";
+    }
+
     /** The live consumer processes of a group, by when each one's lease ends (a sorted set). */
     public static String workers(String stream, String group) {
         return stream + ":workers:" + group;
@@ -43,17 +48,28 @@ public final class StreamKeys {
         return shard + ":lease:" + group;
     }
 
-    /** The online state of one feature of one entity: a hash of tiles, or a sorted set for last_n. */
+    /** The value of a batch feature of one entity (a string). */
     public static String feature(String shard, String entity, String id, String feature) {
         return shard + ":" + entity + ":" + id + ":" + feature;
     }
 
     /**
-     * Window values of one entity as last computed, by served name, with the generation of the entity's state they
-     * were computed from (a hash, {@link dev.featurepipe.online.WindowCache}).
+     * The online state of one entity, a hash: the tiles of its features but their distinct values, the recent values
+     * of its last_n features, and its window cache ({@link dev.featurepipe.online.WindowCache}) with the generation
+     * of its state.
      */
-    public static String windowCache(String shard, String entity, String id) {
-        return shard + ":" + entity + ":" + id + ":@windows";
+    public static String state(String shard, String entity, String id) {
+        return shard + ":" + entity + ":" + id + ":@state";
+    }
+
+    /** The distinct values of one entity's count_distinct features in windows, by tile (a hash). */
+    public static String distinct(String shard, String entity, String id) {
+        return shard + ":" + entity + ":" + id + ":@distinct";
+    }
+
+    /** The distinct values of one entity's count_distinct features over its lifetime (a hash). */
+    public static String seen(String shard, String entity, String id) {
+        return shard + ":" + entity + ":" + id + ":@seen";
     }
 
     /** The marks of a batch feature's materialization runs (a hash). */

@@ -15,7 +15,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The operations a chunk of events folds into: one per field, marks of new tile periods, expiry, late events. */
+/** The operations a chunk of events folds into: one per field, prunes of old tiles, how long state is kept, late events. */
 class ChunkFoldTest {
     private static final long HOUR = 60 * MINUTE;
     private static final FeatureKey CLICKS = new FeatureKey("user", "u1", "clicks");
@@ -28,7 +28,7 @@ class ChunkFoldTest {
     void theEventsOfAChunkWritingOneFieldMakeOneOperation() {
         Order a = new Order("a", T - 1, 1.25, 2L, "s");
         Order b = new Order("b", T - 2, 2.5, 3L, "s");
-        ChunkWrites writes = OnlineModelTest.chunk(T, new TileMarks(10), a, b).writes();
+        ChunkWrites writes = OnlineModelTest.chunk(T, a, b).writes();
 
         Tile tile = Tile.holding(5 * MINUTE, T);
         FeatureKey spend = new FeatureKey("user", "u1", "spend");
@@ -41,12 +41,12 @@ class ChunkFoldTest {
         EntityKey u1 = new EntityKey("user", "u1");
         assertThat(writes.appliedEvents()).containsExactly(new ChunkWrites.Marked(a.event().key(), u1, false),
                 new ChunkWrites.Marked(b.event().key(), u1, false));
-        assertThat(writes.windowCaches()).containsExactly(u1);
+        assertThat(writes.entities()).containsExactly(u1);
     }
 
     @Test
     void anEventRepeatedInAChunkIsFoldedOnce() {
-        ChunkFold fold = new ChunkFold(REGISTRY, new TileMarks(10), T);
+        ChunkFold fold = new ChunkFold(REGISTRY, T);
         assertThat(fold.add(click("c1", T))).isEqualTo(ChunkFold.Added.CHANGES);
         assertThat(fold.add(click("c1", T))).isEqualTo(ChunkFold.Added.REPEATED);
 
@@ -56,9 +56,9 @@ class ChunkFoldTest {
     @Test
     void anEventTooOldForEveryWindowIsLateAndWritesNoTile() {
         long oldestRead = T - Math.floorMod(T, 5 * MINUTE) - HOUR; // the 1h window's lower bound at T
-        ChunkFold fold = new ChunkFold(REGISTRY, new TileMarks(10), T);
+        ChunkFold fold = new ChunkFold(REGISTRY, T);
         assertThat(fold.add(click("old", oldestRead - 1))).isEqualTo(ChunkFold.Added.LATE);
-        assertThat(fold.writes().ops()).as("only the expiry of the state").containsExactly(new StoreOp.Expire(CLICKS, HOUR + 5 * MINUTE));
+        assertThat(fold.writes().ops()).as("no write").isEmpty();
 
         assertThat(fold.add(click("oldest-read", oldestRead))).isEqualTo(ChunkFold.Added.CHANGES);
         assertThat(fold.writes().ops()).contains(new StoreOp.AddTo(CLICKS, new Tile(5 * MINUTE, oldestRead).field(Tile.Part.COUNT), 1L));
@@ -66,27 +66,25 @@ class ChunkFoldTest {
 
     @Test
     void anEventWithALifetimeWindowIsNeverLate() {
-        ChunkFold fold = new ChunkFold(REGISTRY, new TileMarks(10), T);
+        ChunkFold fold = new ChunkFold(REGISTRY, T);
         assertThat(fold.add(new Order("old", T - 1000 * HOUR, 1, null, "s").event())).isEqualTo(ChunkFold.Added.CHANGES);
     }
 
     @Test
-    void theFirstWriteOfATilePeriodDropsTheTilesNoWindowReadsAnyMore() {
+    void eachTileSizeWrittenDropsTheTilesNoWindowReadsAnyMore() {
         InMemoryState state = new InMemoryState();
-        TileMarks marks = new TileMarks(10);
         for (long ts : new long[] {T - 50 * MINUTE, T - 5 * MINUTE}) {
-            ChunkFold fold = new ChunkFold(REGISTRY, marks, T);
+            ChunkFold fold = new ChunkFold(REGISTRY, T);
             fold.add(click("c" + ts, ts));
             state.write(fold.writes());
-            fold.written();
         }
         long later = T + 20 * MINUTE;
-        ChunkFold fold = new ChunkFold(REGISTRY, marks, later);
+        ChunkFold fold = new ChunkFold(REGISTRY, later);
         fold.add(click("new", later));
         ChunkWrites writes = fold.writes();
 
         long cutoff = later - Math.floorMod(later, 5 * MINUTE) - HOUR;
-        assertThat(writes.ops()).contains(new StoreOp.MarkTile(CLICKS, Tile.holding(5 * MINUTE, later), cutoff));
+        assertThat(writes.ops()).contains(new StoreOp.Prune(CLICKS, 5 * MINUTE, cutoff, false));
         state.write(writes);
         assertThat(state.hash(CLICKS).keySet()).as("the tile of T-50m is before the cutoff")
                 .noneMatch(f -> f.startsWith(Tile.holding(5 * MINUTE, T - 50 * MINUTE).prefix()))
@@ -95,35 +93,33 @@ class ChunkFoldTest {
     }
 
     @Test
-    void aTilePeriodMarkedByAWriteIsNotMarkedAgainButOneNotWrittenIs() {
-        TileMarks marks = new TileMarks(10);
-        ChunkFold refused = new ChunkFold(REGISTRY, marks, T);
-        refused.add(click("a", T));
-        assertThat(refused.writes().ops()).hasAtLeastOneElementOfType(StoreOp.MarkTile.class);
+    void anEntityWithALifetimeOrRecentValuesKeepsItsStateElseAsLongAsTheMarks() {
+        ChunkFold fold = new ChunkFold(REGISTRY, T);
+        fold.add(click("a", T));
+        fold.add(new Order("o", T, 1, null, "s").event());
+        assertThat(fold.writes().stateTtlMs()).isEqualTo(Map.of("user", 0L));
 
-        ChunkFold first = new ChunkFold(REGISTRY, marks, T);
-        first.add(click("b", T));
-        assertThat(first.writes().ops()).as("the refused call marked nothing").hasAtLeastOneElementOfType(StoreOp.MarkTile.class);
-        first.written();
-
-        ChunkFold second = new ChunkFold(REGISTRY, marks, T);
-        second.add(click("c", T - 1));
-        assertThat(second.writes().ops()).noneMatch(op -> op instanceof StoreOp.MarkTile);
-        ChunkFold nextPeriod = new ChunkFold(REGISTRY, marks, T + 5 * MINUTE);
-        nextPeriod.add(click("d", T + 5 * MINUTE));
-        assertThat(nextPeriod.writes().ops()).hasAtLeastOneElementOfType(StoreOp.MarkTile.class);
+        Registry clicksOnly = RegistryLoader.parse("""
+                entities: {page: {key: page_id}}
+                events: {view: {entity: page, fields: {}}}
+                features:
+                  - {name: views, event: view, aggregation: count, windows: [1h]}
+                """, "windows only");
+        ChunkFold views = new ChunkFold(clicksOnly, T);
+        views.add(new Event("v", "view", "p1", T, Map.of()));
+        assertThat(views.writes().stateTtlMs()).isEqualTo(Map.of("page", 24 * HOUR));
     }
 
     @Test
     void appliedMarksOutliveTheLongestWindowAndADayAtLeast() {
-        ChunkFold fold = new ChunkFold(REGISTRY, new TileMarks(10), T);
+        ChunkFold fold = new ChunkFold(REGISTRY, T);
         fold.add(click("a", T));
         assertThat(fold.writes().ttlMs()).isEqualTo(24 * HOUR);
     }
 
     @Test
     void aValueThatIsNotAFiniteNumberFailsTheEvent() {
-        ChunkFold fold = new ChunkFold(REGISTRY, new TileMarks(10), T);
+        ChunkFold fold = new ChunkFold(REGISTRY, T);
         assertThatThrownBy(() -> fold.add(new Order("inf", T, Double.POSITIVE_INFINITY, 1L, "s").event()))
                 .isInstanceOf(StoreRejectedException.class).hasMessageContaining("spend").hasMessageContaining("Infinity");
     }
@@ -135,7 +131,7 @@ class ChunkFoldTest {
                 events: {order: {entity: user, fields: {amount: {type: double, required: true}}}}
                 features: [{name: spend, event: order, aggregation: sum, value: amount}]
                 """, "a sum");
-        ChunkFold fold = new ChunkFold(sumOnly, new TileMarks(10), T);
+        ChunkFold fold = new ChunkFold(sumOnly, T);
         fold.add(new Event("big-1", "order", "u1", T, Map.of("amount", 1e308)));
         assertThatThrownBy(() -> fold.add(new Event("big-2", "order", "u1", T, Map.of("amount", 1e308))))
                 .isInstanceOf(StoreRejectedException.class).hasMessageContaining("spend").hasMessageContaining("Infinity");
@@ -143,7 +139,7 @@ class ChunkFoldTest {
 
     @Test
     void wholeNumbersWhoseSumOverflowsALongAreAddedAsDoubles() {
-        ChunkWrites writes = OnlineModelTest.chunk(T, new TileMarks(10), new Order("a", T, 1, Long.MAX_VALUE, "s"),
+        ChunkWrites writes = OnlineModelTest.chunk(T, new Order("a", T, 1, Long.MAX_VALUE, "s"),
                 new Order("b", T, 1, 1L, "s")).writes();
         FeatureKey units = new FeatureKey("user", "u1", "units");
         assertThat(writes.ops()).contains(new StoreOp.AddTo(units, Tile.holding(5 * MINUTE, T).field(Tile.Part.SUM),
@@ -152,7 +148,7 @@ class ChunkFoldTest {
 
     @Test
     void eventsOfTwoTypesSharingAnEventIdAreTwoEvents() {
-        ChunkFold fold = new ChunkFold(REGISTRY, new TileMarks(10), T);
+        ChunkFold fold = new ChunkFold(REGISTRY, T);
         assertThat(fold.add(click("same", T))).isEqualTo(ChunkFold.Added.CHANGES);
         assertThat(fold.add(new Order("same", T, 1, 1L, "s").event())).isEqualTo(ChunkFold.Added.CHANGES);
         assertThat(fold.writes().appliedEvents()).hasSize(2);

@@ -14,7 +14,6 @@ import java.util.Set;
 final class InMemoryState {
     final Map<FeatureKey, Map<String, String>> hashes = new HashMap<>();
     final Map<FeatureKey, Map<String, Long>> sortedSets = new HashMap<>();
-    final Map<FeatureKey, Long> ttls = new HashMap<>();
     final Set<String> applied = new HashSet<>();
 
     /** Makes the writes and marks their events applied, unless one of them was applied before. */
@@ -65,15 +64,11 @@ final class InMemoryState {
             r.scores().forEach((member, score) -> set.merge(member, score, r.raiseOnly() ? Math::max : (old, v) -> v));
             List<String> ranked = members(r.key());
             ranked.subList(Math.min(r.keep(), ranked.size()), ranked.size()).forEach(set::remove);
-        } else if (op instanceof StoreOp.MarkTile t) {
-            if (hash.putIfAbsent(t.tile().field(Tile.Part.MARK), "1") == null) {
-                hash.keySet().removeIf(f -> {
-                    String[] parts = f.split(":");
-                    return Long.parseLong(parts[0]) == t.tile().ms() && Long.parseLong(parts[1]) < t.cutoff();
-                });
-            }
-        } else if (op instanceof StoreOp.Expire e) {
-            ttls.put(e.key(), e.ttlMs());
+        } else if (op instanceof StoreOp.Prune p) {
+            hash.keySet().removeIf(f -> {
+                String[] parts = f.split(":");
+                return Long.parseLong(parts[0]) == p.tileMs() && Long.parseLong(parts[1]) < p.cutoff();
+            });
         }
         if (hash.isEmpty()) {
             hashes.remove(op.key());

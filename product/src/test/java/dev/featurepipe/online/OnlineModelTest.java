@@ -139,7 +139,7 @@ class OnlineModelTest {
         for (List<Order> order : List.of(List.of(a, b), List.of(b, a))) {
             assertThat(read(fold(T, order.toArray(Order[]::new)), served("last_sku_10m"), T)).as("one chunk").isEqualTo("emoji");
             InMemoryState twoChunks = fold(T, order.get(0));
-            twoChunks.write(chunk(T, new TileMarks(10), order.get(1)).writes());
+            twoChunks.write(chunk(T, order.get(1)).writes());
             assertThat(read(twoChunks, served("last_sku_lifetime"), T)).as("two chunks").isEqualTo("emoji");
         }
     }
@@ -151,7 +151,7 @@ class OnlineModelTest {
 
         assertThat(read(state, served("recent"), T)).isEqualTo(List.of("c", "a", "b"));
         assertThat(read(state, served("recent_skus"), T)).isEqualTo(List.of("c", "a", "b"));
-        state.write(chunk(T, new TileMarks(10), new Order("6", T - 1, 1, null, "b")).writes());
+        state.write(chunk(T, new Order("6", T - 1, 1, null, "b")).writes());
         assertThat(read(state, served("recent_skus"), T)).as("b raised to its latest time").isEqualTo(List.of("b", "c", "a"));
     }
 
@@ -205,13 +205,11 @@ class OnlineModelTest {
     /** Folds the orders in chunks of 1 to 7 events at {@code now}, each without the events applied before. */
     private static InMemoryState foldInChunks(List<Order> orders, Random random, long now) {
         InMemoryState state = new InMemoryState();
-        TileMarks marks = new TileMarks(100);
         for (int from = 0; from < orders.size(); ) {
             int to = Math.min(orders.size(), from + 1 + random.nextInt(7));
-            ChunkFold fold = chunk(now, marks, orders.subList(from, to).stream()
+            ChunkFold fold = chunk(now, orders.subList(from, to).stream()
                     .filter(o -> !state.applied.contains(o.event().key())).toArray(Order[]::new));
             assertThat(state.write(fold.writes())).isTrue();
-            fold.written();
             from = to;
         }
         return state;
@@ -219,12 +217,12 @@ class OnlineModelTest {
 
     static InMemoryState fold(long now, Order... orders) {
         InMemoryState state = new InMemoryState();
-        state.write(chunk(now, new TileMarks(10), orders).writes());
+        state.write(chunk(now, orders).writes());
         return state;
     }
 
-    static ChunkFold chunk(long now, TileMarks marks, Order... orders) {
-        ChunkFold fold = new ChunkFold(REGISTRY, marks, now);
+    static ChunkFold chunk(long now, Order... orders) {
+        ChunkFold fold = new ChunkFold(REGISTRY, now);
         for (Order o : orders) {
             fold.add(o.event());
         }

@@ -26,7 +26,8 @@ class ShardsTest {
             assertThat(shard).isEqualTo(EntityHash.shard(id, 4));
             int slot = SlotHash.getSlot(shards.prefix(shard));
             assertThat(List.of(StreamKeys.feature(shards.prefixOf(id), "user", id, "spend"),
-                    StreamKeys.windowCache(shards.prefixOf(id), "user", id), StreamKeys.appliedMark(shards.prefixOf(id), "k"),
+                    StreamKeys.state(shards.prefixOf(id), "user", id), StreamKeys.distinct(shards.prefixOf(id), "user", id),
+                    StreamKeys.seen(shards.prefixOf(id), "user", id), StreamKeys.appliedMark(shards.prefixOf(id), "k"),
                     StreamKeys.ingestedMark(shards.prefixOf(id), "k"), StreamKeys.lease(shards.prefixOf(id), "online")))
                     .as("keys of " + id).allSatisfy(k -> assertThat(SlotHash.getSlot(k)).isEqualTo(slot));
         }
