@@ -12,7 +12,7 @@ class ApplyScriptTest {
     @Test
     void everyNameTheScriptUsesIsDefinedInJavaAndEveryOneDefinedIsUsed() {
         String source = RedisScript.source("apply.lua", ApplyScript.literals());
-        assertThat(source).doesNotContainPattern("\\{\\{[A-Z_]+}}").contains("local GENERATION, SEQUENCE = '@gen', '@seq'").contains("'^(%d+)%:(%d+)%:'");
+        assertThat(source).doesNotContainPattern("\\{\\{[A-Z_]+}}").contains("local GENERATION, SEQUENCE, TTL = '@gen', '@seq', '@ttl'").contains("'^(%d+)%:(%d+)%:'");
 
         Map<String, String> fewer = new HashMap<>(ApplyScript.literals());
         fewer.remove("LAST_TS");
