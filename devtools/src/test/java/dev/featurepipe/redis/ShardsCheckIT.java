@@ -48,8 +48,18 @@ class ShardsCheckIT {
     void aStreamUsedBeforeTheLayoutWasKeptIsRefusedWithWhatToDo() {
         Shards one = shards(1);
         redis.shared().sync().xadd(one.prefix(0), Map.of("e", "{}"));
+        one.check(redis);
+        redis.shared().sync().del(StreamKeys.layout(stream)); // as the version before left it: a count, no layout
         assertThatThrownBy(() -> one.check(redis)).isInstanceOf(FeaturepipeException.class)
                 .hasMessageContaining("layout 1").hasMessageContaining("new FP_STREAM");
         assertThat(redis.shared().sync().exists(StreamKeys.layout(stream))).as("nothing kept").isZero();
+    }
+
+    @Test
+    void aStreamMadeBeforeItsFirstCheckIsNew() {
+        Shards one = shards(1);
+        redis.shared().sync().xadd(one.prefix(0), Map.of("e", "{}")); // as creating a consumer group does
+        one.check(redis);
+        assertThat(redis.shared().sync().get(StreamKeys.layout(stream))).isEqualTo(Shards.LAYOUT);
     }
 }

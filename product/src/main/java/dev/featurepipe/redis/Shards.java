@@ -125,7 +125,10 @@ public final class Shards {
         return this;
     }
 
-    /** A stream used before the layout was kept (its shard count or a shard's stream exists) has layout 1. */
+    /**
+     * A stream whose shard count was kept without a layout has layout 1. (The stream itself may exist before the
+     * first check: creating a consumer group creates it.)
+     */
     private void checkLayout(RedisConnections redis) {
         String key = StreamKeys.layout(stream);
         String kept;
@@ -133,9 +136,8 @@ public final class Shards {
             RedisClusterCommands<String, String> sync = redis.shared().sync();
             kept = sync.get(key);
             if (kept == null) {
-                boolean used = sync.exists(StreamKeys.shardCount(stream)) > 0
-                        || prefixes.stream().anyMatch(shard -> sync.exists(shard) > 0);
-                kept = used ? "1" : sync.eval(KEEP_COUNT, ScriptOutputType.VALUE, new String[] {key}, LAYOUT);
+                kept = sync.exists(StreamKeys.shardCount(stream)) > 0 ? "1"
+                        : sync.eval(KEEP_COUNT, ScriptOutputType.VALUE, new String[] {key}, LAYOUT);
             }
         } catch (RedisException e) {
             throw redis.failure("reading the online layout of " + stream, e);
